@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "iouring_net",
+      "sources": [
+        "src/native/addon.c",
+        "src/native/addon_udp.c",
+        "src/native/reactor.c",
+        "src/native/ring.c",
+        "src/native/udp.c",
+        "src/native/udp_io.c"
+      ],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11"],
+      "defines": ["NAPI_VERSION=8"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command (README: `npm install && npm test`): lint, the native C
+# tests under AddressSanitizer, then the node:test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f build/Release/iouring_net.node ] && [ -z "${IOURING_NET_ALLOW_NO_ADDON:-}" ]; then
+  echo "The native addon was not built (build/Release/iouring_net.node missing)." >&2
+  echo "Run 'npx node-gyp rebuild' to see why." >&2
+  exit 1
+fi
+
+echo "== lint"
+npx --no-install eslint .
+
+echo "== native tests (ASan/UBSan)"
+bash scripts/test-native.sh
+
+echo "== node:test suite"
+# One file at a time: socket stress tests measure fds and RSS of their own process.
+node --test --test-concurrency=1 dist/test/

@@ -1,0 +1,126 @@
+/**
+ * IP address text <-> the 16 bytes the addon takes, without DNS. Parsing is
+ * done once per distinct address (see Endpoint); formatting only when a user
+ * asks for a string.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
+
+export type Family = 4 | 6;
+
+export interface ParsedAddress {
+  family: Family;
+  bytes: Uint8Array; // 16 bytes; IPv4 uses the first 4
+  scope: number;
+}
+
+function parseV4Into(text: string, out: Uint8Array, at: number): void {
+  const parts = text.split('.');
+  for (let i = 0; i < 4; i++) out[at + i] = Number(parts[i]);
+}
+
+/** Scope id of a zone: a number, or an interface name. */
+function zoneToScope(zone: string): number {
+  if (/^\d+$/.test(zone)) return Number(zone);
+  const ifs = networkInterfaces()[zone];
+  const withScope = ifs?.find((i) => i.family === 'IPv6' && i.scopeid !== undefined);
+  return withScope?.scopeid ?? 0;
+}
+
+function parseV6(text: string): ParsedAddress {
+  const bytes = new Uint8Array(16);
+  let scope = 0;
+  const pct = text.indexOf('%');
+  if (pct >= 0) {
+    scope = zoneToScope(text.slice(pct + 1));
+    text = text.slice(0, pct);
+  }
+  let groups: string[];
+  const dbl = text.indexOf('::');
+  let tail: string[] = [];
+  if (dbl >= 0) {
+    const head = text.slice(0, dbl);
+    const rest = text.slice(dbl + 2);
+    groups = head ? head.split(':') : [];
+    tail = rest ? rest.split(':') : [];
+  } else {
+    groups = text.split(':');
+  }
+  const words: number[] = [];
+  const push = (list: string[], target: number[]): void => {
+    for (const g of list) {
+      if (g.includes('.')) {
+        const v4 = new Uint8Array(4);
+        parseV4Into(g, v4, 0);
+        target.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
+      } else {
+        target.push(parseInt(g, 16));
+      }
+    }
+  };
+  const headWords: number[] = [];
+  const tailWords: number[] = [];
+  push(groups, headWords);
+  push(tail, tailWords);
+  words.push(...headWords);
+  for (let i = headWords.length + tailWords.length; i < 8; i++) words.push(0);
+  words.push(...tailWords);
+  for (let i = 0; i < 8; i++) {
+    const w = words[i] ?? 0;
+    bytes[i * 2] = w >> 8;
+    bytes[i * 2 + 1] = w & 0xff;
+  }
+  return { family: 6, bytes, scope };
+}
+
+/** Parse an IP literal; null if it is not one. */
+export function parseAddress(text: string): ParsedAddress | null {
+  if (isIPv4(text)) {
+    const bytes = new Uint8Array(16);
+    parseV4Into(text, bytes, 0);
+    return { family: 4, bytes, scope: 0 };
+  }
+  const bare = text.indexOf('%') >= 0 ? text.slice(0, text.indexOf('%')) : text;
+  if (isIPv6(bare)) return parseV6(text);
+  return null;
+}
+
+/** An IPv4 address as the v4-mapped IPv6 address a udp6 socket needs. */
+export function toV4Mapped(a: ParsedAddress): ParsedAddress {
+  const bytes = new Uint8Array(16);
+  bytes[10] = 0xff;
+  bytes[11] = 0xff;
+  bytes.set(a.bytes.subarray(0, 4), 12);
+  return { family: 6, bytes, scope: 0 };
+}
+
+/** Format address bytes (from an rmeta/name entry) as text, like inet_ntop. */
+export function formatAddress(family: number, bytes: Uint8Array): string {
+  if (family === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  let mapped = true;
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) mapped = false;
+  if (mapped && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push(((bytes[i * 2] ?? 0) << 8) | (bytes[i * 2 + 1] ?? 0));
+  // RFC 5952: compress the longest run (>= 2) of zero words, the first if tied.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (list: number[]): string => list.map((w) => w.toString(16)).join(':');
+  if (bestStart < 0) return hex(words);
+  return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLen))}`;
+}

@@ -1,0 +1,22 @@
+/**
+ * iouring-net: UDP sockets for Node.js whose I/O goes through io_uring.
+ */
+import { ioUringReactor } from './backend.js';
+import type { UdpSocketOptions } from './options.js';
+import { UdpSocket } from './udp.js';
+
+export { probe, type ProbeResult, type ProbeFeatures } from './probe.js';
+export { RecvBatch } from './batch.js';
+export { Endpoint } from './endpoint.js';
+export { UdpSocket, type AddressInfo } from './udp.js';
+export type { UdpSocketOptions, SocketType, ReceiveMode } from './options.js';
+export type { UdpStats } from './stats.js';
+export type { SendCallback } from './sendqueue.js';
+
+/**
+ * Open a UDP socket bound to options.address:options.port (default: any
+ * address, ephemeral port). Throws a Node-style error if binding fails.
+ */
+export function openUdp(options: UdpSocketOptions): UdpSocket {
+  return new UdpSocket(ioUringReactor(), options);
+}

@@ -1,0 +1,82 @@
+/**
+ * The shared-memory layout of one UDP socket, mirrored from
+ * src/native/udp.h. Word indices must match the C enums.
+ */
+
+/** Control words (reactor.h ION_C_*). */
+export const C_EVENTS = 0;
+export const C_RCOUNT = 1;
+export const C_RERR = 2;
+export const C_STAIL = 3;
+export const C_SDONE = 4;
+export const C_SSUB = 5;
+export const C_SWANT = 6;
+
+/** Event bits (reactor.h ION_EV_*). */
+export const EV_RECV = 1;
+export const EV_SENT = 2;
+export const EV_ERROR = 4;
+export const EV_CLOSED = 8;
+
+/** Words of one receive/send entry (udp.h ION_M_*). */
+export const M_OFF = 0;
+export const M_LEN = 1;
+export const M_FLAGS = 2;
+export const M_PORT = 3;
+export const M_FAMILY = 4;
+export const M_SCOPE = 5;
+export const M_ADDR = 6;
+export const M_WORDS = 12;
+export const MF_TRUNC = 1;
+
+/** Counters (udp.h ION_S_*). */
+export const S_PKTS_IN = 0;
+export const S_BYTES_IN = 1;
+export const S_PKTS_OUT = 2;
+export const S_BYTES_OUT = 3;
+export const S_DROPS = 4;
+export const S_TRUNC = 5;
+export const S_ENOBUFS = 6;
+export const S_REARMS = 7;
+export const S_SEND_ERRORS = 8;
+export const S_RECV_ERRORS = 9;
+export const S_BATCHES = 10;
+
+/** Socket options (udp.h ION_OPT_*). */
+export const OPT_REUSEADDR = 1;
+export const OPT_REUSEPORT = 2;
+export const OPT_RCVBUF = 3;
+export const OPT_SNDBUF = 4;
+export const OPT_TTL = 5;
+export const OPT_BROADCAST = 6;
+export const OPT_MULTICAST_TTL = 7;
+export const OPT_MULTICAST_LOOP = 8;
+
+export const BIND_REUSEADDR = 1;
+export const BIND_REUSEPORT = 2;
+export const BIND_V6ONLY = 4;
+
+export interface UdpLayout {
+  ctrl: number;
+  stats: number;
+  rmeta: number;
+  sdesc: number;
+  rpool: number;
+  sdata: number;
+  total: number;
+  slotHeader: number;
+}
+
+export function toLayout(words: number[]): UdpLayout {
+  const w = (i: number): number => words[i] ?? 0;
+  return {
+    ctrl: w(0),
+    stats: w(1),
+    rmeta: w(2),
+    sdesc: w(3),
+    rpool: w(4),
+    sdata: w(5),
+    total: w(6),
+    slotHeader: w(7),
+  };
+}

@@ -1,0 +1,46 @@
+/* Node-API glue shared by addon.c (module, reactor, probe) and
+ * addon_udp.c (UDP exports). Only these files know Node-API and libuv. */
+#ifndef ION_ADDON_H
+#define ION_ADDON_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include "reactor.h"
+
+typedef struct addon {
+  napi_env env;
+  uv_loop_t *loop;
+  ion_reactor rx;
+  bool rx_ready;
+  bool poll_started;
+  bool poll_refd;
+  bool torn_down;
+  bool poll_closed;   /* uv_close finished */
+  bool instance_gone; /* Node finalized our instance data */
+  uv_poll_t poll;
+  napi_ref dispatch;      /* JS function(readyInt32Array, count) */
+  napi_ref ready_ta;      /* Int32Array over rx.ready */
+  napi_async_context actx;
+  napi_ref *obj_refs; /* per object id: its shared ArrayBuffer */
+  uint32_t obj_refs_cap;
+  napi_async_cleanup_hook_handle cleanup;
+} addon;
+
+/* Argument helpers: each returns false after throwing a TypeError. */
+bool ion_arg_i32(napi_env env, napi_value v, int32_t *out);
+bool ion_arg_bytes(napi_env env, napi_value v, void **data, size_t *len);
+
+/* The reactor of this environment, or NULL after throwing. */
+addon *ion_addon_get(napi_env env, napi_callback_info info, size_t want,
+                     napi_value *argv);
+/* Keep a JS reference to an object's shared memory; grow the ready list. */
+int ion_addon_track(addon *a, ion_obj *o, napi_value mem);
+/* Submit queued SQEs and ref/unref the loop handle to match rx.alive. */
+void ion_addon_sync(addon *a);
+
+napi_value ion_int(napi_env env, int32_t v);
+void ion_udp_exports(napi_env env, napi_value exports);
+
+#endif

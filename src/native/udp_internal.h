@@ -1,0 +1,74 @@
+/* ion_udp internals shared by udp.c (lifecycle, options) and udp_io.c
+ * (receive and send paths). Not for other files. */
+#ifndef ION_UDP_INTERNAL_H
+#define ION_UDP_INTERNAL_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "udp.h"
+
+/* Operation kinds in user_data (reactor.h). */
+enum { K_RECV_MULTI = 1, K_RECV_SINGLE = 2, K_SEND = 3, K_CANCEL = 4 };
+
+/* A single-shot receive keeps its own header and peer address. */
+typedef struct ion_udp_single {
+  struct msghdr msg;
+  struct iovec iov;
+  struct sockaddr_in6 name;
+  uint8_t control[ION_UDP_CTRLLEN];
+} ion_udp_single;
+
+typedef struct ion_udp_send {
+  struct msghdr msg;
+  struct iovec iov;
+  struct sockaddr_in6 name;
+} ion_udp_send;
+
+struct ion_udp {
+  ion_obj obj; /* first: the reactor frees ion_udp through it */
+  ion_reactor *rx;
+  int fd;
+  ion_udp_config cfg;
+  ion_udp_layout lay;
+  uint8_t *mem;
+  int32_t *ctrl;
+  double *stats;
+  int32_t *rmeta;
+  int32_t *sdesc;
+  uint8_t *rpool;
+  /* receive */
+  bool receiving;
+  bool multishot;
+  bool multishot_armed;
+  bool multishot_ever_delivered;
+  bool refd;
+  ion_bufring br;
+  struct msghdr ms_msg; /* multishot: only namelen/controllen matter */
+  ion_udp_single *singles;
+  uint32_t *held; /* slots delivered to JS, recycled after dispatch */
+  uint32_t held_n;
+  uint32_t rcount;
+  /* send */
+  ion_udp_send *sends;
+  uint8_t *sdone;
+  uint32_t send_next; /* next descriptor to take from JS */
+  uint32_t frontier;  /* every descriptor before it has completed */
+};
+
+void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
+                         uint32_t flags);
+void ion_udp_io_after_dispatch(void *obj);
+int ion_udp_io_arm(ion_udp *u);
+/* Fail every descriptor JS pushed that native has not taken yet. */
+void ion_udp_io_fail_pending(ion_udp *u, int32_t err);
+void ion_udp_update_alive(ion_udp *u);
+
+/* sockaddr <-> the (port, family, scope, addr[16]) words of an entry. */
+socklen_t ion_udp_to_sockaddr(int family, const uint8_t *addr, uint32_t scope,
+                              int port, struct sockaddr_in6 *out);
+void ion_udp_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+                           int32_t *words);
+
+#endif

@@ -1,0 +1,92 @@
+/**
+ * The JS half of the per-thread reactor (src/native/reactor.c): one native
+ * call into JS per drain, which walks the ready list and lets each object
+ * handle its events. Also batches sends made outside a drain: every socket
+ * that queued sends during a JS turn is flushed once, in a microtask, so all
+ * of them reach the kernel in one io_uring_enter per socket flush.
+ */
+import { errnoException } from './errors.js';
+import type { NativeBinding } from './binding.js';
+
+/** What a native object (socket, device) does with its events. */
+export interface ReactorClient {
+  /** Handle events of one drain; called with the client's id. */
+  onEvents(): void;
+  /** Queue SQEs for what the client pushed (sends, writes). */
+  flushNative(): void;
+}
+
+export class Reactor {
+  readonly binding: NativeBinding;
+  private readonly clients: (ReactorClient | undefined)[] = [];
+  private readonly dirty: ReactorClient[] = [];
+  private flushQueued = false;
+  /** The client whose events are being handled right now. */
+  current: ReactorClient | undefined;
+
+  constructor(binding: NativeBinding) {
+    this.binding = binding;
+    const rc = binding.init((ready, count) => this.dispatch(ready, count));
+    if (rc < 0) throw errnoException(rc, 'io_uring_setup');
+  }
+
+  register(id: number, client: ReactorClient): void {
+    this.clients[id] = client;
+  }
+
+  unregister(id: number): void {
+    this.clients[id] = undefined;
+  }
+
+  /** Ask for a flush of this client at the end of the current JS turn. */
+  scheduleFlush(client: ReactorClient): void {
+    this.dirty.push(client);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushDirty);
+  }
+
+  private readonly flushDirty = (): void => {
+    this.flushQueued = false;
+    const list = this.dirty;
+    // A client may appear more than once; its flush is idempotent.
+    for (let i = 0; i < list.length; i++) list[i]?.flushNative();
+    list.length = 0;
+  };
+
+  private dispatch(ready: Int32Array, count: number): void {
+    let firstError: unknown;
+    let failed = false;
+    for (let i = 0; i < count; i++) {
+      const client = this.clients[ready[i] ?? 0];
+      if (client === undefined) continue;
+      this.current = client;
+      try {
+        client.onEvents();
+      } catch (err) {
+        // Finish the drain first so native state stays consistent, then
+        // report the user's error the way Node reports a throwing callback.
+        if (!failed) firstError = err;
+        failed = true;
+      }
+    }
+    this.current = undefined;
+    if (failed) {
+      process.nextTick(() => {
+        throw firstError;
+      });
+    }
+  }
+}
+
+const reactors = new WeakMap<NativeBinding, Reactor>();
+
+/** This thread's reactor (each worker thread gets its own ring). */
+export function reactorFor(binding: NativeBinding): Reactor {
+  let r = reactors.get(binding);
+  if (!r) {
+    r = new Reactor(binding);
+    reactors.set(binding, r);
+  }
+  return r;
+}

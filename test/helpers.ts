@@ -1,0 +1,46 @@
+/** Shared helpers for the test files: bounded waits and resource counts. */
+import { readdirSync } from 'node:fs';
+import type { RecvBatch, UdpSocket } from '../src/index.js';
+
+/** Resolve when pred() is true; reject after ms (every wait is bounded). */
+export async function waitUntil(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** A promise for the next 'close' of a socket, bounded. */
+export function closed(sock: UdpSocket, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('close did not arrive')), ms);
+    sock.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+export function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+export interface Received {
+  data: Buffer;
+  address: string;
+  port: number;
+  family: number;
+  truncated: boolean;
+}
+
+/** A batch handler that copies every packet into `into`. */
+export function collector(into: Received[]): (b: RecvBatch) => void {
+  return (b) => {
+    for (let i = 0; i < b.length; i++) {
+      into.push({ data: b.copy(i), address: b.address(i), port: b.port(i), family: b.family(i), truncated: b.truncated(i) });
+    }
+  };
+}
+
+export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
