@@ -18,4 +18,4 @@ bash scripts/test-native.sh
 
 echo "== node:test suite"
 # One file at a time: socket stress tests measure fds and RSS of their own process.
-node --test --test-concurrency=1 dist/test/
+node --test --test-concurrency=1 dist/test/*.test.js

@@ -1,0 +1,29 @@
+/** Worker body for the worker_threads test: an echo round trip on its own ring. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openUdp, type UdpSocket } from '../src/index.js';
+
+const mode = (workerData as { mode: string }).mode;
+let got = 0;
+const srv: UdpSocket = openUdp({
+  type: 'udp4',
+  address: '127.0.0.1',
+  onBatch: (b) => {
+    for (let i = 0; i < b.length; i++) srv.reply(b, i);
+  },
+});
+const cli = openUdp({
+  type: 'udp4',
+  address: '127.0.0.1',
+  onBatch: (b) => {
+    got += b.length;
+    if (got === 100) {
+      parentPort!.postMessage({ got, enters: cli.stats().enters });
+      if (mode === 'close') {
+        srv.close();
+        cli.close();
+      }
+    }
+  },
+});
+const ep = cli.endpoint('127.0.0.1', srv.address().port);
+for (let i = 0; i < 100; i++) cli.sendTo(Buffer.from(`w${i}`), ep);
