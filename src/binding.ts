@@ -10,6 +10,7 @@ export interface NativeBinding {
   init(dispatch: (ready: Int32Array, count: number) => void): number;
   probe(opsOut: Uint8Array): number[];
   reactorInfo(): number[];
+  submit(): number;
   udpLayout(family: number, rslots: number, rslot: number, sslots: number, sdataLen: number): number[] | number;
   udpCreate(
     family: number,

@@ -52,6 +52,7 @@ export class Reactor {
     // A client may appear more than once; its flush is idempotent.
     for (let i = 0; i < list.length; i++) list[i]?.flushNative();
     list.length = 0;
+    this.binding.submit(); // one io_uring_enter for every socket of the turn
   };
 
   private dispatch(ready: Int32Array, count: number): void {

@@ -31,6 +31,8 @@ for (const how of ['close', 'unref', 'exit', 'throw']) {
 for (const mode of ['close', 'terminate']) {
   test(`worker_threads: own ring per thread, ends cleanly (${mode})`, async () => {
     const workers = [0, 1].map(() => new Worker(workerBody, { workerData: { mode } }));
+    // Listen for exit from the start: a worker may finish before we ask.
+    const exits = workers.map((w) => new Promise<number>((r) => w.once('exit', r)));
     const results = await Promise.all(
       workers.map(
         (w) =>
@@ -46,7 +48,7 @@ for (const mode of ['close', 'terminate']) {
     );
     for (const r of results) assert.equal(r.got, 100);
     const codes = await Promise.all(
-      workers.map((w) => (mode === 'terminate' ? w.terminate() : new Promise<number>((r) => w.once('exit', r)))),
+      workers.map((w, i) => (mode === 'terminate' ? w.terminate() : exits[i]!)),
     );
     for (const c of codes) assert.ok(c === 0 || c === 1, `exit code ${c}`);
   });

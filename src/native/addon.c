@@ -254,6 +254,14 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   return ion_int(env, 0);
 }
 
+/* submit(): one io_uring_enter for everything queued; ref/unref the loop. */
+static napi_value js_submit(napi_env env, napi_callback_info info) {
+  addon *a = ion_addon_get(env, info, 0, NULL);
+  if (!a) return NULL;
+  ion_addon_sync(a);
+  return ion_int(env, 0);
+}
+
 /* reactorInfo() -> [setupFlags, features, enters, overflows, objects,
  * multishotRecvmsg, pbufRing] */
 static napi_value js_reactor_info(napi_env env, napi_callback_info info) {
@@ -324,6 +332,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   napi_set_instance_data(env, a, free_addon, NULL);
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
+      {"submit", NULL, js_submit, NULL, NULL, NULL, napi_default, NULL},
       {"probe", NULL, js_probe, NULL, NULL, NULL, napi_default, NULL},
       {"reactorInfo", NULL, js_reactor_info, NULL, NULL, NULL, napi_default,
        NULL},

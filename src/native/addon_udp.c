@@ -165,11 +165,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return ion_int(env, rc);
 }
 
-/* flush(id): queue pushed sends and submit them (one enter for all). */
+/* flush(id): queue SQEs for the sends JS pushed. JS calls submit() once
+ * after flushing every socket of the turn: one enter for all of them. */
 static napi_value js_flush(napi_env env, napi_callback_info info) {
   UDP_PROLOGUE(1);
   ion_udp_flush(u);
-  ion_addon_sync(a);
   return ion_int(env, 0);
 }
 
