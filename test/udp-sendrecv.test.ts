@@ -141,3 +141,23 @@ async function closeSock(s: UdpSocket): Promise<void> {
   if (!s.isOpen) return;
   await new Promise<void>((r) => s.close(r));
 }
+
+test('multishot receive re-arms after running out of buffers (ENOBUFS): nothing lost', { skip: !features.multishotRecvmsg && 'kernel lacks multishot recvmsg' }, async () => {
+  const got: Received[] = [];
+  const rx = openUdp({ type: 'udp4', address: '127.0.0.1', recvBuffers: 2, recvBufferSize: 4 << 20, onBatch: collector(got) });
+  const tx = openUdp({ type: 'udp4', address: '127.0.0.1' });
+  try {
+    const n = 300;
+    for (let i = 0; i < n; i++) tx.send(Buffer.from(`b${i}`), rx.address().port, '127.0.0.1');
+    await waitUntil(() => got.length === n, 5000, `${n} datagrams (got ${got.length})`);
+    assert.deepEqual(
+      got.map((g) => g.data.toString()),
+      Array.from({ length: n }, (_, i) => `b${i}`),
+    );
+    const s = rx.stats();
+    assert.ok(s.enobufs > 0 && s.rearms > 0, `enobufs=${s.enobufs} rearms=${s.rearms}`);
+    assert.equal(s.drops, 0);
+  } finally {
+    await Promise.all([closeSock(rx), closeSock(tx)]);
+  }
+});

@@ -1,0 +1,949 @@
+/*
+ * Native tests of the ring layer (ring.c, prep.h) and of the reactor with
+ * its UDP object (reactor.c, udp.c, udp_io.c), without Node.
+ *
+ * Output is TAP: "ok N - name", "not ok N - name: reason", or
+ * "ok N - name # SKIP reason" when the kernel lacks a feature; then one
+ * "# skipped: ..." line per skipped test and a last line "N passed, M failed".
+ * Exit status is 0 only when nothing failed.
+ *
+ * Every wait is a bounded poll (enter with GETEVENTS, reap, sleep 1 ms), so a
+ * missing completion fails a test instead of hanging the run.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "prep.h"
+#include "reactor.h"
+#include "ring.h"
+#include "udp.h"
+
+/* ---- harness ---- */
+
+enum { PASS, FAIL, SKIP };
+static char g_why[512];
+
+static void set_why(int line, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_why(int line, const char *what, const char *fmt, ...) {
+  int n = snprintf(g_why, sizeof(g_why), "line %d: %s", line, what);
+  if (fmt && n > 0 && (size_t)n < sizeof(g_why)) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_why + n, sizeof(g_why) - (size_t)n, fmt, ap);
+    va_end(ap);
+  }
+}
+
+/* Each test has a local `st` (starts FAIL) and a cleanup label `out`. */
+#define CHECK(cond)                          \
+  do {                                       \
+    if (!(cond)) {                           \
+      set_why(__LINE__, #cond, NULL);        \
+      goto out;                              \
+    }                                        \
+  } while (0)
+#define CHECKF(cond, fmt, ...)                              \
+  do {                                                      \
+    if (!(cond)) {                                          \
+      set_why(__LINE__, #cond, " (" fmt ")", __VA_ARGS__); \
+      goto out;                                             \
+    }                                                       \
+  } while (0)
+#define SKIP_IF(cond, ...)                               \
+  do {                                                   \
+    if (cond) {                                          \
+      snprintf(g_why, sizeof(g_why), __VA_ARGS__);       \
+      st = SKIP;                                         \
+      goto out;                                          \
+    }                                                    \
+  } while (0)
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A deterministic byte pattern, different per datagram (seed). */
+static void fill(uint8_t *p, size_t len, unsigned seed) {
+  for (size_t i = 0; i < len; i++) p[i] = (uint8_t)(seed * 31u + i * 7u + 1u);
+}
+
+static bool same(const uint8_t *p, size_t len, unsigned seed) {
+  uint8_t want[2048];
+  if (len > sizeof(want)) return false;
+  fill(want, len, seed);
+  return memcmp(p, want, len) == 0;
+}
+
+/* ---- ring helpers ---- */
+
+/* With DEFER_TASKRUN completions are posted only when we enter with
+ * GETEVENTS, so poll that way until n CQEs are ready or ~2 s pass. */
+static unsigned wait_cqes(ion_ring *r, unsigned n) {
+  for (int i = 0; i < 2000 && ion_ring_cq_ready(r) < n; i++) {
+    ion_ring_submit(r, 0, true);
+    if (ion_ring_cq_ready(r) < n) sleep_ms(1);
+  }
+  return ion_ring_cq_ready(r);
+}
+
+/* Copy the next CQE out and consume it. */
+static bool pop_cqe(ion_ring *r, struct ion_cqe *out) {
+  struct ion_cqe *c;
+  if (ion_ring_peek_cqes(r, &c, 1) != 1) return false;
+  *out = *c;
+  ion_ring_cq_advance(r, 1);
+  return true;
+}
+
+/* Queue n NOPs with user_data first, first+1, ... (n <= free SQ slots). */
+static bool queue_nops(ion_ring *r, unsigned n, uint64_t first) {
+  for (unsigned i = 0; i < n; i++) {
+    struct ion_sqe *sqe = ion_ring_get_sqe(r);
+    if (!sqe) return false;
+    ion_prep_nop(sqe, first + i);
+  }
+  return true;
+}
+
+/* A UDP socket on 127.0.0.1, ephemeral port, with a receive timeout so a
+ * lost datagram fails the test rather than blocking it. */
+static int udp_bound(struct sockaddr_in *addr) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  struct timeval tv = {2, 0};
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+    close(fd);
+    return -1;
+  }
+  if (addr) *addr = a;
+  return fd;
+}
+
+static bool send_pattern(int fd, const struct sockaddr_in *to, size_t len,
+                         unsigned seed) {
+  uint8_t buf[2048];
+  fill(buf, len, seed);
+  return sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to)) ==
+         (ssize_t)len;
+}
+
+/* ---- ring layer ---- */
+
+/* The flags we ask for by default are all known to 6.x kernels; whatever
+ * the kernel accepted must be a subset of what we asked for. */
+static int t_init_flags(void) {
+  int st = FAIL;
+  ion_ring r;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  printf("# setup_flags=0x%x (asked 0x%x) features=0x%x sq=%u cq=%u\n",
+         r.setup_flags, ION_RING_WANT_FLAGS, r.features, r.sq_entries,
+         r.cq_entries);
+  CHECKF((r.setup_flags & ~ION_RING_WANT_FLAGS) == 0, "0x%x", r.setup_flags);
+  CHECKF(r.sq_entries >= 8, "%u", r.sq_entries);
+  if (r.setup_flags & ION_SETUP_CQSIZE) CHECKF(r.cq_entries >= 16, "%u", r.cq_entries);
+  /* The SQ index array exists exactly when NO_SQARRAY was not accepted. */
+  CHECK((r.sq_array == NULL) == ((r.setup_flags & ION_SETUP_NO_SQARRAY) != 0));
+  CHECK(ion_ring_sq_pending(&r) == 0 && ion_ring_cq_ready(&r) == 0);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* Fallback: DEFER_TASKRUN without SINGLE_ISSUER is invalid, so init must
+ * drop it (and nothing the kernel would take) and still succeed; a flag no
+ * kernel knows can never be dropped, so init must end with -EINVAL and
+ * leave the ring closed. */
+static int t_init_fallback(void) {
+  int st = FAIL;
+  ion_ring r;
+  uint32_t ask = ION_SETUP_DEFER_TASKRUN | ION_SETUP_CQSIZE;
+  int rc = ion_ring_init(&r, 8, 32, ask);
+  CHECKF(rc == 0, "rc=%d", rc);
+  CHECKF((r.setup_flags & ~ask) == 0, "0x%x", r.setup_flags);
+  CHECKF(!(r.setup_flags & ION_SETUP_DEFER_TASKRUN), "0x%x", r.setup_flags);
+  CHECKF(r.setup_flags & ION_SETUP_CQSIZE, "0x%x", r.setup_flags);
+  CHECKF(r.cq_entries == 32, "%u", r.cq_entries);
+  ion_ring_close(&r);
+  rc = -1;
+  int bad = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS | (1U << 31));
+  CHECKF(bad == -EINVAL, "rc=%d", bad);
+  CHECKF(r.fd == -1 && r.sq_map == NULL, "fd=%d", r.fd);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+static int t_nop(void) {
+  int st = FAIL;
+  ion_ring r;
+  struct ion_cqe c;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  struct ion_sqe *sqe = ion_ring_get_sqe(&r);
+  CHECK(sqe != NULL);
+  ion_prep_nop(sqe, 0x1234567890abcdefULL);
+  CHECK(ion_ring_sq_pending(&r) == 1);
+  int n = ion_ring_submit(&r, 0, true);
+  CHECKF(n == 1, "submit=%d", n);
+  CHECK(ion_ring_sq_pending(&r) == 0);
+  CHECK(wait_cqes(&r, 1) == 1);
+  CHECK(pop_cqe(&r, &c));
+  CHECKF(c.user_data == 0x1234567890abcdefULL, "ud=%llx",
+         (unsigned long long)c.user_data);
+  CHECKF(c.res == 0 && c.flags == 0, "res=%d flags=%x", c.res, c.flags);
+  CHECK(ion_ring_cq_ready(&r) == 0);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* get_sqe must refuse once every SQ slot is handed out, and hand out again
+ * after the kernel consumed them. */
+static int t_sq_full(void) {
+  int st = FAIL;
+  ion_ring r;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  CHECK(queue_nops(&r, r.sq_entries, 0));
+  CHECK(ion_ring_get_sqe(&r) == NULL);
+  CHECK(ion_ring_sq_pending(&r) == r.sq_entries);
+  int n = ion_ring_submit(&r, 0, false);
+  CHECKF(n == (int)r.sq_entries, "submit=%d", n);
+  CHECK(queue_nops(&r, 1, 100));
+  CHECK(ion_ring_submit(&r, 0, true) == 1);
+  CHECK(wait_cqes(&r, r.sq_entries + 1) == r.sq_entries + 1);
+  ion_ring_cq_advance(&r, r.sq_entries + 1);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* Far more completions than CQ entries over many rounds, never letting the
+ * CQ overflow: every NOP comes back exactly once, in submission order. */
+static int t_many_completions(void) {
+  int st = FAIL;
+  ion_ring r;
+  const uint64_t total = 200;
+  uint64_t next_sub = 0, next_reap = 0;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  for (int round = 0; next_reap < total; round++) {
+    unsigned room = r.cq_entries - (unsigned)(next_sub - next_reap);
+    unsigned n = r.sq_entries < room ? r.sq_entries : room;
+    if (n > total - next_sub) n = (unsigned)(total - next_sub);
+    CHECK(queue_nops(&r, n, next_sub));
+    CHECK(ion_ring_submit(&r, 0, true) == (int)n);
+    next_sub += n;
+    if (round % 2 == 0 && next_sub < total) continue; /* reap every other */
+    struct ion_cqe *cq[64];
+    unsigned got = ion_ring_peek_cqes(&r, cq, 64);
+    CHECKF(got == next_sub - next_reap, "got %u", got);
+    for (unsigned i = 0; i < got; i++, next_reap++)
+      CHECKF(cq[i]->user_data == next_reap && cq[i]->res == 0, "ud=%llu",
+             (unsigned long long)cq[i]->user_data);
+    ion_ring_cq_advance(&r, got);
+  }
+  CHECK(!ion_ring_cq_overflowed(&r));
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* A tiny CQ (8) and 64 NOPs submitted without reaping: the kernel parks the
+ * surplus in its overflow list (FEAT_NODROP) and flags the SQ ring; entering
+ * with GETEVENTS while reaping must recover every completion, in order. */
+static int t_cq_overflow(void) {
+  int st = FAIL;
+  ion_ring r;
+  const unsigned total = 64;
+  unsigned seen = 0;
+  int rc = ion_ring_init(&r, 4, 8, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  SKIP_IF(!(r.features & ION_FEAT_NODROP), "kernel lacks IORING_FEAT_NODROP");
+  CHECKF(r.cq_entries == 8, "cq=%u", r.cq_entries);
+  for (unsigned sub = 0; sub < total; sub += r.sq_entries) {
+    CHECK(queue_nops(&r, r.sq_entries, sub));
+    CHECK(ion_ring_submit(&r, 0, false) == (int)r.sq_entries);
+  }
+  CHECK(ion_ring_cq_overflowed(&r));
+  CHECKF(ion_ring_cq_ready(&r) == r.cq_entries, "%u", ion_ring_cq_ready(&r));
+  for (int guard = 0; seen < total && guard < 100; guard++) {
+    struct ion_cqe *cq[16];
+    unsigned got = ion_ring_peek_cqes(&r, cq, 16);
+    for (unsigned i = 0; i < got; i++, seen++)
+      CHECKF(cq[i]->user_data == seen && cq[i]->res == 0, "ud=%llu want %u",
+             (unsigned long long)cq[i]->user_data, seen);
+    ion_ring_cq_advance(&r, got);
+    if (ion_ring_cq_overflowed(&r)) ion_ring_submit(&r, 0, true);
+    else if (got == 0) break;
+  }
+  CHECKF(seen == total, "recovered %u of %u", seen, total);
+  CHECK(!ion_ring_cq_overflowed(&r));
+  CHECKF(*r.cq_koverflow == 0, "dropped %u", *r.cq_koverflow);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* A registered eventfd becomes readable when a CQE is posted. */
+static int t_eventfd(void) {
+  int st = FAIL;
+  ion_ring r;
+  struct ion_cqe c;
+  int efd = -1;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  CHECK(efd >= 0);
+  int reg = ion_ring_register_eventfd(&r, efd);
+  CHECKF(reg == 0, "register=%d", reg);
+  struct pollfd p = {.fd = efd, .events = POLLIN};
+  CHECK(poll(&p, 1, 0) == 0); /* nothing posted yet */
+  CHECK(queue_nops(&r, 1, 7));
+  CHECK(ion_ring_submit(&r, 0, true) == 1);
+  CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLIN));
+  uint64_t count = 0;
+  CHECK(read(efd, &count, sizeof(count)) == sizeof(count) && count >= 1);
+  CHECK(wait_cqes(&r, 1) == 1 && pop_cqe(&r, &c) && c.user_data == 7);
+  st = PASS;
+out:
+  if (efd >= 0) close(efd);
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+static int t_probe(void) {
+  int st = FAIL;
+  ion_ring r;
+  uint8_t ops[ION_OP_LAST_KNOWN];
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  int n = ion_ring_probe_ops(&r, ops, sizeof(ops));
+  CHECKF(n > ION_OP_READ_MULTISHOT, "probe=%d", n);
+  printf("# probe: kernel knows %d opcodes\n", n);
+  CHECK(ops[ION_OP_NOP]);
+  CHECK(ops[ION_OP_RECVMSG]);
+  CHECK(ops[ION_OP_SENDMSG]);
+  CHECK(ops[ION_OP_ASYNC_CANCEL]);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* ---- provided buffer ring + multishot recvmsg ---- */
+
+#define BUF_SZ 512
+#define NAME_SZ 32 /* sockaddr_in6 rounded up, as udp.h does */
+
+/* Ring, buffer ring of `nbufs` x BUF_SZ and a receiving socket. */
+typedef struct {
+  ion_ring r;
+  ion_bufring br;
+  uint8_t *pool;
+  int rxfd, txfd;
+  struct sockaddr_in rxa, txa;
+  bool up;
+} msfix;
+
+/* 0, a -errno from the ring, or 1 when a socket call failed. */
+static int msfix_open(msfix *f, unsigned nbufs) {
+  memset(f, 0, sizeof(*f));
+  f->rxfd = f->txfd = -1;
+  int rc = ion_ring_init(&f->r, 8, 64, ION_RING_WANT_FLAGS);
+  if (rc < 0) return rc;
+  f->up = true;
+  rc = ion_bufring_setup(&f->r, &f->br, nbufs, 5);
+  if (rc < 0) return rc;
+  f->pool = calloc(nbufs, BUF_SZ);
+  if (!f->pool) return -ENOMEM;
+  for (unsigned i = 0; i < nbufs; i++)
+    ion_bufring_add(&f->br, f->pool + i * BUF_SZ, BUF_SZ, (uint16_t)i);
+  ion_bufring_publish(&f->br);
+  f->rxfd = udp_bound(&f->rxa);
+  f->txfd = udp_bound(&f->txa);
+  return f->rxfd < 0 || f->txfd < 0 ? 1 : 0;
+}
+
+static void msfix_close(msfix *f) {
+  if (f->up) {
+    ion_bufring_free(&f->r, &f->br);
+    ion_bufring_free(&f->r, &f->br); /* documented as safe twice */
+    ion_ring_close(&f->r);
+  }
+  if (f->rxfd >= 0) close(f->rxfd);
+  if (f->txfd >= 0) close(f->txfd);
+  free(f->pool);
+}
+
+static bool arm_multishot(msfix *f, struct msghdr *msg, uint32_t ctl) {
+  memset(msg, 0, sizeof(*msg));
+  msg->msg_namelen = NAME_SZ;
+  msg->msg_controllen = ctl;
+  struct ion_sqe *sqe = ion_ring_get_sqe(&f->r);
+  if (!sqe) return false;
+  ion_prep_recvmsg_multishot(sqe, f->rxfd, msg, f->br.bgid, 0x55);
+  return ion_ring_submit(&f->r, 0, true) == 1;
+}
+
+/* The IP_TTL control message IP_RECVTTL asks for (CMSG_SPACE(4) == 24). */
+static bool ttl_cmsg_ok(const uint8_t *ctl, uint32_t len) {
+  struct cmsghdr h;
+  int ttl;
+  if (len != CMSG_SPACE(sizeof(int))) return false;
+  memcpy(&h, ctl, sizeof(h));
+  memcpy(&ttl, ctl + CMSG_LEN(0), sizeof(ttl));
+  return h.cmsg_level == IPPROTO_IP && h.cmsg_type == IP_TTL &&
+         h.cmsg_len == CMSG_LEN(sizeof(int)) && ttl > 0 && ttl < 256;
+}
+
+/* One multishot CQE for datagram k: buffer k of a fresh ring, laid out as
+ * recvmsg_out | name (NAME_SZ) | control (ctl) | payload. */
+static bool check_ms_cqe(msfix *f, const struct ion_cqe *c, unsigned k,
+                         size_t len, uint32_t ctl) {
+  const uint32_t need = ION_CQE_F_BUFFER | ION_CQE_F_MORE;
+  if (c->user_data != 0x55 || (c->flags & need) != need) return false;
+  unsigned bid = c->flags >> ION_CQE_BUFFER_SHIFT;
+  if (bid != k || c->res != (int32_t)(16 + NAME_SZ + ctl + len)) return false;
+  const uint8_t *b = f->pool + bid * BUF_SZ;
+  struct ion_recvmsg_out o;
+  struct sockaddr_in sin;
+  memcpy(&o, b, sizeof(o));
+  memcpy(&sin, b + 16, sizeof(sin));
+  if (o.namelen != sizeof(sin) || o.payloadlen != len || (o.flags & MSG_TRUNC))
+    return false;
+  if (sin.sin_family != AF_INET || sin.sin_port != f->txa.sin_port ||
+      sin.sin_addr.s_addr != htonl(INADDR_LOOPBACK))
+    return false;
+  if (ctl && !ttl_cmsg_ok(b + 16 + NAME_SZ, o.controllen)) return false;
+  if (!ctl && o.controllen != 0) return false;
+  return same(b + 16 + NAME_SZ + ctl, len, k);
+}
+
+/* Three datagrams through one multishot recvmsg, then cancel by fd: the
+ * cancel reports one request, the recvmsg ends with -ECANCELED. */
+static int ms_recv_case(uint32_t ctl) {
+  int st = FAIL;
+  msfix f;
+  struct msghdr msg;
+  struct ion_cqe c;
+  const size_t lens[3] = {1, 100, 300};
+  int rc = msfix_open(&f, 8);
+  SKIP_IF(rc == -EINVAL || rc == -ENOENT, "no provided buffer rings (%d)", rc);
+  CHECKF(rc == 0, "open=%d", rc);
+  int one = 1;
+  if (ctl) CHECK(setsockopt(f.rxfd, IPPROTO_IP, IP_RECVTTL, &one, 4) == 0);
+  for (unsigned k = 0; k < 3; k++)
+    CHECK(send_pattern(f.txfd, &f.rxa, lens[k], k));
+  CHECK(arm_multishot(&f, &msg, ctl));
+  CHECKF(wait_cqes(&f.r, 3) == 3, "ready %u", ion_ring_cq_ready(&f.r));
+  for (unsigned k = 0; k < 3; k++) {
+    CHECK(pop_cqe(&f.r, &c));
+    SKIP_IF(k == 0 && c.res == -EINVAL, "no multishot recvmsg");
+    CHECKF(check_ms_cqe(&f, &c, k, lens[k], ctl), "k=%u res=%d flags=%x", k,
+           c.res, c.flags);
+  }
+  struct ion_sqe *sqe = ion_ring_get_sqe(&f.r);
+  CHECK(sqe != NULL);
+  ion_prep_cancel_fd(sqe, f.rxfd, 0xca);
+  CHECK(ion_ring_submit(&f.r, 0, true) == 1);
+  CHECK(wait_cqes(&f.r, 2) == 2);
+  for (int i = 0; i < 2; i++) {
+    CHECK(pop_cqe(&f.r, &c));
+    if (c.user_data == 0xca) CHECKF(c.res == 1, "cancel res=%d", c.res);
+    else CHECKF(c.user_data == 0x55 && c.res == -ECANCELED &&
+                    !(c.flags & ION_CQE_F_MORE),
+                "ud=%llx res=%d flags=%x", (unsigned long long)c.user_data,
+                c.res, c.flags);
+  }
+  CHECK(wait_cqes(&f.r, 1) == 0); /* nothing after the final CQE */
+  st = PASS;
+out:
+  msfix_close(&f);
+  return st;
+}
+
+static int t_multishot_recv(void) { return ms_recv_case(0); }
+static int t_multishot_recv_cmsg(void) { return ms_recv_case(24); }
+
+/* Two buffers, three datagrams: two CQEs with data, then -ENOBUFS without
+ * F_MORE ends the request; the third datagram stays in the socket. */
+static int t_multishot_enobufs(void) {
+  int st = FAIL;
+  msfix f;
+  struct msghdr msg;
+  struct ion_cqe c;
+  int rc = msfix_open(&f, 2);
+  SKIP_IF(rc == -EINVAL || rc == -ENOENT, "no provided buffer rings (%d)", rc);
+  CHECKF(rc == 0, "open=%d", rc);
+  for (unsigned k = 0; k < 3; k++) CHECK(send_pattern(f.txfd, &f.rxa, 64, k));
+  CHECK(arm_multishot(&f, &msg, 0));
+  CHECKF(wait_cqes(&f.r, 3) == 3, "ready %u", ion_ring_cq_ready(&f.r));
+  for (unsigned k = 0; k < 2; k++) {
+    CHECK(pop_cqe(&f.r, &c));
+    CHECKF(check_ms_cqe(&f, &c, k, 64, 0), "k=%u res=%d", k, c.res);
+  }
+  CHECK(pop_cqe(&f.r, &c));
+  CHECKF(c.res == -ENOBUFS && !(c.flags & ION_CQE_F_MORE), "res=%d flags=%x",
+         c.res, c.flags);
+  uint8_t buf[128];
+  CHECK(recv(f.rxfd, buf, sizeof(buf), MSG_DONTWAIT) == 64 && same(buf, 64, 2));
+  st = PASS;
+out:
+  msfix_close(&f);
+  return st;
+}
+
+static int t_bufring_args(void) {
+  int st = FAIL;
+  ion_ring r;
+  ion_bufring br;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  CHECK(ion_bufring_setup(&r, &br, 0, 1) == -EINVAL);
+  CHECK(ion_bufring_setup(&r, &br, 3, 1) == -EINVAL);
+  CHECK(ion_bufring_setup(&r, &br, 65536, 1) == -EINVAL);
+  CHECK(br.bufs == NULL && !br.registered);
+  int ok = ion_bufring_setup(&r, &br, 4, 1);
+  SKIP_IF(ok == -EINVAL || ok == -ENOENT, "no provided buffer rings (%d)", ok);
+  CHECKF(ok == 0, "setup=%d", ok);
+  ion_bufring br2;
+  int dup = ion_bufring_setup(&r, &br2, 4, 1); /* same group id again */
+  ion_bufring_free(&r, &br2);
+  ion_bufring_free(&r, &br);
+  CHECKF(dup == -EEXIST, "dup=%d", dup);
+  st = PASS;
+out:
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* ---- sendmsg ---- */
+
+static bool submit_sendmsg(ion_ring *r, int fd, struct msghdr *msg,
+                           uint64_t ud, struct ion_cqe *c) {
+  struct ion_sqe *sqe = ion_ring_get_sqe(r);
+  if (!sqe) return false;
+  ion_prep_sendmsg(sqe, fd, msg, ud);
+  if (ion_ring_submit(r, 0, true) != 1 || wait_cqes(r, 1) != 1) return false;
+  return pop_cqe(r, c) && c->user_data == ud;
+}
+
+/* sendmsg to a bound socket: the bytes and the source port arrive; then a
+ * zero-length datagram, which recvfrom reports as 0 (not a timeout). */
+static int t_sendmsg(void) {
+  int st = FAIL;
+  ion_ring r;
+  struct ion_cqe c;
+  struct sockaddr_in rxa, txa, from;
+  socklen_t alen = sizeof(txa);
+  uint8_t out[300], in[400];
+  int rxfd = -1, txfd = -1;
+  int rc = ion_ring_init(&r, 8, 16, ION_RING_WANT_FLAGS);
+  CHECKF(rc == 0, "rc=%d", rc);
+  rxfd = udp_bound(&rxa);
+  txfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  CHECK(rxfd >= 0 && txfd >= 0);
+  fill(out, sizeof(out), 9);
+  struct iovec iov = {out, sizeof(out)};
+  struct msghdr msg = {.msg_name = &rxa, .msg_namelen = sizeof(rxa),
+                       .msg_iov = &iov, .msg_iovlen = 1};
+  CHECK(submit_sendmsg(&r, txfd, &msg, 1, &c));
+  CHECKF(c.res == (int)sizeof(out), "res=%d", c.res);
+  CHECK(getsockname(txfd, (struct sockaddr *)&txa, &alen) == 0);
+  alen = sizeof(from);
+  ssize_t n = recvfrom(rxfd, in, sizeof(in), 0, (struct sockaddr *)&from, &alen);
+  CHECKF(n == (ssize_t)sizeof(out), "recv=%zd", n);
+  CHECK(memcmp(in, out, sizeof(out)) == 0 && from.sin_port == txa.sin_port);
+  iov.iov_len = 0;
+  CHECK(submit_sendmsg(&r, txfd, &msg, 2, &c));
+  CHECKF(c.res == 0, "res=%d", c.res);
+  n = recv(rxfd, in, sizeof(in), 0);
+  CHECKF(n == 0, "recv=%zd errno=%d", n, errno);
+  st = PASS;
+out:
+  if (rxfd >= 0) close(rxfd);
+  if (txfd >= 0) close(txfd);
+  if (rc == 0) ion_ring_close(&r);
+  return st;
+}
+
+/* ---- reactor + ion_udp ---- */
+
+#define READY_CAP 256
+
+/* A reactor with one UDP object bound to 127.0.0.1 and a plain peer. */
+typedef struct {
+  ion_reactor rx;
+  bool rx_up;
+  int32_t *ready;
+  ion_udp_config cfg;
+  ion_udp_layout lay;
+  uint8_t *mem;
+  int32_t *ctrl;
+  ion_udp *u;
+  int id;
+  int port; /* the object's port */
+  int peer;
+  struct sockaddr_in peer_addr, obj_addr;
+} rfix;
+
+static const uint8_t LOOPBACK[4] = {127, 0, 0, 1};
+
+static int rfix_open(rfix *f, int multishot, uint32_t rslots) {
+  memset(f, 0, sizeof(*f));
+  f->peer = -1;
+  int rc = ion_reactor_init(&f->rx, 64);
+  if (rc < 0) return rc;
+  f->rx_up = true;
+  /* The addon normally supplies the ready list (a JS Int32Array). */
+  f->ready = calloc(READY_CAP, sizeof(int32_t));
+  if (!f->ready) return -ENOMEM;
+  f->rx.ready = f->ready;
+  f->rx.ready_cap = READY_CAP;
+  f->cfg = (ion_udp_config){.family = 4, .rslots = rslots, .rslot = 512,
+                            .sslots = 8, .sdata_len = 4096,
+                            .multishot = multishot};
+  if ((rc = ion_udp_layout_of(&f->cfg, &f->lay)) < 0) return rc;
+  f->mem = calloc(1, f->lay.total); /* JS: an ArrayBuffer, 8-aligned */
+  if (!f->mem) return -ENOMEM;
+  f->ctrl = (int32_t *)(f->mem + f->lay.ctrl);
+  f->id = ion_udp_create(&f->rx, &f->cfg, f->mem, f->lay.total, &f->u);
+  if (f->id < 0) return f->u = NULL, f->id;
+  if ((rc = ion_udp_bind(f->u, 4, LOOPBACK, 0, 0, 0)) < 0) return rc;
+  int32_t w[ION_M_WORDS];
+  if ((rc = ion_udp_name(f->u, 0, w)) < 0) return rc;
+  f->port = w[ION_M_PORT];
+  f->obj_addr = (struct sockaddr_in){.sin_family = AF_INET,
+                                     .sin_port = htons((uint16_t)f->port)};
+  f->obj_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if ((f->peer = udp_bound(&f->peer_addr)) < 0) return -errno;
+  return ion_udp_start(f->u);
+}
+
+/* Always safe: closes what is still open (also after a failed check). */
+static void rfix_teardown(rfix *f) {
+  if (f->rx_up) {
+    if (f->u) ion_udp_close(f->u); /* no-op if already closing */
+    ion_reactor_shutdown(&f->rx);
+    ion_reactor_destroy(&f->rx);
+  }
+  free(f->mem);
+  free(f->ready);
+  if (f->peer >= 0) close(f->peer);
+}
+
+/* Enter + reap until ctrl[word] has all bits of want (bits) or is >= want,
+ * or ~2 s pass. */
+static bool rfix_pump(rfix *f, int word, int32_t want, bool bits) {
+  for (int i = 0; i < 2000; i++) {
+    ion_reactor_submit(&f->rx, true);
+    ion_reactor_reap(&f->rx);
+    int32_t v = f->ctrl[word];
+    if (bits ? (v & want) == want : v >= want) return true;
+    sleep_ms(1);
+  }
+  return false;
+}
+
+/* What JS does with a batch: read and clear the events, return. */
+static void rfix_dispatch(rfix *f) {
+  f->ctrl[ION_C_EVENTS] = 0;
+  ion_reactor_after_dispatch(&f->rx);
+}
+
+static int32_t *rmeta(rfix *f, unsigned i) {
+  return (int32_t *)(f->mem + f->lay.rmeta) + i * ION_M_WORDS;
+}
+static int32_t *sdesc(rfix *f, unsigned i) {
+  return (int32_t *)(f->mem + f->lay.sdesc) + i * ION_M_WORDS;
+}
+static double stat_of(rfix *f, int s) {
+  return ((double *)(f->mem + f->lay.stats))[s];
+}
+
+/* One received entry: payload inside the receive pool, peer = our plain
+ * socket, bytes = pattern `seed` truncated to the slot's payload room. */
+static bool check_rmeta(rfix *f, const int32_t *m, size_t sent, unsigned seed) {
+  uint32_t cap = f->cfg.rslot - ION_UDP_SLOT_HDR;
+  size_t len = sent > cap ? cap : sent;
+  uint32_t off = (uint32_t)m[ION_M_OFF];
+  if (off < f->lay.rpool || off + (uint32_t)m[ION_M_LEN] > f->lay.sdata)
+    return false;
+  if ((size_t)m[ION_M_LEN] != len) return false;
+  if (m[ION_M_FLAGS] != (sent > cap ? ION_MF_TRUNC : 0)) return false;
+  if (m[ION_M_FAMILY] != 4 || m[ION_M_PORT] != ntohs(f->peer_addr.sin_port))
+    return false;
+  if (memcmp(&m[ION_M_ADDR], LOOPBACK, 4) != 0) return false;
+  return same(f->mem + off, len, seed);
+}
+
+/* Close, run until ION_EV_CLOSED, then the dispatch frees the id. */
+static bool rfix_close_checked(rfix *f) {
+  ion_udp_close(f->u);
+  if (!rfix_pump(f, ION_C_EVENTS, ION_EV_CLOSED, true)) return false;
+  ion_obj *o = ion_reactor_get(&f->rx, (uint32_t)f->id);
+  if (!o || !o->finalized || f->rx.alive != 0) return false;
+  rfix_dispatch(f);
+  f->u = NULL; /* freed by the reactor with its id */
+  return ion_reactor_get(&f->rx, (uint32_t)f->id) == NULL &&
+         f->rx.nobjs == 0 && f->rx.ready_n == 0;
+}
+
+/* Four datagrams (the last larger than a slot, so truncated) reach the
+ * shared memory as one batch; then the object closes cleanly. */
+static int reactor_recv_case(int multishot) {
+  int st = FAIL;
+  rfix f;
+  const size_t lens[4] = {1, 64, 440, 600};
+  bool seen[4] = {false};
+  int rc = rfix_open(&f, multishot, 8);
+  CHECKF(rc == 0, "open=%d", rc);
+  SKIP_IF(multishot && !f.rx.multishot_recvmsg, "no multishot recvmsg");
+  CHECK(ion_udp_is_multishot(f.u) == multishot);
+  CHECK(f.rx.alive == 1);
+  for (unsigned k = 0; k < 4; k++)
+    CHECK(send_pattern(f.peer, &f.obj_addr, lens[k], k));
+  CHECKF(rfix_pump(&f, ION_C_RCOUNT, 4, false), "rcount=%d",
+         f.ctrl[ION_C_RCOUNT]);
+  CHECK(f.ctrl[ION_C_RCOUNT] == 4 && (f.ctrl[ION_C_EVENTS] & ION_EV_RECV));
+  CHECK(f.rx.ready_n == 1 && f.ready[0] == f.id);
+  for (unsigned i = 0; i < 4; i++) {
+    /* Datagrams differ in length, which tells us which one each entry is. */
+    int32_t *m = rmeta(&f, i);
+    unsigned k = 0;
+    while (k < 3 && (size_t)m[ION_M_LEN] != lens[k]) k++;
+    CHECKF(!seen[k] && check_rmeta(&f, m, lens[k], k), "entry %u len %d", i,
+           m[ION_M_LEN]);
+    seen[k] = true;
+  }
+  CHECK(stat_of(&f, ION_S_PKTS_IN) == 4 && stat_of(&f, ION_S_TRUNC) == 1);
+  rfix_dispatch(&f);
+  CHECK(f.rx.ready_n == 0 && f.ctrl[ION_C_RCOUNT] == 0);
+  CHECK(rfix_close_checked(&f));
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
+static int t_reactor_recv_multishot(void) { return reactor_recv_case(1); }
+static int t_reactor_recv_single(void) { return reactor_recv_case(0); }
+
+/* Two receive buffers, five datagrams: the multishot request ends with
+ * ENOBUFS, and after each dispatch (buffers returned, request re-armed) the
+ * rest arrive; nothing is lost. */
+static int t_reactor_rearm(void) {
+  int st = FAIL;
+  rfix f;
+  int got = 0;
+  int rc = rfix_open(&f, 1, 2);
+  CHECKF(rc == 0, "open=%d", rc);
+  SKIP_IF(!f.rx.multishot_recvmsg, "no multishot recvmsg");
+  for (unsigned k = 0; k < 5; k++)
+    CHECK(send_pattern(f.peer, &f.obj_addr, 32, k));
+  for (int round = 0; round < 10 && got < 5; round++) {
+    CHECK(rfix_pump(&f, ION_C_RCOUNT, 1, false));
+    for (int i = 0; i < f.ctrl[ION_C_RCOUNT]; i++, got++)
+      CHECKF(check_rmeta(&f, rmeta(&f, (unsigned)i), 32, (unsigned)got),
+             "packet %d", got);
+    rfix_dispatch(&f);
+  }
+  CHECKF(got == 5, "got %d", got);
+  CHECK(stat_of(&f, ION_S_ENOBUFS) >= 1 && stat_of(&f, ION_S_REARMS) >= 1);
+  CHECK(rfix_close_checked(&f));
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
+/* Write send descriptor `slot` as JS does: payload offset and length in
+ * mem, then the destination (IPv4 words). */
+static void put_sdesc(rfix *f, unsigned slot, uint32_t off, int32_t len,
+                      const struct sockaddr_in *to) {
+  int32_t *d = sdesc(f, slot);
+  memset(d, 0, ION_M_WORDS * sizeof(int32_t));
+  d[ION_M_OFF] = (int32_t)off;
+  d[ION_M_LEN] = len;
+  d[ION_M_FAMILY] = 4;
+  d[ION_M_PORT] = ntohs(to->sin_port);
+  memcpy(&d[ION_M_ADDR], &to->sin_addr, 4);
+}
+
+/* One send descriptor is flushed, completes with its length, and reaches
+ * the plain socket from the object's port. */
+static int t_reactor_send(void) {
+  int st = FAIL;
+  rfix f;
+  uint8_t in[512];
+  struct sockaddr_in from;
+  socklen_t alen = sizeof(from);
+  int rc = rfix_open(&f, 1, 8);
+  CHECKF(rc == 0, "open=%d", rc);
+  fill(f.mem + f.lay.sdata + 128, 200, 42);
+  put_sdesc(&f, 0, f.lay.sdata + 128, 200, &f.peer_addr);
+  f.ctrl[ION_C_STAIL] = 1;
+  ion_udp_flush(f.u);
+  CHECK(f.ctrl[ION_C_SSUB] == 1);
+  CHECKF(rfix_pump(&f, ION_C_SDONE, 1, false), "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECKF(sdesc(&f, 0)[ION_M_FLAGS] == 200, "res=%d", sdesc(&f, 0)[ION_M_FLAGS]);
+  ssize_t n = recvfrom(f.peer, in, sizeof(in), 0, (struct sockaddr *)&from, &alen);
+  CHECKF(n == 200 && same(in, 200, 42), "recv=%zd", n);
+  CHECK(ntohs(from.sin_port) == f.port);
+  CHECK(stat_of(&f, ION_S_PKTS_OUT) == 1 && stat_of(&f, ION_S_BYTES_OUT) == 200);
+  CHECK(f.rx.ready_n == 0); /* SWANT is 0 and the send succeeded */
+  CHECK(rfix_close_checked(&f));
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
+/* Descriptors pointing outside the send region (before it; straddling its
+ * end) fail with -EFAULT at flush time, reported as ION_EV_SENT; nothing is
+ * sent and the object keeps working. */
+static int t_reactor_bad_desc(void) {
+  int st = FAIL;
+  rfix f;
+  uint8_t in[64];
+  int rc = rfix_open(&f, 1, 8);
+  CHECKF(rc == 0, "open=%d", rc);
+  put_sdesc(&f, 0, 0, 16, &f.peer_addr); /* the control words */
+  put_sdesc(&f, 1, f.lay.sdata + f.cfg.sdata_len - 8, 16, &f.peer_addr);
+  f.ctrl[ION_C_STAIL] = 2;
+  ion_udp_flush(f.u);
+  CHECKF(f.ctrl[ION_C_SDONE] == 2, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECK(sdesc(&f, 0)[ION_M_FLAGS] == -EFAULT);
+  CHECK(sdesc(&f, 1)[ION_M_FLAGS] == -EFAULT);
+  CHECK(stat_of(&f, ION_S_SEND_ERRORS) == 2);
+  CHECK((f.ctrl[ION_C_EVENTS] & ION_EV_SENT) && f.rx.ready_n == 1);
+  rfix_dispatch(&f);
+  CHECK(recv(f.peer, in, sizeof(in), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+  /* A good descriptor after the bad ones still goes out. */
+  fill(f.mem + f.lay.sdata, 10, 3);
+  put_sdesc(&f, 2, f.lay.sdata, 10, &f.peer_addr);
+  f.ctrl[ION_C_STAIL] = 3;
+  ion_udp_flush(f.u);
+  CHECK(rfix_pump(&f, ION_C_SDONE, 3, false));
+  CHECK(sdesc(&f, 2)[ION_M_FLAGS] == 10);
+  CHECK(recv(f.peer, in, sizeof(in), 0) == 10 && same(in, 10, 3));
+  CHECK(rfix_close_checked(&f));
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
+/* Close with descriptors JS pushed but native never took: they fail with
+ * -ECANCELED and the frontier still covers them. */
+static int t_reactor_close_pending(void) {
+  int st = FAIL;
+  rfix f;
+  int rc = rfix_open(&f, 0, 4);
+  CHECKF(rc == 0, "open=%d", rc);
+  put_sdesc(&f, 0, f.lay.sdata, 8, &f.peer_addr);
+  put_sdesc(&f, 1, f.lay.sdata, 8, &f.peer_addr);
+  f.ctrl[ION_C_STAIL] = 2; /* no flush */
+  ion_udp_close(f.u);
+  CHECKF(f.ctrl[ION_C_SDONE] == 2, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECK(sdesc(&f, 0)[ION_M_FLAGS] == -ECANCELED);
+  CHECK(sdesc(&f, 1)[ION_M_FLAGS] == -ECANCELED);
+  CHECK(rfix_close_checked(&f)); /* second close is a no-op */
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
+/* ---- main ---- */
+
+static const struct {
+  const char *name;
+  int (*fn)(void);
+} tests[] = {
+    {"ring_init_flags", t_init_flags},
+    {"ring_init_fallback", t_init_fallback},
+    {"nop_roundtrip", t_nop},
+    {"sq_full", t_sq_full},
+    {"many_completions", t_many_completions},
+    {"cq_overflow_nodrop", t_cq_overflow},
+    {"eventfd", t_eventfd},
+    {"probe_ops", t_probe},
+    {"bufring_args", t_bufring_args},
+    {"multishot_recvmsg", t_multishot_recv},
+    {"multishot_recvmsg_cmsg", t_multishot_recv_cmsg},
+    {"multishot_enobufs", t_multishot_enobufs},
+    {"sendmsg", t_sendmsg},
+    {"reactor_recv_multishot", t_reactor_recv_multishot},
+    {"reactor_recv_single", t_reactor_recv_single},
+    {"reactor_rearm_after_enobufs", t_reactor_rearm},
+    {"reactor_send", t_reactor_send},
+    {"reactor_bad_descriptor", t_reactor_bad_desc},
+    {"reactor_close_pending_sends", t_reactor_close_pending},
+};
+
+int main(void) {
+  const size_t ntests = sizeof(tests) / sizeof(tests[0]);
+  char skipped[sizeof(tests) / sizeof(tests[0])][sizeof(g_why) + 64];
+  int passed = 0, failed = 0, nskip = 0;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  /* No io_uring at all (seccomp, io_uring_disabled, old kernel): skip. */
+  ion_ring probe;
+  int rc = ion_ring_init(&probe, 8, 16, 0);
+  if (rc == -EPERM || rc == -ENOSYS) {
+    printf("1..0 # SKIP io_uring_setup: %s\n", strerror(-rc));
+    printf("# skipped: all %zu tests: io_uring_setup returned %d (%s)\n",
+           ntests, rc, strerror(-rc));
+    printf("0 passed, 0 failed\n");
+    return 0;
+  }
+  if (rc == 0) ion_ring_close(&probe);
+
+  printf("1..%zu\n", ntests);
+  for (size_t i = 0; i < ntests; i++) {
+    g_why[0] = '\0';
+    int st = tests[i].fn();
+    if (st == PASS) {
+      passed++;
+      printf("ok %zu - %s\n", i + 1, tests[i].name);
+    } else if (st == SKIP) {
+      printf("ok %zu - %s # SKIP %s\n", i + 1, tests[i].name, g_why);
+      snprintf(skipped[nskip++], sizeof(skipped[0]), "%s: %s", tests[i].name,
+               g_why);
+    } else {
+      failed++;
+      printf("not ok %zu - %s: %s\n", i + 1, tests[i].name, g_why);
+    }
+  }
+  for (int i = 0; i < nskip; i++) printf("# skipped: %s\n", skipped[i]);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
