@@ -6,6 +6,7 @@
         "src/native/addon.c",
         "src/native/addon_udp.c",
         "src/native/reactor.c",
+        "src/native/mmsg.c",
         "src/native/ring.c",
         "src/native/udp.c",
         "src/native/udp_io.c"

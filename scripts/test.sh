@@ -16,6 +16,9 @@ npx --no-install eslint .
 echo "== native tests (ASan/UBSan)"
 bash scripts/test-native.sh
 
-echo "== node:test suite"
+echo "== node:test suite (backend: auto)"
 # One file at a time: socket stress tests measure fds and RSS of their own process.
 node --test --test-concurrency=1 dist/test/*.test.js
+
+echo "== UDP suite again on the mmsg backend (recvmmsg/sendmmsg)"
+IOURING_NET_BACKEND=mmsg node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js

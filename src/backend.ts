@@ -1,25 +1,84 @@
 /**
- * The one place that decides which backend moves packets. Today only the
- * io_uring backend exists; the recvmmsg/sendmmsg and node:dgram backends
- * (see the fallback issue) plug in here, so callers never choose.
+ * The one place that decides which backend moves packets:
+ *
+ *   io_uring  the ring (src/native/udp*.c)
+ *   mmsg      the same addon, uv_poll + recvmmsg/sendmmsg (src/native/mmsg.c)
+ *
+ * 'auto' (the default) takes io_uring when probe() says it is usable, else
+ * mmsg, and says once per process why it skipped io_uring, through
+ * process.emitWarning with code IOURING_NET_FALLBACK. The `backend` option
+ * or the IOURING_NET_BACKEND environment variable forces one; forcing one
+ * that cannot work throws ERR_IOURING_NET_BACKEND_UNAVAILABLE saying why.
  */
 import { loadBinding } from './binding.js';
-import { CodedError } from './errors.js';
+import { CodedError, invalidArgValue } from './errors.js';
 import { probe } from './probe.js';
 import { reactorFor, type Reactor } from './reactor.js';
 
-export type BackendName = 'io_uring';
+export type BackendName = 'io_uring' | 'mmsg';
+export type BackendChoice = 'auto' | BackendName;
 
-let cachedReason: string | null | undefined;
+/** Native code for each backend (udp.h ION_BACKEND_*). */
+export const NATIVE_BACKEND: Record<BackendName, number> = { io_uring: 0, mmsg: 1 };
 
-/** This thread's io_uring reactor, or an error saying why there is none. */
-export function ioUringReactor(): Reactor {
-  const { binding, error } = loadBinding();
-  if (!binding) throw new CodedError('ERR_IOURING_UNAVAILABLE', `io_uring backend unavailable: ${error?.message}`);
-  if (cachedReason === undefined) {
+export interface Selection {
+  backend: BackendName;
+  reactor: Reactor;
+}
+
+export interface SelectOptions {
+  backend?: BackendChoice | undefined;
+  /** Do not emit the one-time fallback warning. */
+  quiet?: boolean | undefined;
+}
+
+const CHOICES: readonly string[] = ['auto', 'io_uring', 'mmsg'];
+let ioUringReason: string | null | undefined;
+let warned = false;
+
+function unavailable(name: string, why: string): CodedError {
+  return new CodedError('ERR_IOURING_NET_BACKEND_UNAVAILABLE', `the ${name} backend cannot be used here: ${why}`);
+}
+
+/** Why io_uring cannot be used in this process, or null. Probed once. */
+export function ioUringUnavailableReason(): string | null {
+  if (ioUringReason === undefined) {
     const p = probe();
-    cachedReason = p.available ? null : p.reason;
+    ioUringReason = p.available ? null : p.reason;
   }
-  if (cachedReason !== null) throw new CodedError('ERR_IOURING_UNAVAILABLE', `io_uring backend unavailable: ${cachedReason}`);
-  return reactorFor(binding);
+  return ioUringReason;
+}
+
+function requested(opt: BackendChoice | undefined): BackendChoice {
+  if (opt !== undefined) {
+    if (!CHOICES.includes(opt)) throw invalidArgValue('options.backend', opt, `must be one of ${CHOICES.join(', ')}`);
+    return opt;
+  }
+  const env = process.env.IOURING_NET_BACKEND;
+  if (env === undefined || env === '') return 'auto';
+  if (!CHOICES.includes(env)) {
+    throw invalidArgValue('IOURING_NET_BACKEND', env, `must be one of ${CHOICES.join(', ')}`);
+  }
+  return env as BackendChoice;
+}
+
+/** Choose the backend for a new socket. */
+export function selectBackend(opts: SelectOptions, what: string): Selection {
+  const want = requested(opts.backend);
+  const { binding, error } = loadBinding();
+  if (!binding) {
+    throw unavailable(want === 'auto' ? 'io_uring and mmsg' : want, error?.message ?? 'the addon is not built');
+  }
+  const reactor = reactorFor(binding);
+  if (want === 'mmsg') return { backend: 'mmsg', reactor };
+  const reason = reactor.ringError < 0 ? ioUringUnavailableReason() ?? 'io_uring_setup failed' : ioUringUnavailableReason();
+  if (reason === null) return { backend: 'io_uring', reactor };
+  if (want === 'io_uring') throw unavailable('io_uring', reason);
+  if (!warned && !opts.quiet && process.env.IOURING_NET_QUIET !== '1') {
+    warned = true;
+    process.emitWarning(`not using io_uring for ${what}: ${reason}; using recvmmsg/sendmmsg`, {
+      code: 'IOURING_NET_FALLBACK',
+    });
+  }
+  return { backend: 'mmsg', reactor };
 }

@@ -21,6 +21,7 @@ export interface NativeBinding {
     multishot: number,
     ipv6Only: number,
     maxPayload: number,
+    backend: number,
     mem: ArrayBuffer,
   ): number;
   udpBind(id: number, family: number, addr: Uint8Array, scope: number, port: number, flags: number): number;

@@ -1,7 +1,7 @@
 /**
  * iouring-net: UDP sockets for Node.js whose I/O goes through io_uring.
  */
-import { ioUringReactor } from './backend.js';
+import { selectBackend } from './backend.js';
 import type { UdpSocketOptions } from './options.js';
 import { UdpSocket } from './udp.js';
 
@@ -11,6 +11,7 @@ export { Endpoint } from './endpoint.js';
 export { UdpSocket, type AddressInfo } from './udp.js';
 export type { UdpSocketOptions, SocketType, ReceiveMode } from './options.js';
 export type { UdpStats } from './stats.js';
+export type { BackendName, BackendChoice } from './backend.js';
 export type { SendCallback } from './sendqueue.js';
 
 /**
@@ -18,5 +19,7 @@ export type { SendCallback } from './sendqueue.js';
  * address, ephemeral port). Throws a Node-style error if binding fails.
  */
 export function openUdp(options: UdpSocketOptions): UdpSocket {
-  return new UdpSocket(ioUringReactor(), options);
+  const where = typeof options?.port === 'number' ? `UDP ${options.address ?? '*'}:${options.port}` : 'UDP';
+  const sel = selectBackend({ backend: options?.backend, quiet: options?.quiet }, where);
+  return new UdpSocket(sel.reactor, sel.backend, options);
 }

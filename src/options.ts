@@ -37,6 +37,14 @@ export interface UdpSocketOptions {
    * kernel has it, else single-shot. 'single' forces single-shot recvmsg.
    */
   receiveMode?: ReceiveMode;
+  /**
+   * 'auto' (default): io_uring if usable, else recvmmsg/sendmmsg ('mmsg').
+   * Forcing one that cannot work throws ERR_IOURING_NET_BACKEND_UNAVAILABLE.
+   * The IOURING_NET_BACKEND environment variable sets the default.
+   */
+  backend?: 'auto' | 'io_uring' | 'mmsg';
+  /** Do not emit the one-time IOURING_NET_FALLBACK warning. */
+  quiet?: boolean;
   /** Handler for receive batches; receiving starts when one is set. */
   onBatch?: (batch: RecvBatch) => void;
 }

@@ -5,7 +5,6 @@
  * that queued sends during a JS turn is flushed once, in a microtask, so all
  * of them reach the kernel in one io_uring_enter per socket flush.
  */
-import { errnoException } from './errors.js';
 import type { NativeBinding } from './binding.js';
 
 /** What a native object (socket, device) does with its events. */
@@ -24,10 +23,14 @@ export class Reactor {
   /** The client whose events are being handled right now. */
   current: ReactorClient | undefined;
 
+  /** Why this thread has no ring (-errno of io_uring_setup), or 0. */
+  readonly ringError: number;
+
   constructor(binding: NativeBinding) {
     this.binding = binding;
     const rc = binding.init((ready, count) => this.dispatch(ready, count));
-    if (rc < 0) throw errnoException(rc, 'io_uring_setup');
+    // A refused ring still leaves a reactor for the poll backend.
+    this.ringError = rc < 0 ? rc : 0;
   }
 
   register(id: number, client: ReactorClient): void {

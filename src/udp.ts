@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import { formatAddress, parseAddress, toV4Mapped, type Family } from './address.js';
 import { RecvBatch } from './batch.js';
 import type { NativeBinding } from './binding.js';
+import { NATIVE_BACKEND, type BackendName } from './backend.js';
 import { Endpoint } from './endpoint.js';
 import {
   CodedError,
@@ -41,8 +42,8 @@ type State = 'open' | 'closing' | 'closed';
 const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
 
 export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
-  /** Which backend moves the packets. */
-  readonly backend = 'io_uring' as const;
+  /** Which backend moves the packets: 'io_uring' or 'mmsg'. */
+  readonly backend: BackendName;
   readonly type: 'udp4' | 'udp6';
   private readonly family: Family;
   private readonly native: NativeBinding;
@@ -66,8 +67,9 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   private lastScope = 0;
 
   /** @internal use openUdp() */
-  constructor(reactor: Reactor, options: UdpSocketOptions) {
+  constructor(reactor: Reactor, backend: BackendName, options: UdpSocketOptions) {
     super();
+    this.backend = backend;
     const opts = resolveOptions(options);
     this.opts = opts;
     this.type = opts.type;
@@ -89,6 +91,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       mode,
       opts.ipv6Only ? 1 : 0,
       opts.maxMessageSize,
+      NATIVE_BACKEND[backend],
       this.mem,
     );
     if (id < 0) throw errnoException(id, 'socket');
@@ -153,9 +156,10 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     }
   }
 
-  /** 'multishot' or 'single': how this socket receives. */
-  get receiveMode(): 'multishot' | 'single' {
+  /** How this socket receives: 'multishot', 'single' (io_uring) or 'mmsg'. */
+  get receiveMode(): 'multishot' | 'single' | 'mmsg' {
     this.healthCheck();
+    if (this.backend === 'mmsg') return 'mmsg';
     return this.native.udpInfo(this.id)[1] ? 'multishot' : 'single';
   }
 
@@ -414,6 +418,25 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (v < 0) throw errnoException(v, 'getsockopt');
     return v;
   }
+
+  // ---- added for the node:dgram layer (src/dgram.ts) ----
+
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (0..255). */
+  setMulticastTTL(ttl: number): number {
+    if (!Number.isInteger(ttl)) throw invalidArgType('ttl', 'of type number', ttl);
+    this.healthCheck();
+    this.setOpt(L.OPT_MULTICAST_TTL, ttl, 'setMulticastTTL');
+    return ttl;
+  }
+
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP. */
+  setMulticastLoopback(flag: boolean): boolean {
+    this.healthCheck();
+    this.setOpt(L.OPT_MULTICAST_LOOP, flag ? 1 : 0, 'setMulticastLoopback');
+    return flag;
+  }
+
+  // ---- end of the node:dgram layer's additions ----
 
   /** Keep the process alive while this socket is open (the default). */
   ref(): this {

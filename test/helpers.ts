@@ -44,3 +44,10 @@ export function collector(into: Received[]): (b: RecvBatch) => void {
 }
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * The backend this run of the suite exercises: forced with
+ * IOURING_NET_BACKEND (scripts/test.sh), or what 'auto' must pick
+ * (IOURING_NET_TEST_EXPECT, set by the seccomp fallback test).
+ */
+export const BACKEND = process.env.IOURING_NET_TEST_EXPECT || process.env.IOURING_NET_BACKEND || 'io_uring';

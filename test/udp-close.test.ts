@@ -80,9 +80,19 @@ test('100 closes while a peer floods the socket', async () => {
   try {
     let received = 0;
     for (let i = 0; i < 100; i++) {
-      const s = openUdp({ type: 'udp4', address: '127.0.0.1', port, reuseAddr: true, onBatch: (b) => void (received += b.length) });
-      // Let some traffic in, with a send in flight, then close mid-stream.
-      await new Promise((r) => setImmediate(r));
+      let mine = 0;
+      const s = openUdp({
+        type: 'udp4',
+        address: '127.0.0.1',
+        port,
+        reuseAddr: true,
+        onBatch: (b) => {
+          mine += b.length;
+          received += b.length;
+        },
+      });
+      // Let the flood in, put a send in flight, then close mid-stream.
+      await waitUntil(() => mine > 0, 5000, `flood on socket ${i}`);
       s.send(Buffer.from('bye'), port, '127.0.0.1');
       s.close();
       await closed(s);

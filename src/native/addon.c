@@ -119,8 +119,8 @@ static void release_hook(ion_reactor *rx, ion_obj *o) {
 
 /* ---- the drain ---- */
 
-static bool any_events(ion_reactor *rx) {
-  for (uint32_t i = 0; i < rx->ready_n; i++) {
+static bool any_events(ion_reactor *rx, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
     ion_obj *o = ion_reactor_get(rx, (uint32_t)rx->ready[i]);
     if (o && o->ctrl && o->ctrl[ION_C_EVENTS]) return true;
   }
@@ -145,58 +145,81 @@ static void call_js(addon *a, uint32_t n) {
   }
 }
 
-static void drain(addon *a) {
-  uint64_t count;
+/* Hand the ready list to JS (once) and let every object recycle, until no
+ * object is ready. Bounded: a busy socket cannot starve the loop. */
+static void dispatch_rounds(addon *a, bool with_ring) {
   ion_reactor *rx = &a->rx;
-  if (read(rx->efd, &count, sizeof(count)) < 0) { /* EAGAIN: fine */
-  }
   napi_handle_scope scope;
   napi_open_handle_scope(a->env, &scope);
+  rx->draining = true;
   for (int round = 0; round < MAX_ROUNDS; round++) {
-    ion_reactor_submit(rx, true);
-    if (ion_reactor_reap(rx) == 0) break;
-    if (any_events(rx)) call_js(a, rx->ready_n);
+    if (with_ring) ion_reactor_submit(rx, true);
+    uint32_t seen = ion_reactor_reap(rx);
+    if (seen == 0) break;
+    if (any_events(rx, seen)) call_js(a, seen);
     if (a->torn_down) break;
-    ion_reactor_after_dispatch(rx);
+    ion_reactor_after_dispatch(rx, seen);
   }
+  rx->draining = false;
   napi_close_handle_scope(a->env, scope);
   ion_addon_sync(a);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
+void ion_addon_dispatch(addon *a) {
+  if (!a->torn_down) dispatch_rounds(a, a->rx.ring.fd >= 0);
+}
+
+/* The ring's eventfd is readable: completions are waiting. */
+static void on_ring_poll(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
   addon *a = h->data;
-  if (!a->torn_down) drain(a);
+  uint64_t count;
+  if (a->torn_down) return;
+  if (read(a->rx.efd, &count, sizeof(count)) < 0) { /* EAGAIN: fine */
+  }
+  dispatch_rounds(a, true);
+}
+
+/* Objects became ready outside a drain (a poll-backend send finished inside
+ * a JS call, a close finished at once): deliver them on the next turn. */
+static void on_kick(uv_async_t *h) {
+  addon *a = h->data;
+  ion_addon_dispatch(a);
 }
 
 void ion_addon_sync(addon *a) {
   if (!a->rx_ready || a->torn_down) return;
   ion_reactor_submit(&a->rx, false);
-  bool want = a->rx.alive > 0;
-  if (want != a->poll_refd) {
+  /* One handle keeps the loop alive for every object that wants it, and
+   * until events already in the ready list have reached JS. */
+  bool want = a->rx.alive > 0 || a->rx.ready_n > 0;
+  if (want != a->keep_refd) {
     if (want)
-      uv_ref((uv_handle_t *)&a->poll);
+      uv_ref((uv_handle_t *)&a->keep);
     else
-      uv_unref((uv_handle_t *)&a->poll);
-    a->poll_refd = want;
+      uv_unref((uv_handle_t *)&a->keep);
+    a->keep_refd = want;
   }
+  if (a->rx.ready_n && !a->rx.draining) uv_async_send(&a->keep);
 }
 
 /* ---- teardown (environment exit, worker end) ---- */
 
 static void free_addon_now(addon *a) {
   free(a->obj_refs);
+  free(a->polls);
   free(a);
 }
 
-static void on_poll_closed(uv_handle_t *h) {
+static void on_handle_closed(uv_handle_t *h) {
   addon *a = h->data;
+  if (--a->open_handles > 0) return;
   ion_reactor_destroy(&a->rx);
   napi_remove_async_cleanup_hook(a->cleanup);
   /* The instance-data finalizer may already have run (teardown order is
    * not ours to choose): whoever comes last frees. */
-  a->poll_closed = true;
+  a->handles_closed = true;
   if (a->instance_gone) free_addon_now(a);
 }
 
@@ -205,6 +228,7 @@ static void cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg) {
   a->cleanup = handle;
   a->torn_down = true;
   ion_reactor *rx = &a->rx;
+  ion_addon_close_polls(a);
   for (uint32_t id = 1; id < rx->objs_cap; id++) {
     ion_obj *o = ion_reactor_get(rx, id);
     if (o && !o->closing) o->ops->close(o);
@@ -216,34 +240,54 @@ static void cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg) {
   if (a->dispatch) napi_delete_reference(a->env, a->dispatch);
   napi_async_destroy(a->env, a->actx);
   a->ready_ta = a->dispatch = NULL;
-  uv_close((uv_handle_t *)&a->poll, on_poll_closed);
+  a->open_handles = 1 + (a->ring_polled ? 1 : 0);
+  uv_close((uv_handle_t *)&a->keep, on_handle_closed);
+  if (a->ring_polled) uv_close((uv_handle_t *)&a->ring_poll, on_handle_closed);
 }
 
+/* Watch the ring's eventfd; false if there is no ring. */
+static int start_ring_poll(addon *a) {
+  if (a->rx.ring.fd < 0) return 0;
+  a->ring_poll.data = a;
+  int rc = uv_poll_init(a->loop, &a->ring_poll, a->rx.efd);
+  if (rc == 0) rc = uv_poll_start(&a->ring_poll, UV_READABLE, on_ring_poll);
+  if (rc != 0) return rc;
+  /* The keep handle decides whether the loop stays alive, not this one. */
+  uv_unref((uv_handle_t *)&a->ring_poll);
+  a->ring_polled = true;
+  return 0;
+}
+
+/* init(dispatch) -> 0, or -errno when io_uring could not be set up (the
+ * reactor then serves the poll backends only). Idempotent. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], name, res;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   addon *a = get_addon(env);
-  if (a->rx_ready) return ion_int(env, 0);
+  if (a->rx_ready) return ion_int(env, a->rx.ring_err);
   napi_valuetype t;
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok ||
       t != napi_function) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a function");
     return NULL;
   }
-  int rc = ion_reactor_init(&a->rx, SQ_ENTRIES);
-  if (rc < 0) return ion_int(env, rc);
+  int ring_err = ion_reactor_init(&a->rx, SQ_ENTRIES);
+  a->rx.ring_err = ring_err;
   a->rx.release_hook = release_hook;
   a->rx.hook_data = a;
   napi_get_uv_event_loop(env, &a->loop);
-  a->poll.data = a;
-  if ((rc = uv_poll_init(a->loop, &a->poll, a->rx.efd)) != 0 ||
-      (rc = uv_poll_start(&a->poll, UV_READABLE, on_poll)) != 0) {
+  a->keep.data = a;
+  int rc = uv_async_init(a->loop, &a->keep, on_kick);
+  if (rc == 0 && (rc = start_ring_poll(a)) != 0) {
+    uv_close((uv_handle_t *)&a->keep, NULL);
+  }
+  if (rc != 0) {
     ion_reactor_destroy(&a->rx);
     return ion_int(env, rc);
   }
-  uv_unref((uv_handle_t *)&a->poll);
-  a->poll_started = true;
+  uv_unref((uv_handle_t *)&a->keep);
+  a->handles_started = true;
   napi_create_reference(env, argv[0], 1, &a->dispatch);
   napi_create_object(env, &res);
   napi_create_string_utf8(env, "iouring-net", NAPI_AUTO_LENGTH, &name);
@@ -251,7 +295,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   a->rx_ready = true;
   grow_ready(a);
   napi_add_async_cleanup_hook(env, cleanup_hook, a, &a->cleanup);
-  return ion_int(env, 0);
+  return ion_int(env, ring_err);
 }
 
 /* submit(): one io_uring_enter for everything queued; ref/unref the loop. */
@@ -320,7 +364,7 @@ static void free_addon(napi_env env, void *data, void *hint) {
   (void)hint;
   addon *a = data;
   a->instance_gone = true;
-  if (!a->poll_started || a->poll_closed) free_addon_now(a);
+  if (!a->handles_started || a->handles_closed) free_addon_now(a);
 }
 
 static napi_value module_init(napi_env env, napi_value exports) {

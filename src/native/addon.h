@@ -14,12 +14,17 @@ typedef struct addon {
   uv_loop_t *loop;
   ion_reactor rx;
   bool rx_ready;
-  bool poll_started;
-  bool poll_refd;
+  bool handles_started;
+  bool handles_closed; /* every uv_close finished */
+  bool instance_gone;  /* Node finalized our instance data */
   bool torn_down;
-  bool poll_closed;   /* uv_close finished */
-  bool instance_gone; /* Node finalized our instance data */
-  uv_poll_t poll;
+  bool keep_refd;
+  bool ring_polled;
+  int open_handles;    /* during teardown */
+  uv_async_t keep;     /* keeps the loop alive; also the "deliver soon" kick */
+  uv_poll_t ring_poll; /* the ring's eventfd */
+  uv_poll_t **polls;   /* per object id: poll-backend watcher, or NULL */
+  uint32_t polls_cap;
   napi_ref dispatch;      /* JS function(readyInt32Array, count) */
   napi_ref ready_ta;      /* Int32Array over rx.ready */
   napi_async_context actx;
@@ -37,8 +42,13 @@ addon *ion_addon_get(napi_env env, napi_callback_info info, size_t want,
                      napi_value *argv);
 /* Keep a JS reference to an object's shared memory; grow the ready list. */
 int ion_addon_track(addon *a, ion_obj *o, napi_value mem);
-/* Submit queued SQEs and ref/unref the loop handle to match rx.alive. */
+/* Submit queued SQEs, ref/unref the loop to match rx.alive, and schedule
+ * a dispatch if objects became ready outside one. */
 void ion_addon_sync(addon *a);
+/* Deliver ready objects to JS now (poll-backend wake-ups). */
+void ion_addon_dispatch(addon *a);
+/* Poll backend watchers (addon_udp.c). */
+void ion_addon_close_polls(addon *a);
 
 napi_value ion_int(napi_env env, int32_t v);
 void ion_udp_exports(napi_env env, napi_value exports);

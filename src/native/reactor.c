@@ -100,6 +100,7 @@ static void release_id(ion_reactor *rx, ion_obj *o) {
 }
 
 struct ion_sqe *ion_reactor_sqe(ion_reactor *rx, ion_obj *o) {
+  if (rx->ring.fd < 0) return NULL;
   struct ion_sqe *sqe = ion_ring_get_sqe(&rx->ring);
   if (!sqe) {
     ion_reactor_submit(rx, false);
@@ -110,6 +111,7 @@ struct ion_sqe *ion_reactor_sqe(ion_reactor *rx, ion_obj *o) {
 }
 
 int ion_reactor_submit(ion_reactor *rx, bool getevents) {
+  if (rx->ring.fd < 0) return 0; /* ring-less: only the poll backends */
   if (!getevents && ion_ring_sq_pending(&rx->ring) == 0) return 0;
   rx->enters++;
   return ion_ring_submit(&rx->ring, 0, getevents);
@@ -151,6 +153,7 @@ static void deliver(ion_reactor *rx, const struct ion_cqe *cqe) {
 
 unsigned ion_reactor_reap(ion_reactor *rx) {
   struct ion_cqe *batch[256];
+  if (rx->ring.fd < 0) return rx->ready_n;
   for (;;) {
     unsigned n = ion_ring_peek_cqes(&rx->ring, batch, 256);
     for (unsigned i = 0; i < n; i++) deliver(rx, batch[i]);
@@ -165,18 +168,25 @@ unsigned ion_reactor_reap(ion_reactor *rx) {
   return rx->ready_n;
 }
 
-void ion_reactor_after_dispatch(ion_reactor *rx) {
-  uint32_t n = rx->ready_n;
+void ion_reactor_after_dispatch(ion_reactor *rx, uint32_t n) {
+  if (n > rx->ready_n) n = rx->ready_n;
   for (uint32_t i = 0; i < n; i++) {
     ion_obj *o = ion_reactor_get(rx, (uint32_t)rx->ready[i]);
     if (!o) continue;
     o->queued = false;
-    if (o->finalized)
+    /* JS clears the event word when it handles an object; bits set again
+     * since (say, JS closed the socket from its own callback) have not been
+     * seen, so the object stays listed for the next round. */
+    bool unseen = o->ctrl && o->ctrl[ION_C_EVENTS];
+    if (o->finalized && !unseen) {
       release_id(rx, o);
-    else
-      o->ops->after_dispatch(o);
+      continue;
+    }
+    if (!o->finalized) o->ops->after_dispatch(o);
+    if (unseen) ion_reactor_notify(rx, o, 0);
   }
-  /* Objects queued during this pass wait for the next round. */
+  /* Objects queued after JS took its snapshot wait for the next round:
+   * JS has not seen their events yet. */
   memmove(rx->ready, rx->ready + n, (rx->ready_n - n) * sizeof(*rx->ready));
   rx->ready_n -= n;
 }

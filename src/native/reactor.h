@@ -77,6 +77,7 @@ struct ion_reactor {
   uint8_t ops[ION_OP_LAST_KNOWN];
   bool multishot_recvmsg; /* kernel 6.0+ */
   bool pbuf_ring;         /* kernel 5.19+ */
+  int ring_err;           /* -errno if the ring could not be set up */
   ion_obj **objs;
   uint32_t objs_cap;
   uint32_t free_id; /* head of a free list threaded through objs[] */
@@ -90,11 +91,15 @@ struct ion_reactor {
    * just before its memory is freed: the addon drops its JS references. */
   void (*release_hook)(struct ion_reactor *rx, ion_obj *o);
   void *hook_data;
+  /* Called when a poll-backend object wants other poll events. */
+  void (*poll_hook)(struct ion_reactor *rx, ion_obj *o);
   double overflows;
   bool draining;
 };
 
-/* Creates the ring and eventfd. Returns 0 or -errno. */
+/* Creates the ring and eventfd. Returns 0 or -errno; on failure the
+ * reactor is still usable without a ring (ring.fd == -1): objects that move
+ * data with plain syscalls (the poll backends) work, ring requests do not. */
 int ion_reactor_init(ion_reactor *rx, unsigned entries);
 /* Frees everything; objects must have been finalized. */
 void ion_reactor_destroy(ion_reactor *rx);
@@ -117,9 +122,10 @@ void ion_reactor_set_alive(ion_reactor *rx, ion_obj *o, bool alive);
 /* Reap every completion; deliver each to its object. Returns how many
  * objects are in the ready list afterwards. */
 unsigned ion_reactor_reap(ion_reactor *rx);
-/* After the JS dispatch: let each ready object recycle and re-arm, clear
- * the ready list, finalize objects that are done. */
-void ion_reactor_after_dispatch(ion_reactor *rx);
+/* After JS has seen the first n entries of the ready list: let each of
+ * them recycle and re-arm (or release its id if finalized) and drop them
+ * from the list. Entries added meanwhile stay for the next round. */
+void ion_reactor_after_dispatch(ion_reactor *rx, uint32_t n);
 /* Finalize the object now if it is closing and nothing is in flight. */
 void ion_reactor_maybe_finalize(ion_reactor *rx, ion_obj *o);
 

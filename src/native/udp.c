@@ -54,6 +54,10 @@ static void udp_finalize(void *obj) {
   free(u->held);
   free(u->sends);
   free(u->sdone);
+  free(u->mm_hdrs);
+  free(u->mm_bufs);
+  u->mm_hdrs = NULL;
+  u->mm_bufs = NULL;
   u->singles = NULL;
   u->held = NULL;
   u->sends = NULL;
@@ -72,9 +76,15 @@ static int alloc_state(ion_udp *u) {
   u->held = calloc(c->rslots, sizeof(*u->held));
   u->sends = calloc(c->sslots, sizeof(*u->sends));
   u->sdone = calloc(c->sslots, 1);
-  if (!c->multishot) u->singles = calloc(c->rslots, sizeof(*u->singles));
-  if (!u->held || !u->sends || !u->sdone || (!c->multishot && !u->singles))
-    return -ENOMEM;
+  if (c->backend == ION_BACKEND_MMSG) {
+    u->mm_hdrs = calloc(ION_MMSG_BATCH, sizeof(*u->mm_hdrs));
+    u->mm_bufs = calloc(ION_MMSG_BATCH, sizeof(*u->mm_bufs));
+    if (!u->mm_hdrs || !u->mm_bufs) return -ENOMEM;
+  } else if (!c->multishot) {
+    u->singles = calloc(c->rslots, sizeof(*u->singles));
+    if (!u->singles) return -ENOMEM;
+  }
+  if (!u->held || !u->sends || !u->sdone) return -ENOMEM;
   return 0;
 }
 
@@ -94,6 +104,9 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
   int rc = ion_udp_layout_of(cfg, &lay);
   if (rc < 0) return rc;
   if (mem_len < lay.total || ((uintptr_t)mem & 7)) return -EINVAL;
+  bool mmsg = cfg->backend == ION_BACKEND_MMSG;
+  if (!mmsg && cfg->backend != ION_BACKEND_URING) return -EINVAL;
+  if (!mmsg && rx->ring.fd < 0) return rx->ring_err ? rx->ring_err : -ENOSYS;
   ion_udp *u = calloc(1, sizeof(*u));
   if (!u) return -ENOMEM;
   u->cfg = *cfg;
@@ -101,12 +114,12 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
   if (u->cfg.max_payload == 0 || u->cfg.max_payload > room)
     u->cfg.max_payload = room;
   /* Fall back for this feature only when the kernel lacks it. */
-  u->cfg.multishot = cfg->multishot && rx->multishot_recvmsg;
+  u->cfg.multishot = !mmsg && cfg->multishot && rx->multishot_recvmsg;
   u->lay = lay;
   u->rx = rx;
   u->refd = true;
   u->fd = socket(cfg->family == 4 ? AF_INET : AF_INET6,
-                 SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                 SOCK_DGRAM | SOCK_CLOEXEC | (mmsg ? SOCK_NONBLOCK : 0), 0);
   if (u->fd < 0) rc = -errno;
   if (rc == 0) rc = alloc_state(u);
   if (rc == 0) {
@@ -271,7 +284,8 @@ int ion_udp_start(ion_udp *u) {
   if (u->obj.closing) return -EBADF;
   if (u->receiving) return 0;
   u->receiving = true;
-  int rc = ion_udp_io_arm(u);
+  /* The poll backend receives when the addon's uv_poll fires. */
+  int rc = u->cfg.backend == ION_BACKEND_MMSG ? 0 : ion_udp_io_arm(u);
   if (rc < 0) u->receiving = false;
   ion_udp_update_alive(u);
   return rc;
@@ -293,6 +307,12 @@ void ion_udp_close(ion_udp *u) {
   u->obj.closing = true;
   u->receiving = false;
   ion_udp_io_fail_pending(u, -ECANCELED);
+  if (u->cfg.backend == ION_BACKEND_MMSG) {
+    /* Nothing is in flight in the kernel: finish now. */
+    ion_udp_update_alive(u);
+    ion_reactor_maybe_finalize(u->rx, &u->obj);
+    return;
+  }
   /* One cancel for everything on the fd; it also gives us a completion to
    * finish the close on when nothing else was in flight. */
   struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);

@@ -66,7 +66,12 @@ typedef struct ion_udp_config {
   int multishot;      /* 1: multishot if the kernel has it; 0: single-shot */
   int ipv6_only;
   uint32_t max_payload; /* payload bytes delivered whole; 0: all the slot */
+  int backend;          /* ION_BACKEND_* */
 } ion_udp_config;
+
+/* How a socket moves packets: through the ring, or with recvmmsg/sendmmsg
+ * when the addon's uv_poll says the socket is ready (io_uring refused). */
+enum { ION_BACKEND_URING = 0, ION_BACKEND_MMSG = 1 };
 
 typedef struct ion_udp_layout {
   uint32_t ctrl, stats, rmeta, sdesc, rpool, sdata, total;
@@ -99,6 +104,11 @@ void ion_udp_set_ref(ion_udp *u, int ref);
  * ION_EV_CLOSED follows once the kernel has returned every request. */
 void ion_udp_close(ion_udp *u);
 int ion_udp_fd(const ion_udp *u);
+/* Poll backend: the socket is readable / writable (see mmsg.c). */
+void ion_mmsg_on_readable(ion_udp *u);
+void ion_mmsg_on_writable(ion_udp *u);
+/* Poll backend: does the socket want POLLIN / POLLOUT now? */
+int ion_mmsg_poll_events(const ion_udp *u);
 int ion_udp_is_multishot(const ion_udp *u);
 
 /* Options for ion_udp_setopt/getopt (int-valued only). */

@@ -55,7 +55,25 @@ struct ion_udp {
   uint8_t *sdone;
   uint32_t send_next; /* next descriptor to take from JS */
   uint32_t frontier;  /* every descriptor before it has completed */
+  /* poll backend (mmsg.c) */
+  bool want_write;          /* a send hit EAGAIN: wait for POLLOUT */
+  struct mmsghdr *mm_hdrs;  /* MMSG_BATCH entries */
+  ion_udp_single *mm_bufs;  /* names/control for receives */
 };
+
+#define ION_MMSG_BATCH 64
+
+/* Shared by the ring path (udp_io.c) and the poll path (mmsg.c). */
+void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
+                     const void *name, uint32_t namelen);
+void ion_udp_recv_error(ion_udp *u, int32_t res);
+void ion_udp_read_drops(ion_udp *u, const uint8_t *ctl, size_t len);
+int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d);
+void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res);
+void ion_udp_advance_frontier(ion_udp *u, bool tell);
+
+/* The recvmmsg/sendmmsg backend (mmsg.c). */
+void ion_mmsg_flush(ion_udp *u);
 
 void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
                          uint32_t flags);

@@ -48,7 +48,10 @@ static int switch_to_single(ion_udp *u) {
   u->multishot = false;
   u->multishot_armed = false;
   ion_bufring_free(&u->rx->ring, &u->br);
-  for (uint32_t i = 0; i < u->cfg.rslots; i++) arm_single(u, i);
+  /* Not after close began: nothing would cancel these and the close
+   * would never finish. */
+  if (u->receiving)
+    for (uint32_t i = 0; i < u->cfg.rslots; i++) arm_single(u, i);
   return 0;
 }
 
@@ -77,7 +80,7 @@ int ion_udp_io_arm(ion_udp *u) {
 
 /* The kernel's drop counter (SO_RXQ_OVFL), read with memcpy because the
  * control area need not be aligned for struct cmsghdr. */
-static void read_drops(ion_udp *u, const uint8_t *ctl, size_t len) {
+void ion_udp_read_drops(ion_udp *u, const uint8_t *ctl, size_t len) {
   while (len >= sizeof(struct cmsghdr)) {
     struct cmsghdr h;
     memcpy(&h, ctl, sizeof(h));
@@ -85,7 +88,9 @@ static void read_drops(ion_udp *u, const uint8_t *ctl, size_t len) {
     if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SO_RXQ_OVFL &&
         h.cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
       uint32_t drops;
-      memcpy(&drops, CMSG_DATA((struct cmsghdr *)ctl), sizeof(drops));
+      /* Data starts CMSG_LEN(0) bytes in; CMSG_DATA would dereference a
+       * possibly misaligned struct cmsghdr pointer (undefined behaviour). */
+      memcpy(&drops, ctl + CMSG_LEN(0), sizeof(drops));
       u->stats[ION_S_DROPS] = drops;
     }
     size_t step = CMSG_ALIGN(h.cmsg_len);
@@ -95,7 +100,7 @@ static void read_drops(ion_udp *u, const uint8_t *ctl, size_t len) {
   }
 }
 
-static void deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
+void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
                     const void *name, uint32_t namelen) {
   if (u->rcount >= u->cfg.rslots) return; /* cannot happen: one per buffer */
   int32_t *m = &u->rmeta[(size_t)u->rcount * ION_M_WORDS];
@@ -111,7 +116,7 @@ static void deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
   ion_reactor_notify(u->rx, &u->obj, ION_EV_RECV);
 }
 
-static void recv_error(ion_udp *u, int32_t res) {
+void ion_udp_recv_error(ion_udp *u, int32_t res) {
   u->stats[ION_S_RECV_ERRORS]++;
   u->ctrl[ION_C_RERR] = res;
   ion_reactor_notify(u->rx, &u->obj, ION_EV_ERROR);
@@ -128,9 +133,9 @@ static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
       u->stats[ION_S_ENOBUFS]++;
     } else if (res == -EINVAL && !u->multishot_ever_delivered) {
       u->rx->multishot_recvmsg = false;
-      if (switch_to_single(u) < 0) recv_error(u, -ENOMEM);
+      if (switch_to_single(u) < 0) ion_udp_recv_error(u, -ENOMEM);
     } else if (res != -ECANCELED) {
-      recv_error(u, res);
+      ion_udp_recv_error(u, res);
     }
     return;
   }
@@ -146,14 +151,14 @@ static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
   if (len > cap) len = cap;
   uint32_t ctl_len = out.controllen < ION_UDP_CTRLLEN ? out.controllen
                                                       : ION_UDP_CTRLLEN;
-  read_drops(u, slot + 16 + ION_UDP_NAMELEN, ctl_len);
+  ion_udp_read_drops(u, slot + 16 + ION_UDP_NAMELEN, ctl_len);
   u->multishot_ever_delivered = true;
   u->held[u->held_n++] = bid;
   uint32_t namelen = out.namelen < ION_UDP_NAMELEN ? out.namelen
                                                    : ION_UDP_NAMELEN;
   struct sockaddr_in6 name;
   memcpy(&name, slot + 16, sizeof(name));
-  deliver(u, slot + ION_UDP_SLOT_HDR, len, trunc, &name, namelen);
+  ion_udp_deliver(u, slot + ION_UDP_SLOT_HDR, len, trunc, &name, namelen);
 }
 
 static void on_recv_single(ion_udp *u, uint32_t i, int32_t res) {
@@ -161,19 +166,19 @@ static void on_recv_single(ion_udp *u, uint32_t i, int32_t res) {
   ion_udp_single *s = &u->singles[i];
   u->held[u->held_n++] = i; /* re-armed after the dispatch */
   if (res < 0) {
-    recv_error(u, res);
+    ion_udp_recv_error(u, res);
     return;
   }
   uint32_t ctl_len = s->msg.msg_controllen < ION_UDP_CTRLLEN
                          ? (uint32_t)s->msg.msg_controllen
                          : ION_UDP_CTRLLEN;
-  read_drops(u, s->control, ctl_len);
+  ion_udp_read_drops(u, s->control, ctl_len);
   bool trunc = (s->msg.msg_flags & MSG_TRUNC) != 0;
-  deliver(u, slot_ptr(u, i) + ION_UDP_SLOT_HDR, (uint32_t)res, trunc,
+  ion_udp_deliver(u, slot_ptr(u, i) + ION_UDP_SLOT_HDR, (uint32_t)res, trunc,
           &s->name, s->msg.msg_namelen);
 }
 
-static void advance_frontier(ion_udp *u, bool tell) {
+void ion_udp_advance_frontier(ion_udp *u, bool tell) {
   uint32_t mask = u->cfg.sslots - 1;
   while (u->frontier != u->send_next && u->sdone[u->frontier & mask]) {
     u->sdone[u->frontier & mask] = 0;
@@ -184,8 +189,7 @@ static void advance_frontier(ion_udp *u, bool tell) {
     ion_reactor_notify(u->rx, &u->obj, ION_EV_SENT);
 }
 
-static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
-  if (slot >= u->cfg.sslots) return;
+void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res) {
   u->sdesc[(size_t)slot * ION_M_WORDS + ION_M_FLAGS] = res;
   u->sdone[slot] = 1;
   if (res >= 0) {
@@ -194,7 +198,12 @@ static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
   } else {
     u->stats[ION_S_SEND_ERRORS]++;
   }
-  advance_frontier(u, res < 0);
+}
+
+static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
+  if (slot >= u->cfg.sslots) return;
+  ion_udp_send_done(u, slot, res);
+  ion_udp_advance_frontier(u, res < 0);
   ion_udp_update_alive(u);
 }
 
@@ -209,9 +218,9 @@ void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
     on_send(u, idx, res);
 }
 
-/* Check one descriptor from JS and queue its sendmsg. 0, -EAGAIN (no SQE:
- * try again later) or another -errno that fails this send only. */
-static int prep_send(ion_udp *u, uint32_t slot, const int32_t *d) {
+/* Check one descriptor from JS and build its msghdr in u->sends[slot].
+ * 0, or -errno that fails this send only. */
+int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d) {
   uint32_t off = (uint32_t)d[ION_M_OFF], len = (uint32_t)d[ION_M_LEN];
   uint32_t lo = u->lay.sdata, span = u->cfg.sdata_len;
   if (d[ION_M_OFF] < 0 || d[ION_M_LEN] < 0 || off < lo || len > span ||
@@ -232,14 +241,27 @@ static int prep_send(ion_udp *u, uint32_t slot, const int32_t *d) {
         family, (const uint8_t *)&d[ION_M_ADDR], (uint32_t)d[ION_M_SCOPE],
         port, &s->name);
   }
+  return 0;
+}
+
+/* Build and queue one sendmsg. 0, -EAGAIN (no SQE: try again later) or
+ * another -errno that fails this send only. */
+static int prep_send(ion_udp *u, uint32_t slot, const int32_t *d) {
+  int rc = ion_udp_build_send(u, slot, d);
+  if (rc < 0) return rc;
   struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
   if (!sqe) return -EAGAIN;
-  ion_prep_sendmsg(sqe, u->fd, &s->msg, ION_UD(u->obj.id, K_SEND, slot));
+  ion_prep_sendmsg(sqe, u->fd, &u->sends[slot].msg,
+                   ION_UD(u->obj.id, K_SEND, slot));
   return 0;
 }
 
 void ion_udp_flush(ion_udp *u) {
   if (u->obj.closing) return;
+  if (u->cfg.backend == ION_BACKEND_MMSG) {
+    ion_mmsg_flush(u);
+    return;
+  }
   uint32_t tail = (uint32_t)u->ctrl[ION_C_STAIL], mask = u->cfg.sslots - 1;
   bool failed = false;
   /* The second test stops a JS bug from pushing past the ring. */
@@ -250,14 +272,12 @@ void ion_udp_flush(ion_udp *u) {
     if (rc == -EAGAIN) break;
     u->send_next++;
     if (rc < 0) {
-      d[ION_M_FLAGS] = rc;
-      u->sdone[slot] = 1;
-      u->stats[ION_S_SEND_ERRORS]++;
+      ion_udp_send_done(u, slot, rc);
       failed = true;
     }
   }
   u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
-  if (failed) advance_frontier(u, true);
+  if (failed) ion_udp_advance_frontier(u, true);
   ion_udp_update_alive(u);
 }
 
@@ -272,13 +292,15 @@ void ion_udp_io_fail_pending(ion_udp *u, int32_t err) {
     any = true;
   }
   u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
-  if (any) advance_frontier(u, true);
+  if (any) ion_udp_advance_frontier(u, true);
 }
 
 void ion_udp_io_after_dispatch(void *obj) {
   ion_udp *u = obj;
   if (u->obj.closing) return;
-  if (u->multishot) {
+  if (u->cfg.backend == ION_BACKEND_MMSG) {
+    /* Nothing to hand back: the next recvmmsg reuses every slot. */
+  } else if (u->multishot) {
     for (uint32_t i = 0; i < u->held_n; i++)
       ion_bufring_add(&u->br, slot_ptr(u, u->held[i]), u->cfg.rslot,
                       (uint16_t)u->held[i]);

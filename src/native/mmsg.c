@@ -1,0 +1,141 @@
+/* The poll backend: recvmmsg/sendmmsg in batches when io_uring is refused
+ * (seccomp, io_uring_disabled, old kernels). The addon watches the socket
+ * with uv_poll and calls in here; packets land in the same shared memory,
+ * with the same events, as on the ring path, so JS cannot tell the
+ * difference except by socket.backend. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "udp_internal.h"
+
+static uint8_t *payload_of(ion_udp *u, uint32_t slot) {
+  return u->rpool + (size_t)slot * u->cfg.rslot + ION_UDP_SLOT_HDR;
+}
+
+/* Receive into slots rcount.. (every slot is free again after each
+ * dispatch, so slot j holds the j-th packet of the batch). */
+static int recv_batch(ion_udp *u) {
+  uint32_t room = u->cfg.rslots - u->rcount;
+  unsigned n = room < ION_MMSG_BATCH ? room : ION_MMSG_BATCH;
+  for (unsigned k = 0; k < n; k++) {
+    ion_udp_single *b = &u->mm_bufs[k];
+    struct msghdr *m = &u->mm_hdrs[k].msg_hdr;
+    b->iov.iov_base = payload_of(u, u->rcount + k);
+    b->iov.iov_len = u->cfg.max_payload;
+    memset(m, 0, sizeof(*m));
+    m->msg_name = &b->name;
+    m->msg_namelen = sizeof(b->name);
+    m->msg_iov = &b->iov;
+    m->msg_iovlen = 1;
+    m->msg_control = b->control;
+    m->msg_controllen = sizeof(b->control);
+  }
+  int r;
+  do {
+    r = recvmmsg(u->fd, u->mm_hdrs, n, MSG_DONTWAIT, NULL);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return -errno;
+  for (int k = 0; k < r; k++) {
+    ion_udp_single *b = &u->mm_bufs[k];
+    struct msghdr *m = &u->mm_hdrs[k].msg_hdr;
+    size_t ctl = m->msg_controllen < ION_UDP_CTRLLEN ? m->msg_controllen
+                                                     : ION_UDP_CTRLLEN;
+    ion_udp_read_drops(u, b->control, ctl);
+    ion_udp_deliver(u, payload_of(u, u->rcount), u->mm_hdrs[k].msg_len,
+                    (m->msg_flags & MSG_TRUNC) != 0, &b->name,
+                    m->msg_namelen);
+  }
+  return r;
+}
+
+void ion_mmsg_on_readable(ion_udp *u) {
+  if (u->obj.closing || !u->receiving) return;
+  while (u->rcount < u->cfg.rslots) {
+    int r = recv_batch(u);
+    if (r == -EAGAIN || r == -EWOULDBLOCK) break;
+    if (r < 0) {
+      ion_udp_recv_error(u, r);
+      break;
+    }
+    if (r < ION_MMSG_BATCH) break; /* the queue is empty for now */
+  }
+}
+
+/* Send descriptors [first, first+n) that are already built. Returns how
+ * many the kernel took, or -errno for the first one. */
+static int send_batch(ion_udp *u, uint32_t first, unsigned n) {
+  uint32_t mask = u->cfg.sslots - 1;
+  for (unsigned k = 0; k < n; k++) {
+    u->mm_hdrs[k].msg_hdr = u->sends[(first + k) & mask].msg;
+    u->mm_hdrs[k].msg_len = 0;
+  }
+  int r;
+  do {
+    r = sendmmsg(u->fd, u->mm_hdrs, n, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+/* Build up to ION_MMSG_BATCH valid descriptors from send_next; invalid ones
+ * before the first valid one fail on the spot. Returns the count built. */
+static unsigned build_run(ion_udp *u, uint32_t tail, bool *failed) {
+  uint32_t mask = u->cfg.sslots - 1;
+  unsigned n = 0;
+  while (n < ION_MMSG_BATCH && u->send_next + n != tail &&
+         u->send_next + n - u->frontier < u->cfg.sslots) {
+    uint32_t slot = (u->send_next + n) & mask;
+    int rc = ion_udp_build_send(u, slot,
+                                &u->sdesc[(size_t)slot * ION_M_WORDS]);
+    if (rc == 0) {
+      n++;
+      continue;
+    }
+    if (n) break; /* send the run first; this one fails next time */
+    ion_udp_send_done(u, slot, rc);
+    u->send_next++;
+    *failed = true;
+  }
+  return n;
+}
+
+void ion_mmsg_flush(ion_udp *u) {
+  uint32_t tail = (uint32_t)u->ctrl[ION_C_STAIL], mask = u->cfg.sslots - 1;
+  bool failed = false, wanted = u->want_write;
+  u->want_write = false;
+  for (;;) {
+    unsigned n = build_run(u, tail, &failed);
+    if (n == 0) break;
+    int r = send_batch(u, u->send_next, n);
+    if (r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS) {
+      u->want_write = true; /* the addon polls for POLLOUT, then retries */
+      break;
+    }
+    if (r < 0) { /* this datagram is refused (EMSGSIZE, ECONNREFUSED...) */
+      ion_udp_send_done(u, u->send_next & mask, r);
+      u->send_next++;
+      failed = true;
+      continue;
+    }
+    for (int k = 0; k < r; k++) {
+      uint32_t slot = (u->send_next + (uint32_t)k) & mask;
+      ion_udp_send_done(u, slot, (int32_t)u->mm_hdrs[k].msg_len);
+    }
+    u->send_next += (uint32_t)r;
+  }
+  u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
+  ion_udp_advance_frontier(u, failed);
+  ion_udp_update_alive(u);
+  if (wanted != u->want_write && u->rx->poll_hook)
+    u->rx->poll_hook(u->rx, &u->obj);
+}
+
+void ion_mmsg_on_writable(ion_udp *u) {
+  if (!u->obj.closing) ion_mmsg_flush(u);
+}
+
+int ion_mmsg_poll_events(const ion_udp *u) {
+  if (u->obj.closing) return 0;
+  return (u->receiving ? POLLIN : 0) | (u->want_write ? POLLOUT : 0);
+}
