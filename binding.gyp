@@ -5,6 +5,9 @@
       "sources": [
         "src/native/addon.c",
         "src/native/addon_udp.c",
+        "src/native/addon_file.c",
+        "src/native/file.c",
+        "src/native/tun.c",
         "src/native/reactor.c",
         "src/native/mmsg.c",
         "src/native/ring.c",

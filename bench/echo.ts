@@ -5,12 +5,16 @@
 // datagrams in flight through a warmup and a measured period, and samples the
 // server's CPU time at the measured period's boundaries. Rounds interleave
 // all servers so slow drifts of the machine hit every server alike; medians
-// over rounds are reported.
+// over rounds are reported. A separate pass then measures the JS heap bytes
+// each Node server allocates per packet (lib/alloc.ts).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import {
+  formatHeap, HEAP_SECONDS, HEAP_SIZE, HEAP_V8_FLAGS, HEAP_WARMUP, heapVerdict, measureHeap, samplePath, type HeapRecord,
+} from './lib/alloc.js';
 import { buildIfStale } from './lib/build.js';
 import { killAllChildren } from './lib/children.js';
 import { loadgenCommand, runLoadgen, type LoadgenParams } from './lib/loadgen.js';
@@ -147,7 +151,9 @@ async function main(): Promise<number> {
   const pin = planPinning(!opts.pin);
   const ctx: Context = { opts, pin, loadgenBin, ticksPerSec: clockTicksPerSecond() };
   const perRun = opts.warmup + opts.seconds + 0.5;
-  const estimate = Math.ceil(opts.rounds * opts.sizes.length * selected.length * perRun);
+  const heapServers = opts.heap ? selected.filter((s) => s.heapProbe) : [];
+  const estimate = Math.ceil(opts.rounds * opts.sizes.length * selected.length * perRun +
+    heapServers.length * (HEAP_WARMUP + HEAP_SECONDS + 0.5));
   console.log(`echo benchmark: servers ${selected.map((s) => s.name).join(', ')}; sizes ${opts.sizes.join(', ')} B; ` +
     `${opts.rounds} round(s) × (${opts.warmup} s warmup + ${opts.seconds} s measured); window ${opts.window}`);
   console.log(`${pin.note}; ${cpus().length} CPUs; kernel ${release()}; node ${process.version}; ~${estimate} s total`);
@@ -184,6 +190,23 @@ async function main(): Promise<number> {
   console.log(`\ntargets (informational, never fail the run):\n${formatComparisons(comparisons)}`);
   for (const [name, why] of skipped) console.log(`note: ${name} was skipped: ${why}`);
 
+  // Its own pass, so the probe's V8 flag never touches the rounds above.
+  const heapRuns: HeapRecord[] = [];
+  const sampleDir = opts.heapSample ? outDir : undefined;
+  for (const spec of heapServers) {
+    if (skipped.has(spec.name)) continue;
+    heapRuns.push(await measureHeap({ loadgenBin, pin, window: opts.window, readyTimeoutMs: READY_TIMEOUT_MS, sampleDir }, spec));
+  }
+  const heapResult = heapVerdict(heapRuns);
+  if (heapRuns.length > 0) {
+    console.log(`\nJS heap allocations per packet (${HEAP_SIZE} B, ${HEAP_WARMUP} s warmup + ${HEAP_SECONDS} s window, ` +
+      `node ${HEAP_V8_FLAGS.join(' ')}):\n${formatHeap(heapRuns, heapResult)}`);
+    if (sampleDir !== undefined) {
+      const files = heapRuns.filter((r) => r.ok).map((r) => relative(process.cwd(), samplePath(sampleDir, r.server)));
+      console.log(`sampling heap profiles (bytes by allocating function): ${files.join(', ')}`);
+    }
+  }
+
   const outFile = opts.out ?? join(outDir, 'echo-results.json');
   mkdirSync(dirname(outFile), { recursive: true });
   const meta = {
@@ -191,14 +214,15 @@ async function main(): Promise<number> {
     clockTicksPerSec: ctx.ticksPerSec, pinning: pin,
     options: { ...opts, servers: names },
   };
-  writeFileSync(outFile, `${JSON.stringify({ meta, summary, comparisons, skipped: Object.fromEntries(skipped), runs }, null, 2)}\n`);
+  const heap = { size: HEAP_SIZE, warmup: HEAP_WARMUP, seconds: HEAP_SECONDS, v8Flags: HEAP_V8_FLAGS, verdict: heapResult, runs: heapRuns };
+  writeFileSync(outFile, `${JSON.stringify({ meta, summary, comparisons, heap, skipped: Object.fromEntries(skipped), runs }, null, 2)}\n`);
   console.log(`\nresults written to ${relative(process.cwd(), outFile) || outFile}`);
 
   // Exit 1 only when the harness itself is at fault, which shows as a
   // reference server that could not run. The library under test failing or
   // missing a target is a result, not an error.
   const brokenRefs = selected.filter((s) => !s.underTest &&
-    (skipped.has(s.name) || runs.some((r) => r.server === s.name && !r.ok)));
+    (skipped.has(s.name) || [...runs, ...heapRuns].some((r) => r.server === s.name && !r.ok)));
   if (brokenRefs.length > 0) {
     console.error(`harness error: reference server(s) failed: ${brokenRefs.map((s) => s.name).join(', ')}`);
     return 1;

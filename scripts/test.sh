@@ -16,9 +16,16 @@ npx --no-install eslint .
 echo "== native tests (ASan/UBSan)"
 bash scripts/test-native.sh
 
+echo "== tools for the TUN tests (iproute2, ping)"
+bash scripts/ensure-tools.sh
+
 echo "== node:test suite (backend: auto)"
 # One file at a time: socket stress tests measure fds and RSS of their own process.
 node --test --test-concurrency=1 dist/test/*.test.js
 
-echo "== UDP suite again on the mmsg backend (recvmmsg/sendmmsg)"
-IOURING_NET_BACKEND=mmsg node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js
+# The UDP and dgram-layer suites again on each fallback backend.
+for backend in mmsg dgram; do
+  echo "== UDP suites on the $backend backend"
+  IOURING_NET_BACKEND=$backend node --test --test-concurrency=1 \
+    dist/test/udp-*.test.js dist/test/lifecycle.test.js dist/test/dgram-*.test.js
+done

@@ -3,6 +3,8 @@
  *
  *   io_uring  the ring (src/native/udp*.c)
  *   mmsg      the same addon, uv_poll + recvmmsg/sendmmsg (src/native/mmsg.c)
+ *   dgram     node:dgram behind the same protocol (src/dgram-driver.ts), when
+ *             the addon cannot load (not Linux, build failed)
  *
  * 'auto' (the default) takes io_uring when probe() says it is usable, else
  * mmsg, and says once per process why it skipped io_uring, through
@@ -14,12 +16,13 @@ import { loadBinding } from './binding.js';
 import { CodedError, invalidArgValue } from './errors.js';
 import { probe } from './probe.js';
 import { reactorFor, type Reactor } from './reactor.js';
+import { dgramDriver } from './dgram-driver.js';
 
-export type BackendName = 'io_uring' | 'mmsg';
+export type BackendName = 'io_uring' | 'mmsg' | 'dgram';
 export type BackendChoice = 'auto' | BackendName;
 
 /** Native code for each backend (udp.h ION_BACKEND_*). */
-export const NATIVE_BACKEND: Record<BackendName, number> = { io_uring: 0, mmsg: 1 };
+export const NATIVE_BACKEND: Record<BackendName, number> = { io_uring: 0, mmsg: 1, dgram: 2 };
 
 export interface Selection {
   backend: BackendName;
@@ -32,7 +35,7 @@ export interface SelectOptions {
   quiet?: boolean | undefined;
 }
 
-const CHOICES: readonly string[] = ['auto', 'io_uring', 'mmsg'];
+const CHOICES: readonly string[] = ['auto', 'io_uring', 'mmsg', 'dgram'];
 let ioUringReason: string | null | undefined;
 let warned = false;
 
@@ -65,20 +68,26 @@ function requested(opt: BackendChoice | undefined): BackendChoice {
 /** Choose the backend for a new socket. */
 export function selectBackend(opts: SelectOptions, what: string): Selection {
   const want = requested(opts.backend);
+  if (want === 'dgram') return { backend: 'dgram', reactor: reactorFor(dgramDriver()) };
   const { binding, error } = loadBinding();
   if (!binding) {
-    throw unavailable(want === 'auto' ? 'io_uring and mmsg' : want, error?.message ?? 'the addon is not built');
+    const why = error?.message ?? 'the addon is not built';
+    if (want !== 'auto') throw unavailable(want, why);
+    warnOnce(opts, `not using io_uring or recvmmsg for ${what}: ${why}; using node:dgram`);
+    return { backend: 'dgram', reactor: reactorFor(dgramDriver()) };
   }
   const reactor = reactorFor(binding);
   if (want === 'mmsg') return { backend: 'mmsg', reactor };
   const reason = reactor.ringError < 0 ? ioUringUnavailableReason() ?? 'io_uring_setup failed' : ioUringUnavailableReason();
   if (reason === null) return { backend: 'io_uring', reactor };
   if (want === 'io_uring') throw unavailable('io_uring', reason);
-  if (!warned && !opts.quiet && process.env.IOURING_NET_QUIET !== '1') {
-    warned = true;
-    process.emitWarning(`not using io_uring for ${what}: ${reason}; using recvmmsg/sendmmsg`, {
-      code: 'IOURING_NET_FALLBACK',
-    });
-  }
+  warnOnce(opts, `not using io_uring for ${what}: ${reason}; using recvmmsg/sendmmsg`);
   return { backend: 'mmsg', reactor };
+}
+
+/** The fallback warning, once per process (net/uring logged it per socket). */
+function warnOnce(opts: SelectOptions, message: string): void {
+  if (warned || opts.quiet || process.env.IOURING_NET_QUIET === '1') return;
+  warned = true;
+  process.emitWarning(message, { code: 'IOURING_NET_FALLBACK' });
 }

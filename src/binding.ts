@@ -35,6 +35,8 @@ export interface NativeBinding {
   udpRef(id: number, ref: boolean): number;
   udpClose(id: number): number;
   udpInfo(id: number): number[];
+  /** JS driver only: the Error behind the last EV_ERROR, with its syscall. */
+  udpTakeError?(id: number): Error | undefined;
 }
 
 export interface BindingResult {

@@ -23,3 +23,29 @@ export function openUdp(options: UdpSocketOptions): UdpSocket {
   const sel = selectBackend({ backend: options?.backend, quiet: options?.quiet }, where);
   return new UdpSocket(sel.reactor, sel.backend, options);
 }
+
+// TUN devices and files over io_uring (src/tun.ts, src/file.ts), and the
+// interface helpers (src/netdev.ts: up, addresses, MTU, namespaces).
+export {
+  openTun,
+  wrapTun,
+  TunDevice,
+  PacketBatch,
+  type TunOptions,
+  type TunIoOptions,
+  type WrapTunOptions,
+  type TunReadMode,
+  type TunStats,
+} from './tun.js';
+export { openFile, RingFile, type OpenFileOptions } from './file.js';
+export * as netdev from './netdev.js';
+
+// node:dgram-compatible layer (also the 'iouring-net/dgram' entry point).
+export { createSocket, Socket as DgramSocket } from './dgram.js';
+export type {
+  SocketOptions as DgramSocketOptions,
+  RemoteInfo,
+  BindOptions,
+  IouringDgramOptions,
+  LookupFunction,
+} from './dgram.js';

@@ -17,6 +17,8 @@ export const EV_RECV = 1;
 export const EV_SENT = 2;
 export const EV_ERROR = 4;
 export const EV_CLOSED = 8;
+/** JS driver only: an asynchronous bind finished (dgram-driver.ts). */
+export const EV_LISTENING = 16;
 
 /** Words of one receive/send entry (udp.h ION_M_*). */
 export const M_OFF = 0;

@@ -42,7 +42,7 @@ export interface UdpSocketOptions {
    * Forcing one that cannot work throws ERR_IOURING_NET_BACKEND_UNAVAILABLE.
    * The IOURING_NET_BACKEND environment variable sets the default.
    */
-  backend?: 'auto' | 'io_uring' | 'mmsg';
+  backend?: 'auto' | 'io_uring' | 'mmsg' | 'dgram';
   /** Do not emit the one-time IOURING_NET_FALLBACK warning. */
   quiet?: boolean;
   /** Handler for receive batches; receiving starts when one is set. */

@@ -112,7 +112,27 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       throw err;
     }
     if (options.onBatch !== undefined) this.onBatch = options.onBatch;
+    if (backend === 'dgram') {
+      // node:dgram binds asynchronously: 'listening' comes from the driver.
+      this.ready = new Promise<void>((resolve, reject) => {
+        this.settleReady = (err) => (err ? reject(err) : resolve());
+      });
+      this.ready.catch(() => undefined); // also reported as 'error'
+    } else {
+      this.ready = Promise.resolve();
+      process.nextTick(() => {
+        if (this.state === 'open') this.emit('listening');
+      });
+    }
   }
+
+  /**
+   * Resolves once the socket is bound. Immediately for the io_uring and
+   * mmsg backends (binding is synchronous there); the dgram backend binds
+   * asynchronously and rejects this on a bind error.
+   */
+  readonly ready: Promise<void>;
+  private settleReady: ((err?: Error) => void) | undefined;
 
   private configure(o: ResolvedOptions): void {
     const parsed = this.parse(o.address, 'address');
@@ -157,9 +177,9 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   }
 
   /** How this socket receives: 'multishot', 'single' (io_uring) or 'mmsg'. */
-  get receiveMode(): 'multishot' | 'single' | 'mmsg' {
+  get receiveMode(): 'multishot' | 'single' | 'mmsg' | 'dgram' {
     this.healthCheck();
-    if (this.backend === 'mmsg') return 'mmsg';
+    if (this.backend !== 'io_uring') return this.backend;
     return this.native.udpInfo(this.id)[1] ? 'multishot' : 'single';
   }
 
@@ -364,8 +384,16 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   onEvents(): void {
     const ev = this.ctrl[L.C_EVENTS] ?? 0;
     this.ctrl[L.C_EVENTS] = 0;
+    if (ev & L.EV_LISTENING && this.state === 'open') {
+      this.settleReady?.();
+      this.settleReady = undefined;
+      this.emit('listening');
+    }
     if (ev & L.EV_ERROR && this.state === 'open') {
-      this.emit('error', errnoException(this.ctrl[L.C_RERR] ?? 0, 'recvmsg'));
+      const err = this.native.udpTakeError?.(this.id) ?? errnoException(this.ctrl[L.C_RERR] ?? 0, 'recvmsg');
+      this.settleReady?.(err);
+      this.settleReady = undefined;
+      this.emit('error', err);
     }
     if (ev & L.EV_RECV && this.state === 'open' && this.handler) {
       this.batch.length = this.ctrl[L.C_RCOUNT] ?? 0;

@@ -1,6 +1,6 @@
 /** Shared helpers for the test files: bounded waits and resource counts. */
 import { readdirSync } from 'node:fs';
-import type { RecvBatch, UdpSocket } from '../src/index.js';
+import { openUdp, type RecvBatch, type UdpSocket, type UdpSocketOptions } from '../src/index.js';
 
 /** Resolve when pred() is true; reject after ms (every wait is bounded). */
 export async function waitUntil(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
@@ -51,3 +51,10 @@ export const isRoot = typeof process.getuid === 'function' && process.getuid() =
  * (IOURING_NET_TEST_EXPECT, set by the seccomp fallback test).
  */
 export const BACKEND = process.env.IOURING_NET_TEST_EXPECT || process.env.IOURING_NET_BACKEND || 'io_uring';
+
+/** openUdp, then wait until bound (the dgram backend binds asynchronously). */
+export async function open(options: UdpSocketOptions): Promise<UdpSocket> {
+  const s = openUdp(options);
+  await s.ready;
+  return s;
+}

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openUdp } from '../src/index.js';
-import { waitUntil } from './helpers.js';
+
+import { waitUntil, open } from './helpers.js';
 
 test('send() refuses when the queue is full, then drain; nothing accepted is lost', async () => {
   let received = 0;
-  const rx = openUdp({ type: 'udp4', address: '127.0.0.1', recvBufferSize: 8 << 20, onBatch: (b) => void (received += b.length) });
-  const tx = openUdp({ type: 'udp4', address: '127.0.0.1', sendQueueSize: 16, sendBufferBytes: 4096 });
+  const rx = await open({ type: 'udp4', address: '127.0.0.1', recvBufferSize: 8 << 20, onBatch: (b) => void (received += b.length) });
+  const tx = await open({ type: 'udp4', address: '127.0.0.1', sendQueueSize: 16, sendBufferBytes: 4096 });
   const ep = tx.endpoint('127.0.0.1', rx.address().port);
   const payload = Buffer.alloc(200, 1);
   let accepted = 0;
@@ -44,8 +44,8 @@ test('send() refuses when the queue is full, then drain; nothing accepted is los
 });
 
 test('sendMany() reports how many it accepted', async () => {
-  const rx = openUdp({ type: 'udp4', address: '127.0.0.1', onBatch: () => {} });
-  const tx = openUdp({ type: 'udp4', address: '127.0.0.1', sendQueueSize: 8 });
+  const rx = await open({ type: 'udp4', address: '127.0.0.1', onBatch: () => {} });
+  const tx = await open({ type: 'udp4', address: '127.0.0.1', sendQueueSize: 8 });
   const list = Array.from({ length: 20 }, (_, i) => Buffer.from(`m${i}`));
   const n = tx.sendMany(list, rx.address().port, '127.0.0.1');
   assert.equal(n, 8);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { openUdp, type UdpSocket } from '../src/index.js';
-import { closed, openFds, waitUntil } from './helpers.js';
+import type { UdpSocket } from '../src/index.js';
+import { closed, openFds, waitUntil, open } from './helpers.js';
 
 const flooderPath = fileURLToPath(new URL('./flooder.js', import.meta.url));
 
@@ -21,8 +21,8 @@ function startFlooder(port: number, seconds: number): Promise<ChildProcess> {
 }
 
 test('every send callback fires exactly once, before close; none after', async () => {
-  const a = openUdp({ type: 'udp4', address: '127.0.0.1' });
-  const sink = openUdp({ type: 'udp4', address: '127.0.0.1', onBatch: () => {} });
+  const a = await open({ type: 'udp4', address: '127.0.0.1' });
+  const sink = await open({ type: 'udp4', address: '127.0.0.1', onBatch: () => {} });
   const port = sink.address().port;
   const calls = new Map<number, number>();
   let closedAt = -1;
@@ -53,14 +53,14 @@ test('every send callback fires exactly once, before close; none after', async (
 test('no batch after close(), even when packets were already received', async () => {
   let afterClose = 0;
   let closing = false;
-  const a: UdpSocket = openUdp({
+  const a: UdpSocket = await open({
     type: 'udp4',
     address: '127.0.0.1',
     onBatch: () => {
       if (closing) afterClose++;
     },
   });
-  const b = openUdp({ type: 'udp4', address: '127.0.0.1' });
+  const b = await open({ type: 'udp4', address: '127.0.0.1' });
   for (let i = 0; i < 100; i++) b.send(Buffer.from('x'), a.address().port, '127.0.0.1');
   await new Promise((r) => setImmediate(r));
   closing = true;
@@ -72,7 +72,7 @@ test('no batch after close(), even when packets were already received', async ()
 
 test('100 closes while a peer floods the socket', async () => {
   const fds0 = openFds();
-  const first = openUdp({ type: 'udp4', address: '127.0.0.1', reuseAddr: true });
+  const first = await open({ type: 'udp4', address: '127.0.0.1', reuseAddr: true });
   const port = first.address().port;
   first.close();
   await closed(first);
@@ -81,7 +81,7 @@ test('100 closes while a peer floods the socket', async () => {
     let received = 0;
     for (let i = 0; i < 100; i++) {
       let mine = 0;
-      const s = openUdp({
+      const s = await open({
         type: 'udp4',
         address: '127.0.0.1',
         port,
@@ -106,12 +106,12 @@ test('100 closes while a peer floods the socket', async () => {
 });
 
 test('2,000 bind/close cycles with traffic: no fd growth, RSS bounded', async () => {
-  const peer = openUdp({ type: 'udp4', address: '127.0.0.1' });
+  const peer = await open({ type: 'udp4', address: '127.0.0.1' });
   const fds0 = openFds();
   const rss0 = process.memoryUsage().rss;
   for (let i = 0; i < 2000; i++) {
     let got = 0;
-    const s = openUdp({ type: 'udp4', address: '127.0.0.1', recvBuffers: 16, onBatch: (b) => void (got += b.length) });
+    const s = await open({ type: 'udp4', address: '127.0.0.1', recvBuffers: 16, onBatch: (b) => void (got += b.length) });
     peer.send(Buffer.from(`cycle ${i}`), s.address().port, '127.0.0.1');
     await waitUntil(() => got === 1, 5000, `datagram of cycle ${i}`);
     s.close();

@@ -1,17 +1,18 @@
 /** Worker body for the worker_threads test: an echo round trip on its own ring. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openUdp, type UdpSocket } from '../src/index.js';
+import type { UdpSocket } from '../src/index.js';
+import { open } from './helpers.js';
 
 const mode = (workerData as { mode: string }).mode;
 let got = 0;
-const srv: UdpSocket = openUdp({
+const srv: UdpSocket = await open({
   type: 'udp4',
   address: '127.0.0.1',
   onBatch: (b) => {
     for (let i = 0; i < b.length; i++) srv.reply(b, i);
   },
 });
-const cli = openUdp({
+const cli = await open({
   type: 'udp4',
   address: '127.0.0.1',
   onBatch: (b) => {

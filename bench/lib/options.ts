@@ -12,6 +12,10 @@ export interface Options {
   /** undefined = every server in the table */
   readonly servers: readonly string[] | undefined;
   readonly pin: boolean;
+  /** Run the allocation pass (lib/alloc.ts) after the throughput rounds. */
+  readonly heap: boolean;
+  /** Also run the sampling heap profiler in that pass (diagnosis; no verdict). */
+  readonly heapSample: boolean;
   readonly out: string | undefined;
   readonly quick: boolean;
   readonly help: boolean;
@@ -26,6 +30,8 @@ export const USAGE = `usage: node dist/bench/echo.js [options]
   --window N        datagrams in flight (default 256)         env BENCH_WINDOW
   --quick           smoke run: 1 round of 2 s
   --no-pin          do not pin processes with taskset         env BENCH_NO_PIN=1
+  --no-heap         skip the heap-allocations-per-packet pass env BENCH_NO_HEAP=1
+  --heap-sample     profile that pass's allocations (bench/out/heap-sample-*.txt)
   --out FILE        results JSON (default bench/out/echo-results.json)
   --help`;
 
@@ -60,6 +66,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
         out: { type: 'string' },
         quick: { type: 'boolean' },
         'no-pin': { type: 'boolean' },
+        'no-heap': { type: 'boolean' },
+        'heap-sample': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -86,6 +94,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     sizes,
     servers,
     pin: v['no-pin'] !== true && env['BENCH_NO_PIN'] !== '1',
+    heap: v['no-heap'] !== true && env['BENCH_NO_HEAP'] !== '1',
+    heapSample: v['heap-sample'] === true,
     out: v.out,
     quick,
     help: v.help === true,

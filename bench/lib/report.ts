@@ -73,6 +73,8 @@ export interface Comparison extends Target {
 export const TARGETS: readonly Target[] = [
   { metric: 'echoesPerSec', subject: 'iouring-batch', baseline: 'node:dgram', op: '>=', limit: 1.8 },
   { metric: 'cpuUsPerEcho', subject: 'iouring-batch', baseline: 'c-reference', op: '<=', limit: 1.3 },
+  { metric: 'echoesPerSec', subject: 'iouring-dgram', baseline: 'node:dgram', op: '>=', limit: 1.4 },
+  { metric: 'echoesPerSec', subject: 'mmsg-batch', baseline: 'node:dgram', op: '>=', limit: 1.6 },
 ];
 
 export function summarize(runs: readonly RunRecord[], sizes: readonly number[], servers: readonly string[]): SummaryRow[] {

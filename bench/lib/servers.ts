@@ -15,6 +15,12 @@ export interface ServerSpec {
    * itself is broken (exit 1).
    */
   readonly underTest: boolean;
+  /**
+   * A Node server that installs servers/heap-probe.ts: the allocation pass
+   * (lib/alloc.ts) measures it. `args` must start with the script, so V8
+   * flags can be put in front of them.
+   */
+  readonly heapProbe: boolean;
 }
 
 export interface ServerPaths {
@@ -24,15 +30,18 @@ export interface ServerPaths {
   readonly nodeServersDir: string;
 }
 
-function nodeServer(name: string, file: string, underTest: boolean, dir: string): ServerSpec {
+function nodeServer(name: string, file: string, underTest: boolean, dir: string, extra: readonly string[] = []): ServerSpec {
   const script = join(dir, file);
-  return { name, command: process.execPath, args: [script], needs: [script], underTest };
+  return { name, command: process.execPath, args: [script, ...extra], needs: [script], underTest, heapProbe: true };
 }
 
 export function serverTable(paths: ServerPaths): ServerSpec[] {
   return [
-    { name: 'c-reference', command: paths.echoServerBin, args: [], needs: [paths.echoServerBin], underTest: false },
+    { name: 'c-reference', command: paths.echoServerBin, args: [], needs: [paths.echoServerBin], underTest: false, heapProbe: false },
     nodeServer('node:dgram', 'dgram.js', false, paths.nodeServersDir),
     nodeServer('iouring-batch', 'iouring-batch.js', true, paths.nodeServersDir),
+    nodeServer('iouring-dgram', 'iouring-dgram.js', true, paths.nodeServersDir),
+    // The fallback backend (uv_poll + recvmmsg/sendmmsg) under the batch API.
+    nodeServer('mmsg-batch', 'iouring-batch.js', true, paths.nodeServersDir, ['mmsg']),
   ];
 }

@@ -52,5 +52,6 @@ void ion_addon_close_polls(addon *a);
 
 napi_value ion_int(napi_env env, int32_t v);
 void ion_udp_exports(napi_env env, napi_value exports);
+void ion_file_exports(napi_env env, napi_value exports);
 
 #endif

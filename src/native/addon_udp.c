@@ -90,7 +90,8 @@ static void on_sock_poll(uv_poll_t *h, int status, int events) {
   if (!o || o->finalized || a->torn_down) return;
   ion_udp *u = (ion_udp *)o;
   if (status < 0) {
-    ion_udp_recv_error(u, status);
+    ion_mmsg_on_error(u, status);
+    p->events = 0; /* libuv stopped the watcher: start it again below */
   } else {
     if (events & UV_READABLE) ion_mmsg_on_readable(u);
     if (events & UV_WRITABLE) ion_mmsg_on_writable(u);

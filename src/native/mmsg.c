@@ -131,6 +131,16 @@ void ion_mmsg_flush(ion_udp *u) {
     u->rx->poll_hook(u->rx, &u->obj);
 }
 
+/* libuv reports POLLERR as a poll error (UV_EBADF) and stops watching. On
+ * a UDP socket POLLERR means a pending socket error, typically ICMP port
+ * unreachable on a connected socket: report the real one (ECONNREFUSED). */
+void ion_mmsg_on_error(ion_udp *u, int fallback) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = 0;
+  if (!u->obj.closing) ion_udp_recv_error(u, err ? -err : fallback);
+}
+
 void ion_mmsg_on_writable(ion_udp *u) {
   if (!u->obj.closing) ion_mmsg_flush(u);
 }

@@ -107,6 +107,7 @@ int ion_udp_fd(const ion_udp *u);
 /* Poll backend: the socket is readable / writable (see mmsg.c). */
 void ion_mmsg_on_readable(ion_udp *u);
 void ion_mmsg_on_writable(ion_udp *u);
+void ion_mmsg_on_error(ion_udp *u, int fallback);
 /* Poll backend: does the socket want POLLIN / POLLOUT now? */
 int ion_mmsg_poll_events(const ion_udp *u);
 int ion_udp_is_multishot(const ion_udp *u);

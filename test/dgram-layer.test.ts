@@ -1,0 +1,289 @@
+/**
+ * The node:dgram layer's own guarantees, beyond what the parity table shows:
+ * sends stay batched, no accepted send is lost when the send ring is full,
+ * nothing follows 'close', the process lifetime rules, interoperation with
+ * node:dgram peers, and the documented differences (multicast membership,
+ * bind({ fd })) fail clearly.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as nodeDgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { createSocket, type Socket } from '../src/dgram.js';
+import * as index from '../src/index.js';
+import { openUdp } from '../src/index.js';
+import { BACKEND, waitUntil } from './helpers.js';
+
+const child = fileURLToPath(new URL('./dgram-child.js', import.meta.url));
+const hasV6Loopback = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
+
+type AnySocket = Socket | nodeDgram.Socket;
+
+function bound<T extends AnySocket>(s: T, address = '127.0.0.1'): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('bind timed out')), 5000);
+    (s as Socket).bind(0, address, () => {
+      clearTimeout(t);
+      resolve(s);
+    });
+  });
+}
+
+function closeAll(...socks: AnySocket[]): Promise<void> {
+  return Promise.all(
+    socks.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          try {
+            (s as Socket).close(() => resolve());
+          } catch {
+            resolve();
+          }
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+test("'iouring-net/dgram' has node:dgram's module shape; the package root exports createSocket too", async () => {
+  const entry = (await import('iouring-net/dgram')) as typeof import('../src/dgram-entry.js');
+  assert.equal(entry.createSocket, createSocket);
+  assert.equal(entry.default.createSocket, createSocket);
+  assert.equal(entry.default.Socket, entry.Socket);
+  assert.equal(index.createSocket, createSocket);
+  const s = index.createSocket('udp4');
+  assert.ok(s instanceof index.DgramSocket);
+  s.close();
+});
+
+test('sends of one JS turn reach the kernel in a few io_uring_enter calls, not one per datagram', async () => {
+  // stats().enters counts the enters of this thread's ring, shared by every socket.
+  const probe = openUdp({ type: 'udp4', address: '127.0.0.1' });
+  const rx = await bound(createSocket('udp4'));
+  const tx = await bound(createSocket('udp4'));
+  try {
+    let got = 0;
+    rx.on('message', () => got++);
+    await new Promise((r) => setTimeout(r, 20));
+    const before = probe.stats().enters;
+    const n = 200;
+    let acked = 0;
+    for (let i = 0; i < n; i++) tx.send(`d${i}`, rx.address().port, '127.0.0.1', () => acked++);
+    await waitUntil(() => acked === n && got === n, 5000, `${n} sends and receives (acked ${acked}, got ${got})`);
+    const enters = probe.stats().enters - before;
+    assert.ok(enters < n / 4, `${enters} io_uring_enter calls for ${n} datagrams sent and received`);
+  } finally {
+    probe.close();
+    await closeAll(rx, tx);
+  }
+});
+
+test('a burst larger than the send ring waits in JS and all of it is sent, in order', async () => {
+  // The receiver is a batch socket with room for the whole burst.
+  const got: string[] = [];
+  const rx = openUdp({
+    type: 'udp4',
+    address: '127.0.0.1',
+    recvBuffers: 8192,
+    maxMessageSize: 1024,
+    onBatch: (b) => {
+      for (let i = 0; i < b.length; i++) got.push(b.copy(i).subarray(0, 8).toString().trim());
+    },
+  });
+  const tx = await bound(createSocket('udp4'));
+  try {
+    const n = 3000;
+    const results: (Error | null)[] = [];
+    const bytes: number[] = [];
+    // One buffer, rewritten after every send: each send must have copied it.
+    const payload = Buffer.alloc(1000, 0x20);
+    for (let i = 0; i < n; i++) {
+      payload.fill(0x20, 0, 8);
+      payload.write(String(i));
+      tx.send(payload, rx.address().port, '127.0.0.1', (err, len) => {
+        results.push(err);
+        bytes.push(len ?? -1);
+      });
+    }
+    // 3,000 kB do not fit in the 256 kB send ring: most of the burst waits.
+    assert.ok(tx.getSendQueueCount() > n / 2, `queued: ${tx.getSendQueueCount()}`);
+    assert.equal(tx.getSendQueueSize(), tx.getSendQueueCount() * 1000);
+    await waitUntil(() => results.length === n, 10_000, `all callbacks (${results.length})`);
+    assert.ok(results.every((e) => e === null));
+    assert.ok(bytes.every((b) => b === 1000));
+    assert.equal(tx.getSendQueueCount(), 0);
+    assert.equal(tx.getSendQueueSize(), 0);
+    // The kernel's drop count comes with each received datagram: a last
+    // one brings the final count.
+    tx.send('end', rx.address().port, '127.0.0.1');
+    await waitUntil(() => got.at(-1) === 'end', 5000, `the end marker (${got.length} + ${rx.stats().drops} dropped)`);
+    got.pop();
+    // The receiver shares this thread's ring, so its socket queue may
+    // overflow between two enters (node:dgram's would too); what arrives
+    // must be in send order, each datagram once.
+    const seq = got.map(Number);
+    assert.ok(seq.length > 0);
+    for (let i = 1; i < seq.length; i++) assert.ok((seq[i] ?? 0) > (seq[i - 1] ?? 0), `out of order at ${i}: ${seq[i - 1]} then ${seq[i]}`);
+    // node:dgram (the dgram backend) cannot see the kernel's drop counter.
+    if (BACKEND !== 'dgram') {
+      assert.equal(seq.length + rx.stats().drops, n, 'every datagram either arrived or was counted as dropped by the receiver');
+    }
+  } finally {
+    rx.close();
+    await closeAll(tx);
+  }
+});
+
+test("nothing follows 'close': each send callback fires at most once, all before 'close'", async () => {
+  const rx = await bound(createSocket('udp4'));
+  rx.on('message', () => undefined);
+  for (const delayTurns of [0, 1, 2, 5]) {
+    const tx = await bound(createSocket('udp4'));
+    const calls = new Map<number, number>();
+    let closedAt = -1;
+    let events = 0;
+    for (let i = 0; i < 500; i++) {
+      tx.send(Buffer.alloc(200, i & 0xff), rx.address().port, '127.0.0.1', () => {
+        calls.set(i, (calls.get(i) ?? 0) + 1);
+        events++;
+        assert.equal(closedAt, -1, 'a send callback after close');
+      });
+    }
+    for (let k = 0; k < delayTurns; k++) await new Promise((r) => setImmediate(r));
+    await new Promise<void>((resolve) =>
+      tx.close(() => {
+        closedAt = events;
+        resolve();
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    for (const [, n] of calls) assert.equal(n, 1);
+    assert.equal(events, closedAt, 'callbacks after close');
+  }
+  await closeAll(rx);
+});
+
+test('interoperates with node:dgram peers (udp4 and udp6)', async () => {
+  const cases: ['udp4' | 'udp6', string][] = [['udp4', '127.0.0.1']];
+  if (hasV6Loopback) cases.push(['udp6', '::1']);
+  for (const [type, host] of cases) {
+    const server = await bound(createSocket(type), host);
+    server.on('message', (msg, rinfo) => server.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
+    const client = await bound(nodeDgram.createSocket(type), host);
+    const reply = new Promise<[Buffer, nodeDgram.RemoteInfo]>((resolve) => client.once('message', (m, r) => resolve([m, r])));
+    client.send('hi', server.address().port, host);
+    const [msg, rinfo] = await reply;
+    assert.equal(msg.toString(), 'echo:hi');
+    assert.equal(rinfo.port, server.address().port);
+    assert.equal(rinfo.address, host);
+    // And the other way round: our client, node:dgram's server.
+    const nodeServer = await bound(nodeDgram.createSocket(type), host);
+    nodeServer.on('message', (m, r) => nodeServer.send(m, r.port, r.address));
+    const ours = createSocket(type);
+    const back = new Promise<Buffer>((resolve) => ours.once('message', (m) => resolve(m)));
+    ours.send(Buffer.alloc(3000, 7), nodeServer.address().port, host);
+    assert.deepEqual(await back, Buffer.alloc(3000, 7));
+    await closeAll(server, client, nodeServer, ours);
+  }
+});
+
+test('multicast membership and interface selection fail clearly (no native support yet)', async () => {
+  const s = await bound(createSocket('udp4'));
+  try {
+    for (const fn of [
+      () => s.addMembership('239.1.2.3'),
+      () => s.dropMembership('239.1.2.3'),
+      () => s.addSourceSpecificMembership('127.0.0.1', '232.1.2.3'),
+      () => s.dropSourceSpecificMembership('127.0.0.1', '232.1.2.3'),
+      () => s.setMulticastInterface('127.0.0.1'),
+    ]) {
+      assert.throws(fn, (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_IOURING_NOT_SUPPORTED');
+        assert.match(err.message, /not supported by iouring-net's node:dgram layer/);
+        return true;
+      });
+    }
+    // What the kernel does support works: TTL and loopback of multicast sends.
+    assert.equal(s.setMulticastTTL(4), 4);
+    assert.equal(s.setMulticastLoopback(false), false);
+  } finally {
+    await closeAll(s);
+  }
+});
+
+test('bind({ fd }) is refused clearly and leaves the socket usable', async () => {
+  const s = createSocket('udp4');
+  assert.throws(() => s.bind({ fd: 3 }), { code: 'ERR_IOURING_NOT_SUPPORTED' });
+  await bound(s);
+  assert.equal(s.address().address, '127.0.0.1');
+  await closeAll(s);
+});
+
+test('the iouring option reaches the socket underneath', async () => {
+  const rx = createSocket({ type: 'udp4', iouring: { maxMessageSize: 100, recvBuffers: 4 } });
+  await bound(rx);
+  const tx = createSocket('udp4');
+  try {
+    const got = new Promise<Buffer>((resolve) => rx.once('message', (m) => resolve(m)));
+    tx.send(Buffer.alloc(300, 1), rx.address().port, '127.0.0.1');
+    // Cut to maxMessageSize (the default, 65,535, never cuts a UDP datagram).
+    assert.equal((await got).length, 100);
+  } finally {
+    await closeAll(rx, tx);
+  }
+});
+
+test('a bad iouring option is an error event at bind time', async () => {
+  const s = createSocket({ type: 'udp4', iouring: { recvBuffers: 3 } });
+  const err = await new Promise<Error & { code?: string }>((resolve) => {
+    s.once('error', resolve);
+    s.bind(0, '127.0.0.1');
+  });
+  assert.equal(err.code, 'ERR_INVALID_ARG_VALUE');
+  await closeAll(s);
+});
+
+function runChild(which: string): { out: string; status: number | null; ms: number } {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [child, which], { timeout: 10_000, encoding: 'utf8' });
+  assert.equal(r.error, undefined, `child ${which}: ${String(r.error)}`);
+  return { out: r.stdout.trim(), status: r.status, ms: Date.now() - t0 };
+}
+
+test('process lifetime: a bound socket keeps it alive until close or unref; an unbound one does not', () => {
+  const unref = runChild('bound-unref');
+  assert.deepEqual([unref.out, unref.status], ['bound', 0]);
+  const early = runChild('unref-before-bind');
+  assert.deepEqual([early.out, early.status], ['bound', 0]);
+  const ref = runChild('bound-ref');
+  assert.deepEqual([ref.out, ref.status], ['bound\nclosing', 0]);
+  const unbound = runChild('unbound');
+  assert.deepEqual([unbound.out, unbound.status], ['created', 0]);
+  for (const r of [unref, early, ref, unbound]) assert.ok(r.ms < 3000, `took ${r.ms} ms`);
+});
+
+test('a throwing message listener is an uncaught exception; the rest of the batch is delivered', () => {
+  const r = runChild('listener-throws');
+  const lines = r.out.split('\n');
+  assert.ok(lines.includes('uncaught boom'), r.out);
+  assert.ok(lines.includes('got a,b,c,d'), r.out);
+  assert.equal(r.status, 0);
+});
+
+test('memory stays modest: 20 bound sockets receiving small datagrams', async () => {
+  const rss0 = process.memoryUsage().rss;
+  const socks = await Promise.all(Array.from({ length: 20 }, () => bound(createSocket('udp4'))));
+  let got = 0;
+  for (const s of socks) s.on('message', () => got++);
+  const tx = createSocket('udp4');
+  for (let round = 0; round < 5; round++) {
+    for (const s of socks) for (let i = 0; i < 50; i++) tx.send(Buffer.alloc(500), s.address().port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await waitUntil(() => got >= 4000, 5000, `datagrams (${got})`);
+  const grew = process.memoryUsage().rss - rss0;
+  // About one page per receive slot (64) plus the touched part of the send ring.
+  assert.ok(grew < 40 * 1024 * 1024, `RSS grew by ${(grew / 1048576).toFixed(1)} MiB for 20 sockets`);
+  await closeAll(tx, ...socks);
+});

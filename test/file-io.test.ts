@@ -1,0 +1,129 @@
+/**
+ * Files over io_uring: read a one-line fixture and compare it, write and
+ * read at offsets, many requests in one turn, a full request queue, errors
+ * in Node's shapes, and the close contract. No root needed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openFile, probe, type RingFile } from '../src/index.js';
+import { openFds } from './helpers.js';
+
+const fixture = fileURLToPath(new URL('../../test/fixtures/file-line.txt', import.meta.url));
+const p = probe();
+const skip = p.available ? false : `io_uring is not usable here: ${p.reason}`;
+const dir = mkdtempSync(join(tmpdir(), 'ionet-file-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function withFile<T>(f: RingFile, fn: (f: RingFile) => Promise<T>): Promise<T> {
+  try {
+    return await fn(f);
+  } finally {
+    if (f.isOpen) await f.close();
+  }
+}
+
+test('reads the one-line fixture through the ring', { skip }, async () => {
+  const expected = readFileSync(fixture);
+  await withFile(openFile(fixture), async (f) => {
+    const got = await f.read(4096, 0);
+    assert.deepEqual(got, expected);
+    assert.equal(got.toString(), 'iouring-net read this line through io_uring.\n');
+    // At an offset, and past the end.
+    assert.equal((await f.read(4, 12)).toString(), 'read');
+    assert.equal((await f.read(100, expected.length)).length, 0);
+    assert.equal((await f.read(0, 0)).length, 0);
+  });
+});
+
+test('writes at offsets land where asked; 200 requests of one turn', { skip }, async () => {
+  const path = join(dir, 'offsets.bin');
+  await withFile(openFile(path, { flags: 'w+' }), async (f) => {
+    const writes: Promise<number>[] = [];
+    // Reverse order, all in one turn: positions decide, not arrival.
+    for (let i = 199; i >= 0; i--) writes.push(f.write(Buffer.alloc(100, i), i * 100));
+    const sizes = await Promise.all(writes);
+    assert.ok(sizes.every((n) => n === 100));
+    const disk = readFileSync(path);
+    assert.equal(disk.length, 20000);
+    for (let i = 0; i < 200; i++) assert.equal(disk[i * 100 + 50], i, `block ${i}`);
+    // Read back through the ring as well, many at once.
+    const reads = await Promise.all(Array.from({ length: 200 }, (_, i) => f.read(100, i * 100)));
+    reads.forEach((b, i) => assert.ok(b.equals(Buffer.alloc(100, i)), `read block ${i}`));
+    assert.equal(await f.write('text'), 4); // at the file position
+  });
+});
+
+test('a full request queue waits instead of failing; order is kept', { skip }, async () => {
+  const path = join(dir, 'queue.bin');
+  await withFile(openFile(path, { flags: 'w+', queueSize: 4, bufferBytes: 1024 }), async (f) => {
+    const all = Array.from({ length: 300 }, (_, i) => f.write(Buffer.alloc(500, i & 0xff), i * 500));
+    assert.deepEqual(new Set(await Promise.all(all)), new Set([500]));
+    const disk = readFileSync(path);
+    for (let i = 0; i < 300; i++) assert.equal(disk[i * 500], i & 0xff);
+    assert.throws(() => f.read(1024), { code: 'ERR_OUT_OF_RANGE' });
+    assert.equal((await f.read(1023, 0)).length, 1023);
+  });
+});
+
+test('openFile(fd) takes the fd; close releases it', { skip }, async () => {
+  const fds0 = openFds();
+  const path = join(dir, 'fd.txt');
+  writeFileSync(path, 'abc');
+  const f = openFile(openSync(path, 'r'));
+  assert.equal(f.path, undefined);
+  assert.equal((await f.read(10, 0)).toString(), 'abc');
+  await f.close();
+  assert.equal(openFds(), fds0, 'the fd is closed');
+});
+
+test('errors look like Node errors', { skip }, async () => {
+  const missing = join(dir, 'missing.txt');
+  assert.throws(() => openFile(missing), (err: NodeJS.ErrnoException) => {
+    assert.equal(err.code, 'ENOENT');
+    assert.equal(err.path, missing);
+    return true;
+  });
+  assert.throws(() => openFile(fixture, { queueSize: 3 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => openFile(-1), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => openFile({} as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' });
+  const f = openFile(fixture); // read-only
+  try {
+    await assert.rejects(f.write('x', 0), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'EBADF');
+      assert.equal(err.syscall, 'write');
+      assert.equal(err.path, fixture);
+      return true;
+    });
+    assert.throws(() => f.read(-1), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => f.read(1, -5), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => f.read(1, 1.5), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => f.write(5 as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' });
+    // Still works after the errors.
+    assert.equal((await f.read(7, 0)).toString(), 'iouring');
+  } finally {
+    await f.close();
+  }
+  await assert.rejects(f.close(), { code: 'EBADF' });
+  await assert.rejects(f.read(1, 0), { code: 'EBADF', syscall: 'read' });
+});
+
+test('close with requests in flight or waiting settles every one of them', { skip }, async () => {
+  const path = join(dir, 'close.bin');
+  const f = openFile(path, { flags: 'w+', queueSize: 8, bufferBytes: 8192 });
+  const settled: string[] = [];
+  const all = Array.from({ length: 50 }, (_, i) =>
+    f.write(Buffer.alloc(1000, 1), i * 1000).then(
+      () => settled.push('ok'),
+      (err: NodeJS.ErrnoException) => settled.push(err.code ?? 'error'),
+    ),
+  );
+  await f.close();
+  await Promise.all(all);
+  assert.equal(settled.length, 50);
+  assert.ok(settled.every((s) => s === 'ok' || s === 'ECANCELED'), settled.join(','));
+  assert.ok(settled.includes('ECANCELED'), 'the requests still waiting were cancelled');
+});
