@@ -35,6 +35,16 @@ export interface NativeBinding {
   udpRef(id: number, ref: boolean): number;
   udpClose(id: number): number;
   udpInfo(id: number): number[];
+  udpMembership(
+    id: number,
+    join: number,
+    family: number,
+    group: Uint8Array,
+    source: Uint8Array | null,
+    iface: Uint8Array | null,
+    scope: number,
+  ): number;
+  udpMulticastInterface(id: number, addr: Uint8Array | null, scope: number): number;
   /** JS driver only: the Error behind the last EV_ERROR, with its syscall. */
   udpTakeError?(id: number): Error | undefined;
 }

@@ -436,6 +436,51 @@ export class DgramDriver implements NativeBinding {
     if (result < 0 || o.ctrl[L.C_SWANT]) this.notify(o, L.EV_SENT);
   }
 
+  udpMembership(
+    id: number,
+    join: number,
+    family: number,
+    group: Uint8Array,
+    source: Uint8Array | null,
+    iface: Uint8Array | null,
+    scope: number,
+  ): number {
+    const o = this.live(id);
+    if (!o?.sock || !o.bound) return EBADF;
+    const g = formatAddress(family, group);
+    const i = iface ? this.ifaceText(family, iface, scope) : undefined;
+    try {
+      if (source) {
+        const src = formatAddress(family, source);
+        if (join) o.sock.addSourceSpecificMembership(src, g, i);
+        else o.sock.dropSourceSpecificMembership(src, g, i);
+      } else if (join) {
+        o.sock.addMembership(g, i);
+      } else {
+        o.sock.dropMembership(g, i);
+      }
+    } catch (err) {
+      return errnoOf(err);
+    }
+    return 0;
+  }
+
+  udpMulticastInterface(id: number, addr: Uint8Array | null, scope: number): number {
+    const o = this.live(id);
+    if (!o?.sock || !o.bound) return EBADF;
+    try {
+      o.sock.setMulticastInterface(this.ifaceText(o.family, addr ?? new Uint8Array(16), scope));
+    } catch (err) {
+      return errnoOf(err);
+    }
+    return 0;
+  }
+
+  private ifaceText(family: number, addr: Uint8Array, scope: number): string {
+    const text = formatAddress(family, addr);
+    return family === 6 && scope ? `${text}%${scope}` : text;
+  }
+
   udpRef(id: number, ref: boolean): number {
     const o = this.live(id);
     if (!o) return EBADF;

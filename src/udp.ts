@@ -466,6 +466,50 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
 
   // ---- end of the node:dgram layer's additions ----
 
+  /** Join a multicast group (IP_ADD_MEMBERSHIP / IPV6_ADD_MEMBERSHIP). */
+  addMembership(group: string, iface?: string): void {
+    this.membership(1, 'addMembership', group, undefined, iface);
+  }
+
+  dropMembership(group: string, iface?: string): void {
+    this.membership(0, 'dropMembership', group, undefined, iface);
+  }
+
+  /** Join a source-specific group (IP_ADD_SOURCE_MEMBERSHIP / MCAST_JOIN_SOURCE_GROUP). */
+  addSourceSpecificMembership(source: string, group: string, iface?: string): void {
+    this.membership(1, 'addSourceSpecificMembership', group, source, iface);
+  }
+
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): void {
+    this.membership(0, 'dropSourceSpecificMembership', group, source, iface);
+  }
+
+  /** The interface for outgoing multicast: an IPv4 address, or '::%ifname' (IPv6). */
+  setMulticastInterface(iface: string): void {
+    this.healthCheck();
+    const a = this.multicastAddr(iface, 'setMulticastInterface');
+    const rc = this.native.udpMulticastInterface(this.id, a.bytes, a.scope);
+    if (rc < 0) throw errnoException(rc, 'setMulticastInterface');
+  }
+
+  private membership(join: number, syscall: string, group: string, source: string | undefined, iface: string | undefined): void {
+    this.healthCheck();
+    // Like libuv: the group's family decides; the others must match it.
+    const g = this.multicastAddr(group, syscall, 0);
+    const src = source === undefined ? null : this.multicastAddr(source, syscall, g.family);
+    const ifc = iface === undefined ? null : this.multicastAddr(iface, syscall, g.family);
+    const rc = this.native.udpMembership(this.id, join, g.family, g.bytes, src?.bytes ?? null, ifc?.bytes ?? null, ifc?.scope ?? 0);
+    if (rc < 0) throw errnoException(rc, syscall);
+  }
+
+  /** An IP literal (of `family` unless 0), else EINVAL as libuv says. */
+  private multicastAddr(text: string, syscall: string, family: number = this.family): { family: Family; bytes: Uint8Array; scope: number } {
+    if (typeof text !== 'string') throw invalidArgType('address', 'of type string', text);
+    const p = parseAddress(text);
+    if (!p || (family !== 0 && p.family !== family)) throw errnoException(-22, syscall);
+    return p;
+  }
+
   /** Keep the process alive while this socket is open (the default). */
   ref(): this {
     if (this.state === 'open') this.native.udpRef(this.id, true);

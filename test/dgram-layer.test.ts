@@ -188,27 +188,34 @@ test('interoperates with node:dgram peers (udp4 and udp6)', async () => {
   }
 });
 
-test('multicast membership and interface selection fail clearly (no native support yet)', async () => {
-  const s = await bound(createSocket('udp4'));
-  try {
-    for (const fn of [
-      () => s.addMembership('239.1.2.3'),
-      () => s.dropMembership('239.1.2.3'),
-      () => s.addSourceSpecificMembership('127.0.0.1', '232.1.2.3'),
-      () => s.dropSourceSpecificMembership('127.0.0.1', '232.1.2.3'),
-      () => s.setMulticastInterface('127.0.0.1'),
-    ]) {
-      assert.throws(fn, (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'ERR_IOURING_NOT_SUPPORTED');
-        assert.match(err.message, /not supported by iouring-net's node:dgram layer/);
-        return true;
-      });
+test('multicast calls fail exactly like node:dgram on bad input', async () => {
+  const ours = await bound(createSocket('udp4'));
+  const theirs = nodeDgram.createSocket('udp4');
+  await new Promise<void>((r) => theirs.bind(0, '127.0.0.1', r));
+  const outcome = (fn: () => unknown): string => {
+    try {
+      return `ok ${String(fn())}`;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return `${err.name} ${err.code} ${err.syscall ?? ''} ${err.message}`;
     }
-    // What the kernel does support works: TTL and loopback of multicast sends.
-    assert.equal(s.setMulticastTTL(4), 4);
-    assert.equal(s.setMulticastLoopback(false), false);
+  };
+  try {
+    const cases: ((s: nodeDgram.Socket | Socket) => unknown)[] = [
+      (s) => s.addMembership('bogus'),
+      (s) => s.addMembership('ff02::1'),
+      (s) => s.dropMembership('239.1.2.3'), // never joined
+      (s) => s.addSourceSpecificMembership('bogus', '232.1.2.3'),
+      (s) => s.setMulticastInterface('not-an-ip'),
+      (s) => s.setMulticastTTL(4),
+      (s) => s.setMulticastLoopback(false),
+    ];
+    for (const c of cases) {
+      assert.equal(outcome(() => c(ours)), outcome(() => c(theirs)), c.toString());
+    }
   } finally {
-    await closeAll(s);
+    await closeAll(ours);
+    await new Promise<void>((r) => theirs.close(r));
   }
 });
 

@@ -278,6 +278,54 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return ion_int(env, 0);
 }
 
+/* Optional 16 address bytes: null/undefined -> NULL. */
+static bool opt_addr(napi_env env, napi_value v, uint8_t out[16], bool *has) {
+  napi_valuetype t;
+  *has = false;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == napi_null || t == napi_undefined) return true;
+  void *data;
+  size_t len;
+  if (!ion_arg_bytes(env, v, &data, &len)) return false;
+  memset(out, 0, 16);
+  memcpy(out, data, len < 16 ? len : 16);
+  *has = true;
+  return true;
+}
+
+/* membership(id, join, family, group, source|null, iface|null, scope) */
+static napi_value js_membership(napi_env env, napi_callback_info info) {
+  UDP_PROLOGUE(7);
+  int32_t join, family, scope;
+  uint8_t group[16], source[16], iface[16];
+  bool has_group, has_source, has_iface;
+  if (!ion_arg_i32(env, argv[1], &join) ||
+      !ion_arg_i32(env, argv[2], &family) ||
+      !opt_addr(env, argv[3], group, &has_group) ||
+      !opt_addr(env, argv[4], source, &has_source) ||
+      !opt_addr(env, argv[5], iface, &has_iface) ||
+      !ion_arg_i32(env, argv[6], &scope))
+    return NULL;
+  if (!has_group || (family != 4 && family != 6)) return ion_int(env, -EINVAL);
+  return ion_int(env, ion_udp_membership(u, join, family, group,
+                                         has_source ? source : NULL,
+                                         has_iface ? iface : NULL,
+                                         (uint32_t)scope));
+}
+
+/* multicastInterface(id, addr, scope) */
+static napi_value js_multicast_if(napi_env env, napi_callback_info info) {
+  UDP_PROLOGUE(3);
+  int32_t scope;
+  uint8_t addr[16];
+  bool has;
+  if (!opt_addr(env, argv[1], addr, &has) ||
+      !ion_arg_i32(env, argv[2], &scope))
+    return NULL;
+  if (!has) memset(addr, 0, sizeof(addr));
+  return ion_int(env, ion_udp_multicast_if(u, addr, (uint32_t)scope));
+}
+
 /* info(id) -> [fd, multishot, backend] */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   UDP_PROLOGUE(1);
@@ -305,6 +353,10 @@ void ion_udp_exports(napi_env env, napi_value exports) {
       {"udpRef", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
       {"udpClose", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"udpInfo", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+      {"udpMembership", NULL, js_membership, NULL, NULL, NULL, napi_default,
+       NULL},
+      {"udpMulticastInterface", NULL, js_multicast_if, NULL, NULL, NULL,
+       napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(p) / sizeof(p[0]), p);
 }

@@ -280,6 +280,77 @@ int ion_udp_getopt(ion_udp *u, int opt) {
   return value < 0 ? 0 : value;
 }
 
+/* Multicast membership. group/source/iface are 16-byte address words of the
+ * socket's family (IPv4: first 4 bytes); source and iface may be NULL. For
+ * IPv6 the interface is the scope id (ifindex). */
+static int membership4(ion_udp *u, int join, const uint8_t *group,
+                       const uint8_t *source, const uint8_t *iface) {
+  if (source) {
+    struct ip_mreq_source m;
+    memset(&m, 0, sizeof(m));
+    memcpy(&m.imr_multiaddr, group, 4);
+    memcpy(&m.imr_sourceaddr, source, 4);
+    if (iface) memcpy(&m.imr_interface, iface, 4);
+    int opt = join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP;
+    return setsockopt(u->fd, IPPROTO_IP, opt, &m, sizeof(m)) < 0 ? -errno : 0;
+  }
+  struct ip_mreq m;
+  memset(&m, 0, sizeof(m));
+  memcpy(&m.imr_multiaddr, group, 4);
+  if (iface) memcpy(&m.imr_interface, iface, 4);
+  int opt = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+  return setsockopt(u->fd, IPPROTO_IP, opt, &m, sizeof(m)) < 0 ? -errno : 0;
+}
+
+static int membership6(ion_udp *u, int join, const uint8_t *group,
+                       const uint8_t *source, uint32_t scope) {
+  if (source) {
+    struct group_source_req g;
+    memset(&g, 0, sizeof(g));
+    g.gsr_interface = scope;
+    struct sockaddr_in6 *gr = (struct sockaddr_in6 *)&g.gsr_group;
+    struct sockaddr_in6 *sr = (struct sockaddr_in6 *)&g.gsr_source;
+    gr->sin6_family = sr->sin6_family = AF_INET6;
+    memcpy(&gr->sin6_addr, group, 16);
+    memcpy(&sr->sin6_addr, source, 16);
+    int opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
+    return setsockopt(u->fd, IPPROTO_IPV6, opt, &g, sizeof(g)) < 0 ? -errno
+                                                                   : 0;
+  }
+  struct ipv6_mreq m;
+  memset(&m, 0, sizeof(m));
+  memcpy(&m.ipv6mr_multiaddr, group, 16);
+  m.ipv6mr_interface = scope;
+  int opt = join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP;
+  return setsockopt(u->fd, IPPROTO_IPV6, opt, &m, sizeof(m)) < 0 ? -errno : 0;
+}
+
+int ion_udp_membership(ion_udp *u, int join, int family,
+                       const uint8_t *group, const uint8_t *source,
+                       const uint8_t *iface, uint32_t scope) {
+  if (u->obj.closing) return -EBADF;
+  /* The group's family picks the option set, not the socket's: the kernel
+   * then answers a mismatch itself (ENOPROTOOPT), as it does for libuv. */
+  return family == 4 ? membership4(u, join, group, source, iface)
+                            : membership6(u, join, group, source, scope);
+}
+
+int ion_udp_multicast_if(ion_udp *u, const uint8_t *addr, uint32_t scope) {
+  if (u->obj.closing) return -EBADF;
+  if (u->cfg.family == 4) {
+    struct in_addr a;
+    memcpy(&a, addr, 4);
+    return setsockopt(u->fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a)) < 0
+               ? -errno
+               : 0;
+  }
+  int ifindex = (int)scope;
+  return setsockopt(u->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex,
+                    sizeof(ifindex)) < 0
+             ? -errno
+             : 0;
+}
+
 int ion_udp_start(ion_udp *u) {
   if (u->obj.closing) return -EBADF;
   if (u->receiving) return 0;

@@ -95,6 +95,13 @@ int ion_udp_disconnect(ion_udp *u);
 int ion_udp_name(ion_udp *u, int peer, int32_t *out);
 int ion_udp_setopt(ion_udp *u, int opt, int value);
 int ion_udp_getopt(ion_udp *u, int opt);
+/* Join (join=1) or leave a multicast group, optionally source-specific.
+ * Addresses are 16-byte words of the group's family; NULL = none. */
+int ion_udp_membership(ion_udp *u, int join, int family,
+                       const uint8_t *group, const uint8_t *source,
+                       const uint8_t *iface, uint32_t scope);
+/* The outgoing multicast interface: IPv4 address, or IPv6 scope id. */
+int ion_udp_multicast_if(ion_udp *u, const uint8_t *addr, uint32_t scope);
 /* Start receiving (idempotent). */
 int ion_udp_start(ion_udp *u);
 /* Queue SQEs for every send descriptor JS pushed. */
