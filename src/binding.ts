@@ -59,6 +59,12 @@ let cached: BindingResult | undefined;
 
 export function loadBinding(): BindingResult {
   if (cached) return cached;
+  if (process.env.IOURING_NET_DISABLE_ADDON === '1') {
+    // Documented switch: behave as where the addon cannot load (tests of the
+    // node:dgram fallback, or to rule the addon out when debugging).
+    cached = { binding: null, error: new Error('the native addon is disabled by IOURING_NET_DISABLE_ADDON=1') };
+    return cached;
+  }
   if (process.platform !== 'linux') {
     cached = { binding: null, error: new Error(`io_uring needs Linux (this is ${process.platform})`) };
     return cached;

@@ -75,3 +75,25 @@ test('the fallback is reported once per process, with a code, and can be silence
   assert.equal(quiet.status, 0, quiet.stderr);
   assert.doesNotMatch(quiet.stderr, /IOURING_NET_FALLBACK/);
 });
+
+test('without the addon, importing works and auto falls back to node:dgram', () => {
+  const env = { ...envWithout('IOURING_NET_BACKEND', 'IOURING_NET_QUIET'), IOURING_NET_DISABLE_ADDON: '1' };
+  const r = spawnSync(process.execPath, [child], { env, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+    probe: { available: boolean; reason: string };
+    open: { ok: boolean; backend?: string; roundTrip?: { ok: boolean } };
+  };
+  assert.equal(report.probe.available, false);
+  assert.match(report.probe.reason, /IOURING_NET_DISABLE_ADDON/);
+  assert.equal(report.open.ok, true);
+  assert.equal(report.open.backend, 'dgram');
+  assert.equal(report.open.roundTrip?.ok, true);
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('IOURING_NET_FALLBACK'));
+  assert.equal(warnings.length, 1, r.stderr);
+  assert.match(warnings[0]!, /using node:dgram/);
+  // Forcing a native backend then says why it cannot be had.
+  const forced = spawnSync(process.execPath, [child], { env: { ...env, IOURING_NET_BACKEND: 'mmsg' }, encoding: 'utf8', timeout: 20_000 });
+  assert.match(forced.stdout, /ERR_IOURING_NET_BACKEND_UNAVAILABLE/);
+  assert.match(forced.stdout, /IOURING_NET_DISABLE_ADDON/);
+});

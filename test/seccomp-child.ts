@@ -92,8 +92,8 @@ async function tryOpen(): Promise<OpenResult> {
     opened.push(a);
     const b = openUdp({ type: 'udp4', address: '127.0.0.1' });
     opened.push(b);
-    // Read as a plain string: today the type is the literal 'io_uring', but
-    // the fallback backends will add other names.
+    // The dgram backend binds asynchronously.
+    await Promise.all([a.ready, b.ready]);
     const backend: string = a.backend;
     return { ok: true, backend, roundTrip: await roundTrip(a, b) };
   } catch (err) {
