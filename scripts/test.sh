@@ -16,6 +16,9 @@ npx --no-install eslint .
 echo "== native tests (ASan/UBSan)"
 bash scripts/test-native.sh
 
+echo "== the addon under ASan/UBSan (UDP suites)"
+bash scripts/test-asan-addon.sh
+
 echo "== tools for the TUN tests (iproute2, ping)"
 bash scripts/ensure-tools.sh
 

@@ -70,8 +70,12 @@ export function loadBinding(): BindingResult {
     return cached;
   }
   const require = createRequire(import.meta.url);
-  // dist/src/binding.js -> ../../build/Release; src/binding.ts (tests via tsc) same depth.
-  const candidates = ['../../build/Release/iouring_net.node', '../../build/Debug/iouring_net.node'];
+  // dist/src/binding.js -> ../../build/Release. IOURING_NET_ADDON_PATH loads
+  // another build (the sanitizer run of the test suite uses it).
+  const custom = process.env.IOURING_NET_ADDON_PATH;
+  const candidates = custom
+    ? [custom]
+    : ['../../build/Release/iouring_net.node', '../../build/Debug/iouring_net.node'];
   let lastError: Error | null = null;
   for (const path of candidates) {
     try {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The addon itself under AddressSanitizer/UBSan: build every src/native/*.c
+# into build/asan/iouring_net.node, preload libasan into node, and run the
+# UDP suites through it on the io_uring and mmsg backends. This checks the
+# real JS <-> C paths (shared memory, teardown, workers) for memory errors,
+# not only the C layers the plain C tests reach.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=build/asan
+mkdir -p "$out"
+# Node's headers: next to the node binary (Debian's nodejs), else node-gyp's cache.
+inc="$(dirname "$(command -v node)")/../include/node"
+[ -f "$inc/node_api.h" ] || inc="$HOME/.cache/node-gyp/$(node -p 'process.versions.node')/include/node"
+[ -f "$inc/node_api.h" ] || { echo "node_api.h not found (looked next to node and in node-gyp's cache)" >&2; exit 1; }
+echo "== addon under ASan/UBSan: build -> $out/iouring_net.node"
+gcc -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
+  -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+  -fPIC -shared -DNAPI_VERSION=8 -I"$inc" \
+  src/native/*.c -o "$out/iouring_net.node"
+
+libasan=$(gcc -print-file-name=libasan.so)
+# Node's own allocations are not freed at exit, so leak checking is off here;
+# the C tests (scripts/test-native.sh) run with LeakSanitizer on.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+for backend in io_uring mmsg; do
+  echo "== UDP suites through the ASan addon, backend $backend"
+  IOURING_NET_BACKEND=$backend IOURING_NET_ADDON_PATH="$PWD/$out/iouring_net.node" LD_PRELOAD="$libasan" \
+    node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js
+done
