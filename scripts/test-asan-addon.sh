@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The addon itself under AddressSanitizer/UBSan: build every src/native/*.c
 # into build/asan/iouring_net.node, preload libasan into node, and run the
-# UDP suites through it on the io_uring and mmsg backends. This checks the
+# UDP, TUN and file suites through it on the io_uring and mmsg backends. This checks the
 # real JS <-> C paths (shared memory, teardown, workers) for memory errors,
 # not only the C layers the plain C tests reach.
 set -euo pipefail
@@ -25,7 +25,8 @@ libasan=$(gcc -print-file-name=libasan.so)
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for backend in io_uring mmsg; do
-  echo "== UDP suites through the ASan addon, backend $backend"
+  echo "== UDP, TUN and file suites through the ASan addon, backend $backend"
   IOURING_NET_BACKEND=$backend IOURING_NET_ADDON_PATH="$PWD/$out/iouring_net.node" LD_PRELOAD="$libasan" \
-    node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js
+    node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js \
+    dist/test/tun-*.test.js dist/test/file-*.test.js
 done

@@ -18,6 +18,7 @@ export interface FileExports {
     multishot: number,
     packetInfo: number,
     maxPacket: number,
+    backend: number,
     mem: ArrayBuffer,
   ): number;
   fileStart(id: number): number;
@@ -50,6 +51,9 @@ export function asFileBinding(binding: NativeBinding): FileBinding {
 /** ion_file kinds (file.h ION_FILE_*). */
 export const KIND_REGULAR = 0;
 export const KIND_TUN = 1;
+
+/** How an object moves its data (file.h ION_FILE_BACKEND_*). */
+export const NATIVE_FILE_BACKEND = { io_uring: 0, poll: 1 } as const;
 
 /** Words of one read entry (file.h ION_R_*). */
 export const R_OFF = 0;

@@ -6,13 +6,17 @@
  * place in the reactor, and the close contract. `RingFile` (from
  * `openFile()`) reads and writes at an offset through the ring with
  * promises; requests made during one JS turn reach the kernel in one
- * io_uring_enter. Nothing here uses libuv's fs thread pool (a request stuck
- * there would hold up process exit); opening uses fs.openSync, a plain
- * synchronous syscall on this thread.
+ * io_uring_enter. Where io_uring is refused (or `backend: 'poll'`), the same
+ * object runs on the poll backend (src/native/file_poll.c): TUN fds watched
+ * with uv_poll and read/written without blocking, regular files read and
+ * written with pread/pwrite at the end of the turn, on this thread. Nothing
+ * here uses libuv's fs thread pool (a request stuck there would hold up
+ * process exit); opening uses fs.openSync, a plain synchronous syscall on
+ * this thread.
  */
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { selectBackend } from './backend.js';
+import { selectFileBackend, type FileBackendChoice, type FileBackendName } from './backend.js';
 import { errnoException, invalidArgType, invalidArgValue, outOfRange, type SystemError } from './errors.js';
 import * as F from './file-binding.js';
 import * as L from './layout.js';
@@ -21,12 +25,19 @@ import { SendQueue, type SendCallback, type SendSink } from './sendqueue.js';
 
 const ECANCELED = -125;
 const EBADF = -9;
+const ESPIPE = -29;
 
-/** The io_uring reactor of this thread, typed for the file exports. */
-export function ringReactor(what: string): { reactor: Reactor; native: F.FileBinding } {
-  // The fallback (uv_poll + non-blocking read/write) will plug in here.
-  const sel = selectBackend({ backend: 'io_uring', quiet: true }, what);
-  return { reactor: sel.reactor, native: F.asFileBinding(sel.reactor.binding) };
+/** Where a TUN device or file runs: backend.ts decides, once per object. */
+export interface FileSite {
+  backend: FileBackendName;
+  reactor: Reactor;
+  native: F.FileBinding;
+}
+
+/** This thread's reactor and the backend for a new TUN device or file. */
+export function fileSite(backend: FileBackendChoice | undefined, what: string): FileSite {
+  const sel = selectFileBackend({ backend }, what);
+  return { backend: sel.backend, reactor: sel.reactor, native: F.asFileBinding(sel.reactor.binding) };
 }
 
 export interface CoreConfig {
@@ -67,7 +78,8 @@ export class FileCore implements ReactorClient, SendSink {
   private readonly owner: CoreOwner;
 
   /** Takes fd: it is closed with the object, or now if creation fails. */
-  constructor(reactor: Reactor, native: F.FileBinding, owner: CoreOwner, fd: number, c: CoreConfig) {
+  constructor(site: FileSite, owner: CoreOwner, fd: number, c: CoreConfig) {
+    const { reactor, native } = site;
     this.reactor = reactor;
     this.native = native;
     this.owner = owner;
@@ -88,9 +100,10 @@ export class FileCore implements ReactorClient, SendSink {
       c.multishot ? 1 : 0,
       c.packetInfo ? 1 : 0,
       c.maxPacket,
+      F.NATIVE_FILE_BACKEND[site.backend],
       mem,
     );
-    if (id < 0) throw errnoException(id, 'io_uring_register');
+    if (id < 0) throw createError(id, site.backend);
     this.id = id;
     this.bytes = new Uint8Array(mem);
     this.ctrl = new Int32Array(mem, layout.ctrl, 16);
@@ -161,6 +174,19 @@ export class FileCore implements ReactorClient, SendSink {
   }
 }
 
+/** Why the native object could not be made (the fd is closed by then). */
+function createError(negErrno: number, backend: FileBackendName): Error {
+  if (negErrno === ESPIPE && backend === 'poll') {
+    // file.c refuses these: a read on them could block this thread.
+    return invalidArgValue(
+      'file',
+      'a pipe, socket or character device',
+      "is not supported by the poll backend (io_uring refused, or backend: 'poll'), which reads and writes on this thread: only regular files and block devices",
+    );
+  }
+  return errnoException(negErrno, backend === 'poll' ? 'open' : 'io_uring_register');
+}
+
 /** Power-of-two option check shared by TUN and file options. */
 export function powerOfTwo(name: string, value: unknown, def: number, max: number): number {
   if (value === undefined) return def;
@@ -189,6 +215,12 @@ export interface OpenFileOptions {
   queueSize?: number;
   /** Bytes of request space: the largest single read or write (default 1 MiB). */
   bufferBytes?: number;
+  /**
+   * 'auto' (default): io_uring where usable, else 'poll' (pread/pwrite on
+   * this thread at the end of each turn; never libuv's fs thread pool).
+   * IOURING_NET_BACKEND=mmsg (or dgram) also means 'poll' here.
+   */
+  backend?: FileBackendChoice;
 }
 
 interface Waiting {
@@ -204,7 +236,8 @@ interface Waiting {
  * order: pass positions when several are outstanding.
  */
 export class RingFile implements CoreOwner {
-  readonly backend = 'io_uring' as const;
+  /** 'io_uring', or 'poll' where io_uring is refused (see OpenFileOptions.backend). */
+  readonly backend: FileBackendName;
   /** The path it was opened with, if any. */
   readonly path: string | undefined;
   readonly fd: number;
@@ -212,12 +245,12 @@ export class RingFile implements CoreOwner {
   private readonly waiting: Waiting[] = [];
   private closeWaiters: (() => void)[] = [];
 
-  /** @internal use openFile() */
-  constructor(path: string | undefined, fd: number, queueSize: number, bufferBytes: number) {
-    const { reactor, native } = ringReactor('a file');
+  /** @internal use openFile(); takes fd */
+  constructor(site: FileSite, path: string | undefined, fd: number, queueSize: number, bufferBytes: number) {
+    this.backend = site.backend;
     this.path = path;
     this.fd = fd;
-    this.core = new FileCore(reactor, native, this, fd, {
+    this.core = new FileCore(site, this, fd, {
       kind: F.KIND_REGULAR,
       readBuffers: 0,
       readSlot: 0,
@@ -365,8 +398,9 @@ function checkPosition(position: number | null): number {
 
 /**
  * Open a file (or take an fd: it is then closed by close()) whose reads
- * and writes go through io_uring. Throws a Node-style error (ENOENT with
- * `path`...) when opening fails.
+ * and writes go through io_uring, or the poll backend where io_uring is
+ * refused. Throws a Node-style error (ENOENT with `path`...) when opening
+ * fails.
  */
 export function openFile(file: string | URL | number, options: OpenFileOptions = {}): RingFile {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
@@ -374,13 +408,13 @@ export function openFile(file: string | URL | number, options: OpenFileOptions =
   const bufferBytes = intInRange('options.bufferBytes', options.bufferBytes, 1 << 20, 2, 1 << 28);
   if (typeof file === 'number') {
     if (!Number.isInteger(file) || file < 0 || file > 0x7fffffff) throw invalidArgValue('fd', file, 'must be a file descriptor');
-    return new RingFile(undefined, file, queueSize, bufferBytes);
+    return new RingFile(fileSite(options.backend, 'a file'), undefined, file, queueSize, bufferBytes);
   }
   const path = file instanceof URL ? fileURLToPath(file) : file;
   if (typeof path !== 'string') throw invalidArgType('path', 'of type string or an instance of URL', file);
-  // Fail before opening anything when io_uring cannot be used.
-  ringReactor('a file');
+  // Fail before opening anything when no backend can be used.
+  const site = fileSite(options.backend, 'a file');
   const fd = openSync(path, options.flags ?? 'r', options.mode ?? 0o666);
-  return new RingFile(path, fd, queueSize, bufferBytes);
+  return new RingFile(site, path, fd, queueSize, bufferBytes);
 }
 

@@ -11,7 +11,7 @@ export { Endpoint } from './endpoint.js';
 export { UdpSocket, type AddressInfo } from './udp.js';
 export type { UdpSocketOptions, SocketType, ReceiveMode } from './options.js';
 export type { UdpStats } from './stats.js';
-export type { BackendName, BackendChoice } from './backend.js';
+export type { BackendName, BackendChoice, FileBackendName, FileBackendChoice } from './backend.js';
 export type { SendCallback } from './sendqueue.js';
 
 /**
@@ -49,3 +49,7 @@ export type {
   IouringDgramOptions,
   LookupFunction,
 } from './dgram.js';
+
+// The TUN <-> UDP data plane (src/tunnel.ts) and its counters.
+export { createTunnel, Tunnel, type TunnelOptions, type TunnelUdpOptions, type TunnelError } from './tunnel.js';
+export { formatStats as formatTunnelStats, DROP_REASONS, type TunnelStats, type DropReason } from './tunnel-stats.js';

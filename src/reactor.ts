@@ -43,7 +43,10 @@ export class Reactor {
 
   /** Ask for a flush of this client at the end of the current JS turn. */
   scheduleFlush(client: ReactorClient): void {
-    this.dirty.push(client);
+    // A loop sending many packets on one object asks once, not per packet
+    // (each flush is a native call). Others may still repeat; that is safe.
+    const dirty = this.dirty;
+    if (dirty[dirty.length - 1] !== client) dirty.push(client);
     if (this.flushQueued) return;
     this.flushQueued = true;
     queueMicrotask(this.flushDirty);

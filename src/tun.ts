@@ -1,5 +1,9 @@
 /**
- * TUN devices over io_uring, batch-first like the UDP socket.
+ * TUN devices over io_uring, batch-first like the UDP socket. Where
+ * io_uring is refused (or `backend: 'poll'`), the same device runs on the
+ * poll backend: the fd is watched with uv_poll, packets are read() into the
+ * same pool when it is readable and written with write() at the end of the
+ * turn, with the same batches, events and close contract.
  *
  * Reading: one handler call per drain with a PacketBatch (views into the
  * device's shared pool, no per-packet objects). Writing: packets are copied
@@ -14,11 +18,12 @@
  * interface goes away unless it was made persistent.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync } from 'node:fs';
+import type { FileBackendChoice, FileBackendName } from './backend.js';
 import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, type SystemError } from './errors.js';
 import * as F from './file-binding.js';
-import { FileCore, intInRange, powerOfTwo, ringReactor, type CoreOwner } from './file.js';
+import { FileCore, fileSite, intInRange, powerOfTwo, type CoreOwner, type FileSite } from './file.js';
 import type { SendCallback } from './sendqueue.js';
+import { alignedAt, copyBytes, wordsOf } from './copy.js';
 
 export type TunReadMode = 'auto' | 'multishot' | 'single';
 
@@ -32,6 +37,14 @@ export interface TunIoOptions {
    * io_uring_enter still reads every queued packet).
    */
   readMode?: TunReadMode;
+  /**
+   * 'auto' (default): io_uring where usable, else 'poll' (uv_poll plus
+   * non-blocking read/write; said once per process with the warning code
+   * IOURING_NET_FALLBACK). 'io_uring' or 'poll' force one; forcing io_uring
+   * where it is refused throws ERR_IOURING_NET_BACKEND_UNAVAILABLE. Without
+   * this option IOURING_NET_BACKEND decides: 'mmsg' (or 'dgram') means 'poll'.
+   */
+  backend?: FileBackendChoice;
   /** Largest packet delivered whole (default: the MTU at open, at least 1500). */
   maxPacketSize?: number;
   /** Read buffers in the pool (power of two, default 256). */
@@ -158,6 +171,7 @@ export class PacketBatch {
 
 interface ResolvedIo {
   readMode: TunReadMode;
+  backend: FileBackendChoice | undefined;
   maxPacketSize: number | undefined;
   readBuffers: number;
   writeQueueSize: number;
@@ -172,6 +186,7 @@ function resolveIo(o: TunIoOptions): ResolvedIo {
   if (o.onBatch !== undefined && typeof o.onBatch !== 'function') throw invalidArgType('options.onBatch', 'of type function', o.onBatch);
   return {
     readMode,
+    backend: o.backend,
     maxPacketSize: o.maxPacketSize === undefined ? undefined : intInRange('options.maxPacketSize', o.maxPacketSize, 0, 68, MAX_IP_PACKET),
     readBuffers: powerOfTwo('options.readBuffers', o.readBuffers, 256, 32768),
     writeQueueSize: powerOfTwo('options.writeQueueSize', o.writeQueueSize, 1024, 65536),
@@ -204,9 +219,10 @@ interface DeviceInfo {
   persist: boolean;
 }
 
-/** A TUN queue: one fd of a TUN interface, read and written through io_uring. */
+/** A TUN queue: one fd of a TUN interface, read and written through io_uring (or poll). */
 export class TunDevice extends EventEmitter implements CoreOwner {
-  readonly backend = 'io_uring' as const;
+  /** 'io_uring', or 'poll' where io_uring is refused (see TunIoOptions.backend). */
+  readonly backend: FileBackendName;
   /** The interface name (e.g. 'tun0'). */
   readonly name: string;
   /** The TUN fd (owned by the device: closed by close()). */
@@ -225,15 +241,9 @@ export class TunDevice extends EventEmitter implements CoreOwner {
   private closeCallbacks: (() => void)[] = [];
 
   /** @internal use openTun() or wrapTun(); takes info.fd */
-  constructor(info: DeviceInfo, io: ResolvedIo) {
+  constructor(site: FileSite, info: DeviceInfo, io: ResolvedIo) {
     super();
-    let ring;
-    try {
-      ring = ringReactor('a TUN device');
-    } catch (err) {
-      closeSync(info.fd);
-      throw err;
-    }
+    this.backend = site.backend;
     this.name = info.name;
     this.fd = info.fd;
     this.mtu = info.mtu;
@@ -243,7 +253,7 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     this.maxPacketSize = io.maxPacketSize ?? Math.min(MAX_IP_PACKET, Math.max(info.mtu, 1500));
     // Room for the header, and one byte more so that a longer packet shows.
     const slot = (this.maxPacketSize + PI_LEN + 1 + 7) & ~7;
-    this.core = new FileCore(ring.reactor, ring.native, this, info.fd, {
+    this.core = new FileCore(site, this, info.fd, {
       kind: F.KIND_TUN,
       readBuffers: io.readBuffers,
       readSlot: Math.max(slot, 64),
@@ -256,9 +266,10 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     this.batch = new PacketBatch(this.core.bytes, this.core.rmeta);
   }
 
-  /** How this device reads: 'multishot' or 'single'. */
-  get readMode(): 'multishot' | 'single' {
+  /** How this device reads: 'multishot' or 'single' (io_uring), or 'poll'. */
+  get readMode(): 'multishot' | 'single' | 'poll' {
     this.healthCheck();
+    if (this.backend === 'poll') return 'poll';
     return this.core.info()[1] ? 'multishot' : 'single';
   }
 
@@ -326,6 +337,60 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     }
     return packets.length;
   }
+
+  // ---- added for the tunnel (src/tunnel.ts): writing from shared memory ----
+
+  private ownWords: Float64Array | undefined;
+  private srcView: Uint8Array | undefined;
+  private srcBytes: Uint8Array | undefined;
+  private srcWords: Float64Array | undefined;
+
+  /**
+   * Queue the IP packet of `length` bytes at `offset` of `src` (for example
+   * a UDP RecvBatch's `bytes`). Like write(src.subarray(...)), but copies
+   * straight from src's memory with no view and no allocation. Same checks,
+   * errors and backpressure as write().
+   */
+  writeFrom(src: Uint8Array, offset: number, length: number, cb?: SendCallback): boolean {
+    if (!(src instanceof Uint8Array)) throw invalidArgType('src', 'an instance of Buffer or Uint8Array', src);
+    if (!(offset >= 0 && length >= 0 && offset + length <= src.byteLength) || !Number.isInteger(offset) || !Number.isInteger(length)) {
+      throw new CodedRangeError('ERR_OUT_OF_RANGE', `bytes [${offset}, ${offset}+${length}) are not inside src (${src.byteLength} bytes)`);
+    }
+    if (cb !== undefined && typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
+    this.healthCheck();
+    const from = src.byteOffset + offset;
+    const version = length > 0 ? (src[offset] ?? 0) >> 4 : 0;
+    const bad = length > this.maxPacketSize ? EMSGSIZE : (version === 4 && length >= 20) || (version === 6 && length >= 40) ? 0 : EINVAL;
+    if (bad) {
+      this.failSoon(bad, cb);
+      return true;
+    }
+    const hdr = this.packetInfo ? PI_LEN : 0;
+    const queue = this.core.queue;
+    const reserved = queue.reserve(length + hdr + 7);
+    if (reserved < 0) return false;
+    if (src !== this.srcView) {
+      // Views over src's whole buffer, made once per source object.
+      this.srcView = src;
+      this.srcBytes = new Uint8Array(src.buffer);
+      this.srcWords = new Float64Array(src.buffer, 0, src.buffer.byteLength >> 3);
+    }
+    const bytes = this.core.bytes;
+    const at = alignedAt(reserved + hdr, from) - hdr;
+    if (hdr) {
+      const proto = version === 6 ? ETH_P_IPV6 : ETH_P_IP;
+      bytes[at] = 0;
+      bytes[at + 1] = 0;
+      bytes[at + 2] = proto >> 8;
+      bytes[at + 3] = proto & 0xff;
+    }
+    this.ownWords ??= wordsOf(bytes);
+    copyBytes(bytes, this.ownWords, at + hdr, this.srcBytes!, this.srcWords!, from, length);
+    this.core.push(at, length + hdr, F.QOP_WRITE, 0, cb);
+    return true;
+  }
+
+  // ---- end of the tunnel's additions ----
 
   private failSoon(negErrno: number, cb: SendCallback | undefined): void {
     const err = errnoException(negErrno, 'write');
@@ -481,14 +546,15 @@ export function openTun(options: TunOptions = {}): TunDevice {
   const persist = checkBool('options.persist', options.persist);
   const mtu = intInRange('options.mtu', options.mtu, 0, 68, MAX_IP_PACKET);
   const io = resolveIo(options);
-  const { native } = ringReactor('a TUN device'); // fail before creating anything
+  const site = fileSite(io.backend, 'a TUN device'); // fail before creating anything
+  const native = site.native;
   const nameOut = new Uint8Array(16);
   const flags = (packetInfo ? F.TUN_PI : 0) | (multiQueue ? F.TUN_MULTI_QUEUE : 0) | (persist ? F.TUN_PERSIST : 0);
   const [fd = -22, stage = 0] = native.tunOpen(name, flags, mtu, nameOut);
   if (fd < 0) throw openError(fd, stage, name);
   const ifname = F.nameFrom(nameOut);
   const got = native.tunMtu(ifname, 0);
-  const dev = new TunDevice({ name: ifname, fd, mtu: got > 0 ? got : mtu || 1500, packetInfo, multiQueue, persist }, io);
+  const dev = new TunDevice(site, { name: ifname, fd, mtu: got > 0 ? got : mtu || 1500, packetInfo, multiQueue, persist }, io);
   if (options.onBatch !== undefined) dev.onBatch = options.onBatch;
   return dev;
 }
@@ -505,7 +571,8 @@ export function wrapTun(fd: number, options: WrapTunOptions = {}): TunDevice {
   }
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const io = resolveIo(options);
-  const { native } = ringReactor('a TUN device');
+  const site = fileSite(io.backend, 'a TUN device');
+  const native = site.native;
   const nameOut = new Uint8Array(16);
   const flags = native.tunInfo(fd, nameOut);
   if (flags < 0) {
@@ -528,6 +595,7 @@ export function wrapTun(fd: number, options: WrapTunOptions = {}): TunDevice {
   // By name, in this namespace: after a move to another one, assume 1500.
   const mtu = native.tunMtu(name, 0);
   const dev = new TunDevice(
+    site,
     {
       name,
       fd,

@@ -18,6 +18,7 @@ import { NATIVE_BACKEND, type BackendName } from './backend.js';
 import { Endpoint } from './endpoint.js';
 import {
   CodedError,
+  CodedRangeError,
   badPort,
   errnoException,
   invalidArgType,
@@ -29,6 +30,7 @@ import { resolveOptions, type ResolvedOptions, type UdpSocketOptions } from './o
 import type { Reactor, ReactorClient } from './reactor.js';
 import { SendQueue, type SendCallback, type SendSink } from './sendqueue.js';
 import { UdpStats, readStats } from './stats.js';
+import { alignedAt, copyBytes, wordsOf } from './copy.js';
 
 export interface AddressInfo {
   address: string;
@@ -465,6 +467,53 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   }
 
   // ---- end of the node:dgram layer's additions ----
+
+  // ---- added for the tunnel (src/tunnel.ts): sending from shared memory ----
+
+  private ownWords: Float64Array | undefined;
+  private srcView: Uint8Array | undefined;
+  private srcBytes: Uint8Array | undefined;
+  private srcWords: Float64Array | undefined;
+
+  /**
+   * Queue one datagram whose payload is `length` bytes at `offset` of `src`
+   * (for example a TUN PacketBatch's `bytes`) to a parsed endpoint. Like
+   * sendTo(data.subarray(...)), but copies straight from src's memory with
+   * no view and no allocation. Returns false when the send ring is full.
+   */
+  sendFrom(src: Uint8Array, offset: number, length: number, ep: Endpoint, cb?: SendCallback): boolean {
+    if (!(src instanceof Uint8Array)) throw invalidArgType('src', 'an instance of Buffer or Uint8Array', src);
+    if (!(offset >= 0 && length >= 0 && offset + length <= src.byteLength) || !Number.isInteger(offset) || !Number.isInteger(length)) {
+      throw new CodedRangeError('ERR_OUT_OF_RANGE', `bytes [${offset}, ${offset}+${length}) are not inside src (${src.byteLength} bytes)`);
+    }
+    if (!(ep instanceof Endpoint)) throw invalidArgType('endpoint', 'an instance of Endpoint', ep);
+    if (ep.family !== this.family) throw invalidArgValue('endpoint', ep.address, `is not usable on a ${this.type} socket`);
+    if (cb !== undefined && typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
+    this.healthCheck();
+    if (length > MAX_PAYLOAD[this.family] || length + 7 > this.queue.capacityBytes) {
+      this.failSoon(-90 /* EMSGSIZE */, cb);
+      return true;
+    }
+    const reserved = this.queue.reserve(length + 7);
+    if (reserved < 0) return false;
+    if (src !== this.srcView) this.cacheSource(src);
+    const from = src.byteOffset + offset;
+    const at = alignedAt(reserved, from);
+    this.ownWords ??= wordsOf(this.bytes);
+    copyBytes(this.bytes, this.ownWords, at, this.srcBytes!, this.srcWords!, from, length);
+    this.queue.push(at, length, ep.family, ep.port, ep.scope, ep.words, 0, cb);
+    this.afterPush();
+    return true;
+  }
+
+  /** Views over the whole buffer of the last source (made once per source). */
+  private cacheSource(src: Uint8Array): void {
+    this.srcView = src;
+    this.srcBytes = new Uint8Array(src.buffer);
+    this.srcWords = new Float64Array(src.buffer, 0, src.buffer.byteLength >> 3);
+  }
+
+  // ---- end of the tunnel's additions ----
 
   /** Join a multicast group (IP_ADD_MEMBERSHIP / IPV6_ADD_MEMBERSHIP). */
   addMembership(group: string, iface?: string): void {

@@ -1,20 +1,24 @@
 /**
  * Files over io_uring: read a one-line fixture and compare it, write and
  * read at offsets, many requests in one turn, a full request queue, errors
- * in Node's shapes, and the close contract. No root needed.
+ * in Node's shapes, the close contract, and progress while libuv's fs
+ * thread pool is stuck. On the backend of the run (helpers.ts
+ * FILE_BACKEND): io_uring, or poll with IOURING_NET_BACKEND=mmsg. No root
+ * needed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, read, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openFile, probe, type RingFile } from '../src/index.js';
-import { openFds } from './helpers.js';
+import { FILE_BACKEND, openFds } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/file-line.txt', import.meta.url));
 const p = probe();
-const skip = p.available ? false : `io_uring is not usable here: ${p.reason}`;
+const skip = FILE_BACKEND === 'poll' || p.available ? false : `io_uring is not usable here: ${p.reason}`;
 const dir = mkdtempSync(join(tmpdir(), 'ionet-file-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -29,6 +33,7 @@ async function withFile<T>(f: RingFile, fn: (f: RingFile) => Promise<T>): Promis
 test('reads the one-line fixture through the ring', { skip }, async () => {
   const expected = readFileSync(fixture);
   await withFile(openFile(fixture), async (f) => {
+    assert.equal(f.backend, FILE_BACKEND);
     const got = await f.read(4096, 0);
     assert.deepEqual(got, expected);
     assert.equal(got.toString(), 'iouring-net read this line through io_uring.\n');
@@ -126,4 +131,69 @@ test('close with requests in flight or waiting settles every one of them', { ski
   assert.equal(settled.length, 50);
   assert.ok(settled.every((s) => s === 'ok' || s === 'ECANCELED'), settled.join(','));
   assert.ok(settled.includes('ECANCELED'), 'the requests still waiting were cancelled');
+});
+
+test('the backend option forces one; bad values are refused', async () => {
+  await withFile(openFile(fixture, { backend: 'poll' }), async (f) => {
+    assert.equal(f.backend, 'poll');
+    assert.equal((await f.read(7, 0)).toString(), 'iouring');
+  });
+  if (p.available) {
+    await withFile(openFile(fixture, { backend: 'io_uring' }), async (f) => assert.equal(f.backend, 'io_uring'));
+  }
+  assert.throws(() => openFile(fixture, { backend: 'mmsg' as 'poll' }), { code: 'ERR_INVALID_ARG_VALUE', message: /auto, io_uring, poll/ });
+});
+
+test('IOURING_NET_BACKEND picks the file backend: mmsg and dgram mean poll', () => {
+  const index = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  const script = `import('${index}').then(async (m) => { const f = m.openFile('${fixture}'); console.log(f.backend); await f.close(); })`;
+  const cases: [string, string][] = [['mmsg', 'poll'], ['dgram', 'poll']];
+  if (p.available) cases.push(['io_uring', 'io_uring'], ['auto', 'io_uring']);
+  for (const [env, want] of cases) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, IOURING_NET_BACKEND: env },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), want, `IOURING_NET_BACKEND=${env}`);
+  }
+});
+
+test('the poll backend refuses what could block the thread (pipes, sockets, terminals)', async () => {
+  // /dev/null is harmless, but a character device may be a terminal: the
+  // rule is regular files and block devices only. The fd is taken and closed.
+  const fds0 = openFds();
+  assert.throws(() => openFile('/dev/null', { backend: 'poll' }), (err: NodeJS.ErrnoException) => {
+    assert.equal(err.code, 'ERR_INVALID_ARG_VALUE');
+    assert.match(err.message, /poll backend/);
+    return true;
+  });
+  assert.equal(openFds(), fds0, 'no fd leaked');
+});
+
+test("requests complete while libuv's fs thread pool is stuck", { skip, timeout: 20_000 }, async () => {
+  // Four fs.read()s on an empty FIFO block every thread of libuv's pool
+  // (UV_THREADPOOL_SIZE defaults to 4): a backend that used the pool would
+  // wait behind them, and a request stuck there holds up process exit.
+  const fifo = join(dir, 'stuck.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const fd = openSync(fifo, 'r+'); // read-write: opening does not wait for a peer
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  let unblocked = 0;
+  for (let i = 0; i < pool; i++) read(fd, Buffer.alloc(1), 0, 1, null, () => void unblocked++);
+  try {
+    await new Promise((r) => setTimeout(r, 50)); // the reads now occupy the pool
+    const path = join(dir, 'pool.bin');
+    await withFile(openFile(path, { flags: 'w+' }), async (f) => {
+      assert.equal(await f.write('not through the pool', 0), 20);
+      assert.equal((await f.read(20, 0)).toString(), 'not through the pool');
+    });
+    assert.equal(unblocked, 0, 'the pool was stuck the whole time');
+  } finally {
+    writeSync(fd, Buffer.alloc(pool)); // let the stuck reads finish
+    const deadline = Date.now() + 5000;
+    while (unblocked < pool && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    closeSync(fd);
+  }
 });

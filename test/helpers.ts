@@ -52,6 +52,22 @@ export const isRoot = typeof process.getuid === 'function' && process.getuid() =
  */
 export const BACKEND = process.env.IOURING_NET_TEST_EXPECT || process.env.IOURING_NET_BACKEND || 'io_uring';
 
+/**
+ * The backend of TUN devices and files in this run: IOURING_NET_BACKEND
+ * names the UDP backends, and src/backend.ts maps the two that avoid
+ * io_uring (mmsg, dgram) to 'poll' for them.
+ */
+export const FILE_BACKEND: 'io_uring' | 'poll' = ['mmsg', 'dgram', 'poll'].includes(BACKEND) ? 'poll' : 'io_uring';
+
+/** The TUN read modes this run exercises: both io_uring ones, or 'poll'. */
+export const TUN_READ_MODES: readonly ('multishot' | 'single' | 'poll')[] =
+  FILE_BACKEND === 'poll' ? ['poll'] : ['multishot', 'single'];
+
+/** The openTun readMode option for a mode of TUN_READ_MODES ('poll' has none). */
+export function readModeOption(mode: 'multishot' | 'single' | 'poll'): 'multishot' | 'single' | 'auto' {
+  return mode === 'poll' ? 'auto' : mode;
+}
+
 /** openUdp, then wait until bound (the dgram backend binds asynchronously). */
 export async function open(options: UdpSocketOptions): Promise<UdpSocket> {
   const s = openUdp(options);

@@ -15,7 +15,7 @@ import { loadBinding } from '../src/binding.js';
 import { asFileBinding, QOP_WRITE } from '../src/file-binding.js';
 import type { FileCore } from '../src/file.js';
 import { netdev, openTun, wrapTun, type PacketBatch, type TunDevice } from '../src/index.js';
-import { waitUntil } from './helpers.js';
+import { FILE_BACKEND, readModeOption, TUN_READ_MODES, waitUntil } from './helpers.js';
 import { Netns, rootHasLink, tunSkipReason, uniqueIfName } from './netns.js';
 import { echoRequest4, get32, ip4, isEchoReply4 } from './tun-packets.js';
 
@@ -52,6 +52,9 @@ test('bad options are refused before anything is created', () => {
   assert.throws(() => openTun({ maxPacketSize: 20 }), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => openTun({ packetInfo: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => openTun({ onBatch: 5 as unknown as () => void }), { code: 'ERR_INVALID_ARG_TYPE' });
+  // The UDP fallback's name is not a TUN backend ('poll' is).
+  assert.throws(() => openTun({ backend: 'mmsg' as 'poll' }), { code: 'ERR_INVALID_ARG_VALUE', message: /auto, io_uring, poll/ });
+  assert.throws(() => wrapTun(0, { backend: 'fast' as 'poll' }), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => openTun(null as never), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => wrapTun(-1), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => wrapTun(1.5), { code: 'ERR_INVALID_ARG_VALUE' });
@@ -85,7 +88,8 @@ test('wrapTun wraps an attached TUN fd and checks packetInfo against it', { skip
     assert.equal(dev.fd, fd);
     assert.equal(dev.packetInfo, false);
     assert.equal(dev.mtu, 1500);
-    assert.equal(dev.readMode, 'single');
+    assert.equal(dev.backend, FILE_BACKEND);
+    assert.equal(dev.readMode, FILE_BACKEND === 'poll' ? 'poll' : 'single');
     await closeDevice(dev);
     assert.throws(() => fstatSync(fd), { code: 'EBADF' });
     await waitUntil(() => !rootHasLink(name), 5000, `${name} to disappear`);
@@ -116,6 +120,7 @@ test('malformed, oversized and refused writes fail alone; the device keeps worki
   let dev: TunDevice | undefined;
   try {
     dev = openTun({ name: uniqueIfName(), maxPacketSize: 1500 });
+    assert.equal(dev.backend, FILE_BACKEND);
     const opts = { netns: ns.name };
     netdev.moveToNetns(dev.name, ns.name);
     netdev.addAddress(dev.name, '10.80.0.1/24', opts);
@@ -195,10 +200,12 @@ test('malformed, oversized and refused writes fail alone; the device keeps worki
   }
 });
 
-for (const readMode of ['multishot', 'single'] as const) {
+for (const readMode of TUN_READ_MODES) {
   test(`deleting the interface under a reading device: 'error' EBADFD, then close (${readMode})`, { skip }, async () => {
     const name = uniqueIfName();
-    const dev = openTun({ name, readMode, onBatch: () => {} }); // down, no address: no traffic
+    // Down, no address: no traffic. (Poll backend: the fd then polls
+    // POLLERR, and a read names the error.)
+    const dev = openTun({ name, readMode: readModeOption(readMode), onBatch: () => {} });
     try {
       const err = await new Promise<NodeJS.ErrnoException>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('no error event')), 5000);

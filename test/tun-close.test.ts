@@ -3,7 +3,9 @@
  * 'close' follows promptly, the fd is released and the interface goes
  * away (unless persist); every accepted write's callback fires exactly
  * once, before 'close'; the process exits promptly however it ends. For
- * both read modes. Skips (saying why) when not root or without `ip`.
+ * both read modes on io_uring, or on the poll backend (IOURING_NET_BACKEND=
+ * mmsg; children and workers inherit it). Skips (saying why) when not root
+ * or without `ip`.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,14 +14,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { netdev, openTun, type TunDevice } from '../src/index.js';
-import { openFds, waitUntil } from './helpers.js';
+import { FILE_BACKEND, openFds, readModeOption, TUN_READ_MODES, waitUntil } from './helpers.js';
 import { Netns, rootHasLink, tunSkipReason, uniqueIfName } from './netns.js';
 import { echoRequest4, ip4 } from './tun-packets.js';
 
 const skip = tunSkipReason();
 const child = fileURLToPath(new URL('./tun-exit-child.js', import.meta.url));
 const workerBody = fileURLToPath(new URL('./tun-worker-child.js', import.meta.url));
-const modes = ['multishot', 'single'] as const;
+const modes = TUN_READ_MODES;
 
 function closed(dev: TunDevice, ms = 5000): Promise<number> {
   const t0 = Date.now();
@@ -43,7 +45,8 @@ function fdTarget(fd: number): string | null {
 for (const readMode of modes) {
   test(`close() with a read in flight is prompt and releases the fd (${readMode})`, { skip }, async () => {
     // The first device of the process also creates the thread's ring.
-    const warm = openTun({ name: uniqueIfName(), readMode });
+    const warm = openTun({ name: uniqueIfName(), readMode: readModeOption(readMode) });
+    assert.equal(warm.backend, FILE_BACKEND);
     warm.close();
     await closed(warm);
     const fds0 = openFds();
@@ -51,7 +54,7 @@ for (const readMode of modes) {
       const name = uniqueIfName();
       let batches = 0;
       // Left down: the read waits for a packet that never comes.
-      const dev = openTun({ name, readMode, onBatch: () => void batches++ });
+      const dev = openTun({ name, readMode: readModeOption(readMode), onBatch: () => void batches++ });
       await new Promise((r) => setTimeout(r, 5)); // the read is armed and waiting
       const fd = dev.fd;
       assert.equal(fdTarget(fd), '/dev/net/tun');
@@ -69,7 +72,7 @@ for (const readMode of modes) {
 
   test(`every write callback fires once, before 'close' (${readMode})`, { skip }, async () => {
     const ns = Netns.create('close');
-    const dev = openTun({ name: uniqueIfName(), readMode, onBatch: () => {} });
+    const dev = openTun({ name: uniqueIfName(), readMode: readModeOption(readMode), onBatch: () => {} });
     try {
       netdev.moveToNetns(dev.name, ns.name);
       netdev.addAddress(dev.name, '10.79.0.1/24', { netns: ns.name });
@@ -129,7 +132,7 @@ for (const readMode of modes) {
     test(`process exits promptly with a TUN read in flight: ${how} (${readMode})`, { skip }, async () => {
       const name = uniqueIfName();
       const t0 = Date.now();
-      const r = spawnSync(process.execPath, [child, how, name, readMode], { timeout: 10_000, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [child, how, name, readModeOption(readMode)], { timeout: 10_000, encoding: 'utf8' });
       const ms = Date.now() - t0;
       assert.equal(r.error, undefined, `child did not exit: ${String(r.error)}`);
       if (how === 'throw') {
@@ -153,7 +156,7 @@ for (const readMode of modes) {
   for (const mode of ['close', 'terminate']) {
     test(`a worker thread's TUN device ends cleanly: ${mode} (${readMode})`, { skip }, async () => {
       const name = uniqueIfName();
-      const w = new Worker(workerBody, { workerData: { mode, name, readMode } });
+      const w = new Worker(workerBody, { workerData: { mode, name, readMode: readModeOption(readMode) } });
       const exited = new Promise<number>((resolve) => w.once('exit', resolve));
       const messages: Record<string, unknown>[] = [];
       const want = mode === 'close' ? 2 : 1;
@@ -169,6 +172,7 @@ for (const readMode of modes) {
         w.once('error', reject);
       });
       assert.equal(messages[0]?.name, name);
+      assert.equal(messages[0]?.backend, FILE_BACKEND);
       const t0 = Date.now();
       const code = mode === 'terminate' ? await w.terminate() : await exited;
       assert.ok(Date.now() - t0 < 5000, 'the worker ended promptly');

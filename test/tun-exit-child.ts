@@ -8,7 +8,8 @@ import { openTun } from '../src/index.js';
 
 const how = process.argv[2];
 const name = process.argv[3];
-const readMode = process.argv[4] === 'single' ? 'single' : 'multishot';
+const arg = process.argv[4];
+const readMode = arg === 'single' || arg === 'multishot' ? arg : 'auto';
 const dev = openTun({ name: name ?? '', readMode, onBatch: () => {} });
 // Writes to a down device fail (EIO); that is fine here, they are in flight.
 dev.on('error', () => {});

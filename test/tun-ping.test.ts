@@ -4,13 +4,15 @@
  * peer address routed to the device. The handler reads each ICMP echo
  * request from the device and writes the reply; ping must succeed. For
  * every read mode, with and without the packet information header, and
- * over IPv6 with the header (its ethertype is chosen by IP version).
- * Skips (saying why) when not root or without `ip`/`ping`.
+ * over IPv6 with the header (its ethertype is chosen by IP version). On the
+ * backend of the run (helpers.ts FILE_BACKEND): io_uring, or poll with
+ * IOURING_NET_BACKEND=mmsg. Skips (saying why) when not root or without
+ * `ip`/`ping`.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { netdev, openTun, type PacketBatch, type TunDevice } from '../src/index.js';
-import { waitUntil } from './helpers.js';
+import { FILE_BACKEND, readModeOption, waitUntil } from './helpers.js';
 import { Netns, tunSkipReason, uniqueIfName } from './netns.js';
 import { echoReplyFor } from './tun-packets.js';
 
@@ -22,19 +24,27 @@ function closeDevice(dev: TunDevice | undefined): Promise<void> {
 }
 
 interface Case {
-  readMode: 'multishot' | 'single';
+  readMode: 'multishot' | 'single' | 'poll';
   packetInfo: boolean;
   v6: boolean;
 }
 
-const cases: Case[] = [
-  { readMode: 'multishot', packetInfo: false, v6: false },
-  { readMode: 'multishot', packetInfo: true, v6: false },
-  { readMode: 'single', packetInfo: false, v6: false },
-  { readMode: 'single', packetInfo: true, v6: false },
-  { readMode: 'multishot', packetInfo: true, v6: true },
-  { readMode: 'single', packetInfo: false, v6: true },
-];
+const cases: Case[] =
+  FILE_BACKEND === 'poll'
+    ? [
+        { readMode: 'poll', packetInfo: false, v6: false },
+        { readMode: 'poll', packetInfo: true, v6: false },
+        { readMode: 'poll', packetInfo: true, v6: true },
+        { readMode: 'poll', packetInfo: false, v6: true },
+      ]
+    : [
+        { readMode: 'multishot', packetInfo: false, v6: false },
+        { readMode: 'multishot', packetInfo: true, v6: false },
+        { readMode: 'single', packetInfo: false, v6: false },
+        { readMode: 'single', packetInfo: true, v6: false },
+        { readMode: 'multishot', packetInfo: true, v6: true },
+        { readMode: 'single', packetInfo: false, v6: true },
+      ];
 
 for (const c of cases) {
   const label = `${c.readMode} reads, packetInfo ${c.packetInfo}, ${c.v6 ? 'IPv6' : 'IPv4'}`;
@@ -42,7 +52,8 @@ for (const c of cases) {
     const ns = Netns.create('ping');
     let dev: TunDevice | undefined;
     try {
-      dev = openTun({ name: uniqueIfName(), packetInfo: c.packetInfo, readMode: c.readMode });
+      dev = openTun({ name: uniqueIfName(), packetInfo: c.packetInfo, readMode: readModeOption(c.readMode) });
+      assert.equal(dev.backend, FILE_BACKEND);
       if (dev.readMode !== c.readMode) {
         t.skip(`the kernel has no ${c.readMode} reads for TUN (IORING_OP_READ_MULTISHOT needs Linux 6.7)`);
         return;
@@ -95,6 +106,7 @@ test('a multi-queue device: two queues of one interface, both answering', { skip
     devs.push(openTun({ name, multiQueue: true }));
     devs.push(openTun({ name, multiQueue: true })); // attaches a second queue
     assert.equal(devs[1]!.name, name);
+    assert.ok(devs.every((d) => d.backend === FILE_BACKEND));
     assert.ok(devs.every((d) => d.multiQueue));
     assert.notEqual(devs[0]!.fd, devs[1]!.fd);
     netdev.moveToNetns(name, ns.name);

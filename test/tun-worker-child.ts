@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openTun } from '../src/index.js';
 
-const { mode, name, readMode } = workerData as { mode: string; name: string; readMode: 'multishot' | 'single' };
+const { mode, name, readMode } = workerData as { mode: string; name: string; readMode: 'multishot' | 'single' | 'auto' };
 const dev = openTun({ name, readMode, onBatch: () => {} });
-parentPort?.postMessage({ name: dev.name, readMode: dev.readMode });
+parentPort?.postMessage({ name: dev.name, readMode: dev.readMode, backend: dev.backend });
 if (mode === 'close') dev.close(() => parentPort?.postMessage({ closed: true }));

@@ -275,6 +275,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   int ring_err = ion_reactor_init(&a->rx, SQ_ENTRIES);
   a->rx.ring_err = ring_err;
   a->rx.release_hook = release_hook;
+  a->rx.poll_hook = ion_addon_poll_hook;
   a->rx.hook_data = a;
   napi_get_uv_event_loop(env, &a->loop);
   a->keep.data = a;

@@ -1,5 +1,6 @@
-/* Node-API glue shared by addon.c (module, reactor, probe) and
- * addon_udp.c (UDP exports). Only these files know Node-API and libuv. */
+/* Node-API glue shared by addon.c (module, reactor, probe), addon_poll.c
+ * (poll backend watchers), addon_udp.c (UDP exports) and addon_file.c (TUN
+ * and file exports). Only these files know Node-API and libuv. */
 #ifndef ION_ADDON_H
 #define ION_ADDON_H
 
@@ -47,8 +48,14 @@ int ion_addon_track(addon *a, ion_obj *o, napi_value mem);
 void ion_addon_sync(addon *a);
 /* Deliver ready objects to JS now (poll-backend wake-ups). */
 void ion_addon_dispatch(addon *a);
-/* Poll backend watchers (addon_udp.c). */
+/* Poll backend watchers (addon_poll.c), for objects whose o->poll is set. */
+/* Start, change or stop o's watcher to match o->poll->events(o). */
+void ion_addon_poll_update(addon *a, ion_obj *o);
+/* Stop and free the watcher of object id: before its fd is closed. */
+void ion_addon_poll_stop(addon *a, uint32_t id);
 void ion_addon_close_polls(addon *a);
+/* The reactor's poll_hook: an object wants other poll events. */
+void ion_addon_poll_hook(ion_reactor *rx, ion_obj *o);
 
 napi_value ion_int(napi_env env, int32_t v);
 void ion_udp_exports(napi_env env, napi_value exports);

@@ -87,7 +87,7 @@ static ion_file *file_arg(napi_env env, addon *a, napi_value v, int *rc) {
   if (!f) return ion_int(env, rc)
 
 /* v = kind, rslots, rslot, qslots, qdataLen[, multishot, packetInfo,
- * maxPacket] */
+ * maxPacket, backend] */
 static void config_of(const int32_t *v, bool full, ion_file_config *c) {
   memset(c, 0, sizeof(*c));
   c->kind = v[0];
@@ -99,6 +99,7 @@ static void config_of(const int32_t *v, bool full, ion_file_config *c) {
   c->multishot = v[5];
   c->packet_info = v[6];
   c->max_packet = (uint32_t)v[7];
+  c->backend = v[8];
 }
 
 /* fileLayout(kind, rslots, rslot, qslots, qdataLen) -> [ctrl, stats, rmeta,
@@ -120,20 +121,20 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
 }
 
 /* fileCreate(fd, kind, rslots, rslot, qslots, qdataLen, multishot,
- * packetInfo, maxPacket, mem: ArrayBuffer) -> id or -errno. Takes the fd:
- * it is closed with the object, or at once if creation fails. */
+ * packetInfo, maxPacket, backend, mem: ArrayBuffer) -> id or -errno. Takes
+ * the fd: it is closed with the object, or at once if creation fails. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  addon *a = ion_addon_get(env, info, 10, argv);
+  napi_value argv[11];
+  addon *a = ion_addon_get(env, info, 11, argv);
   if (!a) return NULL;
-  int32_t fd, v[8];
-  if (!ion_arg_i32(env, argv[0], &fd) || !i32_args(env, argv + 1, v, 8))
+  int32_t fd, v[9];
+  if (!ion_arg_i32(env, argv[0], &fd) || !i32_args(env, argv + 1, v, 9))
     return NULL;
   bool is_ab = false;
   void *mem = NULL;
   size_t len = 0;
-  if (napi_is_arraybuffer(env, argv[9], &is_ab) != napi_ok || !is_ab ||
-      napi_get_arraybuffer_info(env, argv[9], &mem, &len) != napi_ok) {
+  if (napi_is_arraybuffer(env, argv[10], &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, argv[10], &mem, &len) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected ArrayBuffer");
     return NULL;
   }
@@ -147,9 +148,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     if (fd >= 0) close(fd);
     return ion_int(env, id);
   }
-  int rc = ion_addon_track(a, ion_file_obj(f), argv[9]);
+  int rc = ion_addon_track(a, ion_file_obj(f), argv[10]);
   if (rc < 0) {
-    ion_file_close(f); /* closes the fd once the cancel comes back */
+    ion_file_close(f); /* closes the fd once nothing is in flight */
     ion_addon_sync(a);
     return ion_int(env, rc);
   }
@@ -159,6 +160,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 static napi_value js_start(napi_env env, napi_callback_info info) {
   FILE_PROLOGUE(1);
   rc = ion_file_start(f);
+  ion_addon_poll_update(a, ion_file_obj(f)); /* poll backend: watch now */
   ion_addon_sync(a);
   return ion_int(env, rc);
 }
@@ -182,6 +184,8 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   FILE_PROLOGUE(1);
+  /* Before the fd is closed: the poll backend closes it right away. */
+  ion_addon_poll_stop(a, ion_file_obj(f)->id);
   ion_file_close(f);
   ion_addon_sync(a);
   return ion_int(env, 0);

@@ -2,7 +2,6 @@
  * again only so that a JS bug cannot touch memory it does not own. Results
  * are 0 / a value, or -errno for TS to turn into a Node-style error. */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,89 +18,6 @@ static ion_udp *udp_of(napi_env env, addon *a, napi_value v, int *rc) {
     return NULL;
   *rc = 0;
   return (ion_udp *)o;
-}
-
-/* ---- poll backend watchers: one uv_poll_t per mmsg socket ---- */
-
-typedef struct sock_poll {
-  uv_poll_t h; /* first: a->polls[] holds &h */
-  addon *a;
-  uint32_t id;
-  int events;
-} sock_poll;
-
-static void free_poll(uv_handle_t *h) { free(h); }
-
-static void stop_poll(addon *a, uint32_t id) {
-  if (id >= a->polls_cap || !a->polls[id]) return;
-  uv_poll_t *h = a->polls[id];
-  a->polls[id] = NULL;
-  uv_poll_stop(h);
-  uv_close((uv_handle_t *)h, free_poll);
-}
-
-void ion_addon_close_polls(addon *a) {
-  for (uint32_t id = 0; id < a->polls_cap; id++) stop_poll(a, id);
-}
-
-static void on_sock_poll(uv_poll_t *h, int status, int events);
-
-/* Make the watcher match what the socket wants (POLLIN, POLLOUT). */
-static void update_poll(addon *a, ion_udp *u) {
-  uint32_t id = u->obj.id;
-  int want = ion_mmsg_poll_events(u), uv = 0;
-  if (want & POLLIN) uv |= UV_READABLE;
-  if (want & POLLOUT) uv |= UV_WRITABLE;
-  if (id >= a->polls_cap) {
-    uint32_t cap = a->rx.objs_cap;
-    uv_poll_t **n = realloc(a->polls, cap * sizeof(*n));
-    if (!n) return;
-    memset(n + a->polls_cap, 0, (cap - a->polls_cap) * sizeof(*n));
-    a->polls = n;
-    a->polls_cap = cap;
-  }
-  sock_poll *p = (sock_poll *)a->polls[id];
-  if (!p) {
-    if (!uv) return;
-    p = calloc(1, sizeof(*p));
-    if (!p || uv_poll_init(a->loop, &p->h, ion_udp_fd(u)) != 0) {
-      free(p);
-      return;
-    }
-    p->a = a;
-    p->id = id;
-    p->h.data = p;
-    /* The reactor's keep handle decides whether the loop stays alive. */
-    uv_unref((uv_handle_t *)&p->h);
-    a->polls[id] = &p->h;
-  }
-  if (uv == p->events) return;
-  p->events = uv;
-  if (uv)
-    uv_poll_start(&p->h, uv, on_sock_poll);
-  else
-    uv_poll_stop(&p->h);
-}
-
-static void on_sock_poll(uv_poll_t *h, int status, int events) {
-  sock_poll *p = h->data;
-  addon *a = p->a;
-  ion_obj *o = ion_reactor_get(&a->rx, p->id);
-  if (!o || o->finalized || a->torn_down) return;
-  ion_udp *u = (ion_udp *)o;
-  if (status < 0) {
-    ion_mmsg_on_error(u, status);
-    p->events = 0; /* libuv stopped the watcher: start it again below */
-  } else {
-    if (events & UV_READABLE) ion_mmsg_on_readable(u);
-    if (events & UV_WRITABLE) ion_mmsg_on_writable(u);
-  }
-  update_poll(a, u);
-  ion_addon_dispatch(a);
-}
-
-static void poll_hook(ion_reactor *rx, ion_obj *o) {
-  update_poll(rx->hook_data, (ion_udp *)o);
 }
 
 #define UDP_PROLOGUE(nargs)                               \
@@ -142,7 +58,6 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   napi_value argv[10];
   addon *a = ion_addon_get(env, info, 10, argv);
   if (!a) return NULL;
-  a->rx.poll_hook = poll_hook;
   int32_t v[9];
   for (size_t i = 0; i < 9; i++)
     if (!ion_arg_i32(env, argv[i], &v[i])) return NULL;
@@ -167,6 +82,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (len > UINT32_MAX) return ion_int(env, -EINVAL);
   int id = ion_udp_create(&a->rx, &cfg, mem, (uint32_t)len, &u);
   if (id < 0) return ion_int(env, id);
+  /* The addon's uv_poll moves this socket's packets (addon_poll.c). */
+  if (cfg.backend == ION_BACKEND_MMSG) u->obj.poll = &ion_mmsg_poll_ops;
   int rc = ion_addon_track(a, &u->obj, argv[9]);
   if (rc < 0) {
     ion_udp_close(u);
@@ -248,7 +165,7 @@ static napi_value js_getopt(napi_env env, napi_callback_info info) {
 static napi_value js_start(napi_env env, napi_callback_info info) {
   UDP_PROLOGUE(1);
   rc = ion_udp_start(u);
-  if (u->cfg.backend == ION_BACKEND_MMSG) update_poll(a, u);
+  ion_addon_poll_update(a, &u->obj);
   ion_addon_sync(a);
   return ion_int(env, rc);
 }
@@ -272,7 +189,7 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   UDP_PROLOGUE(1);
-  stop_poll(a, u->obj.id); /* before the fd is closed */
+  ion_addon_poll_stop(a, u->obj.id); /* before the fd is closed */
   ion_udp_close(u);
   ion_addon_sync(a);
   return ion_int(env, 0);

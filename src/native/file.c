@@ -1,14 +1,17 @@
 /* TUN queues and regular files on the ring (see file.h). Completions only
  * fill shared memory and mark the object ready; JS sees them in one batch
- * per drain, and read buffers go back to the kernel after JS returns. */
+ * per drain, and read buffers go back to the kernel after JS returns. The
+ * lifecycle here serves both backends; the poll backend's I/O is in
+ * file_poll.c. */
 #define _GNU_SOURCE
-#include "file.h"
+#include "file_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "prep.h"
@@ -24,38 +27,6 @@
 
 /* Operation kinds in user_data (reactor.h). */
 enum { K_READ_MULTI = 1, K_READ_SINGLE = 2, K_REQ = 3, K_CANCEL = 4 };
-
-struct ion_file {
-  ion_obj obj; /* first: the reactor frees ion_file through it */
-  ion_reactor *rx;
-  int fd;
-  ion_file_config cfg;
-  ion_file_layout lay;
-  uint8_t *mem;
-  int32_t *ctrl;
-  double *stats;
-  int32_t *rmeta;
-  int32_t *qdesc;
-  uint8_t *rpool;
-  /* reading (TUN) */
-  bool reading;
-  bool refd;
-  bool multishot;
-  bool ms_armed;
-  bool ms_delivered; /* multishot worked once: later errors are real */
-  ion_bufring br;
-  uint32_t *free_slots; /* single: slots neither in a chain nor with JS */
-  uint32_t nfree;
-  uint32_t chain_left; /* single: reads of the current chain in flight */
-  bool cancelling;     /* a cancel request is in flight */
-  uint32_t *held;      /* slots delivered to JS, recycled after dispatch */
-  uint32_t held_n;
-  uint32_t rcount;
-  /* requests */
-  uint8_t *qdone;
-  uint32_t q_next;     /* next descriptor to take from JS */
-  uint32_t q_frontier; /* every descriptor before it has completed */
-};
 
 static bool pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
@@ -90,13 +61,14 @@ int ion_file_layout_of(const ion_file_config *cfg, ion_file_layout *out) {
   return 0;
 }
 
-static uint8_t *slot_ptr(ion_file *f, uint32_t i) {
+uint8_t *ion_file_slot(ion_file *f, uint32_t i) {
   return f->rpool + (size_t)i * f->cfg.rslot;
 }
 
-static void update_alive(ion_file *f) {
+void ion_file_update_alive(ion_file *f) {
+  /* want_write: writes wait for POLLOUT, not yet taken (q_next). */
   bool alive = f->obj.closing || f->q_next != f->q_frontier ||
-               (f->refd && f->reading);
+               f->want_write || (f->refd && f->reading);
   if (!f->obj.finalized) ion_reactor_set_alive(f->rx, &f->obj, alive);
 }
 
@@ -104,23 +76,23 @@ static void update_alive(ion_file *f) {
 
 /* Stop reading after an error: TUN read errors (EBADFD once the interface
  * is gone, EFAULT) do not go away by retrying, and re-arming would spin. */
-static void read_error(ion_file *f, int32_t res) {
+void ion_file_read_error(ion_file *f, int32_t res) {
   f->stats[ION_FS_READ_ERRORS]++;
   if (!f->reading || f->obj.closing) return;
   f->reading = false;
   f->ctrl[ION_C_RERR] = res;
   ion_reactor_notify(f->rx, &f->obj, ION_EV_ERROR);
-  update_alive(f);
+  ion_file_update_alive(f);
 }
 
 /* Slot i holds res bytes from the kernel: describe the packet for JS. The
  * slot is held until the dispatch, even when nothing valid is in it. */
-static void deliver(ion_file *f, uint32_t i, uint32_t res) {
+void ion_file_deliver(ion_file *f, uint32_t i, uint32_t res) {
   if (f->held_n >= f->cfg.rslots) return; /* cannot happen: one per slot */
   f->held[f->held_n++] = i;
   /* Even an empty slot must come back: ask for the after-dispatch pass. */
   ion_reactor_notify(f->rx, &f->obj, 0);
-  uint8_t *p = slot_ptr(f, i);
+  uint8_t *p = ion_file_slot(f, i);
   uint32_t len = res < f->cfg.rslot ? res : f->cfg.rslot;
   int32_t proto = 0;
   bool trunc = false;
@@ -173,7 +145,7 @@ static void arm_chain(ion_file *f) {
     struct ion_sqe *sqe = ion_reactor_sqe(f->rx, &f->obj);
     if (!sqe) break; /* the previous link then just ends the chain */
     uint32_t slot = f->free_slots[--f->nfree];
-    ion_prep_read(sqe, f->fd, slot_ptr(f, slot), f->cfg.rslot, 0,
+    ion_prep_read(sqe, f->fd, ion_file_slot(f, slot), f->cfg.rslot, 0,
                   ION_UD(f->obj.id, K_READ_SINGLE, slot));
     if (i + 1 < n) sqe->flags |= SQE_IO_HARDLINK;
     f->chain_left++;
@@ -209,9 +181,9 @@ static void on_read_single(ion_file *f, uint32_t slot, int32_t res) {
   }
   if (res < 0) {
     f->free_slots[f->nfree++] = slot;
-    if (res != -ECANCELED) read_error(f, res);
+    if (res != -ECANCELED) ion_file_read_error(f, res);
   } else {
-    deliver(f, slot, (uint32_t)res);
+    ion_file_deliver(f, slot, (uint32_t)res);
   }
   /* Keep reading with the slots still free; JS returns the rest later. */
   if (f->chain_left == 0) arm_chain(f);
@@ -237,7 +209,7 @@ static int setup_bufring(ion_file *f) {
                              (uint16_t)f->obj.id);
   if (rc < 0) return rc;
   for (uint32_t i = 0; i < f->cfg.rslots; i++)
-    ion_bufring_add(&f->br, slot_ptr(f, i), f->cfg.rslot, (uint16_t)i);
+    ion_bufring_add(&f->br, ion_file_slot(f, i), f->cfg.rslot, (uint16_t)i);
   ion_bufring_publish(&f->br);
   return 0;
 }
@@ -266,10 +238,10 @@ static void on_read_multi(ion_file *f, int32_t res, uint32_t flags) {
                (res == -EINVAL || res == -EOPNOTSUPP)) {
       /* (Not EBADFD: a TUN read says that once the interface is gone.) */
       /* This kernel or fd cannot do it after all: read single. */
-      if (use_single(f) < 0) read_error(f, -ENOMEM);
+      if (use_single(f) < 0) ion_file_read_error(f, -ENOMEM);
       arm_chain(f);
     } else if (res != -ECANCELED) {
-      read_error(f, res);
+      ion_file_read_error(f, res);
     }
     return;
   }
@@ -278,7 +250,7 @@ static void on_read_multi(ion_file *f, int32_t res, uint32_t flags) {
   if (bid >= f->cfg.rslots) return;
   f->ms_delivered = true;
   if (f->obj.closing) return; /* the buffer ring goes away with us */
-  deliver(f, bid, (uint32_t)res);
+  ion_file_deliver(f, bid, (uint32_t)res);
 }
 
 static int arm_reads(ion_file *f) {
@@ -301,9 +273,10 @@ int ion_file_start(ion_file *f) {
   if (f->cfg.kind != ION_FILE_TUN) return -EINVAL;
   if (f->reading) return 0;
   f->reading = true;
-  int rc = arm_reads(f);
+  /* The poll backend reads when the addon's uv_poll fires. */
+  int rc = f->obj.poll ? 0 : arm_reads(f);
   if (rc < 0) f->reading = false;
-  update_alive(f);
+  ion_file_update_alive(f);
   return rc;
 }
 
@@ -320,7 +293,7 @@ static void advance_frontier(ion_file *f, bool tell) {
     ion_reactor_notify(f->rx, &f->obj, ION_EV_SENT);
 }
 
-static void on_req(ion_file *f, uint32_t slot, int32_t res) {
+void ion_file_req_done(ion_file *f, uint32_t slot, int32_t res) {
   if (slot >= f->cfg.qslots) return;
   f->qdesc[(size_t)slot * ION_Q_WORDS + ION_Q_RES] = res;
   f->qdone[slot] = 1;
@@ -331,37 +304,52 @@ static void on_req(ion_file *f, uint32_t slot, int32_t res) {
     f->stats[ION_FS_WRITE_ERRORS]++;
   }
   advance_frontier(f, res < 0);
-  update_alive(f);
+  ion_file_update_alive(f);
 }
 
-/* Check one descriptor from JS and queue its SQE. 0, -EAGAIN (no SQE: try
- * again later) or another -errno that fails this request only. */
-static int prep_req(ion_file *f, uint32_t slot, const int32_t *d) {
+int ion_file_check_req(ion_file *f, const int32_t *d, ion_file_req *out) {
   uint32_t off = (uint32_t)d[ION_Q_OFF], len = (uint32_t)d[ION_Q_LEN];
   uint32_t lo = f->lay.qdata, span = f->cfg.qdata_len;
   if (d[ION_Q_OFF] < 0 || d[ION_Q_LEN] < 0 || off < lo || len > span ||
       off - lo > span - len)
     return -EFAULT;
   int op = d[ION_Q_OP];
-  uint64_t pos = ((uint64_t)(uint32_t)d[ION_Q_POS_HI] << 32) |
-                 (uint32_t)d[ION_Q_POS_LO];
   if (op != ION_QOP_WRITE && op != ION_QOP_READ) return -EINVAL;
-  if (f->cfg.kind == ION_FILE_TUN) {
-    if (op != ION_QOP_WRITE) return -EINVAL; /* packets come from reads */
-    pos = 0; /* a TUN fd has no position */
-  }
+  /* Packets come from reads; a TUN fd has no position. */
+  if (f->cfg.kind == ION_FILE_TUN && op != ION_QOP_WRITE) return -EINVAL;
+  out->buf = f->mem + off;
+  out->len = len;
+  out->op = op;
+  out->pos = ((uint64_t)(uint32_t)d[ION_Q_POS_HI] << 32) |
+             (uint32_t)d[ION_Q_POS_LO];
+  /* -1/-1 is "the file position", as offset -1 is for io_uring. */
+  out->at_pos = f->cfg.kind != ION_FILE_TUN && out->pos != UINT64_MAX;
+  return 0;
+}
+
+/* Check one descriptor from JS and queue its SQE. 0, -EAGAIN (no SQE: try
+ * again later) or another -errno that fails this request only. */
+static int prep_req(ion_file *f, uint32_t slot, const int32_t *d) {
+  ion_file_req r;
+  int rc = ion_file_check_req(f, d, &r);
+  if (rc < 0) return rc;
   struct ion_sqe *sqe = ion_reactor_sqe(f->rx, &f->obj);
   if (!sqe) return -EAGAIN;
   uint64_t ud = ION_UD(f->obj.id, K_REQ, slot);
-  if (op == ION_QOP_WRITE)
-    ion_prep_write(sqe, f->fd, f->mem + off, len, pos, ud);
+  uint64_t pos = r.at_pos ? r.pos : f->cfg.kind == ION_FILE_TUN ? 0 : UINT64_MAX;
+  if (r.op == ION_QOP_WRITE)
+    ion_prep_write(sqe, f->fd, r.buf, r.len, pos, ud);
   else
-    ion_prep_read(sqe, f->fd, f->mem + off, len, pos, ud);
+    ion_prep_read(sqe, f->fd, r.buf, r.len, pos, ud);
   return 0;
 }
 
 void ion_file_flush(ion_file *f) {
   if (f->obj.closing) return;
+  if (f->obj.poll) {
+    ion_fpoll_flush(f);
+    return;
+  }
   uint32_t tail = (uint32_t)f->ctrl[ION_C_STAIL], mask = f->cfg.qslots - 1;
   bool failed = false;
   /* The second test stops a JS bug from pushing past the ring. */
@@ -380,7 +368,7 @@ void ion_file_flush(ion_file *f) {
   }
   f->ctrl[ION_C_SSUB] = (int32_t)f->q_next;
   if (failed) advance_frontier(f, true);
-  update_alive(f);
+  ion_file_update_alive(f);
 }
 
 /* Fail every descriptor JS pushed that native has not taken yet. */
@@ -408,7 +396,7 @@ static void file_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
   else if (kind == K_READ_SINGLE)
     on_read_single(f, idx, res);
   else if (kind == K_REQ)
-    on_req(f, idx, res);
+    ion_file_req_done(f, idx, res);
   else if (kind == K_CANCEL)
     on_cancel(f);
 }
@@ -416,9 +404,11 @@ static void file_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
 static void file_after_dispatch(void *obj) {
   ion_file *f = obj;
   if (f->obj.closing) return;
-  if (f->multishot) {
+  if (f->obj.poll) {
+    /* Nothing to hand back: the next read() starts again at slot 0. */
+  } else if (f->multishot) {
     for (uint32_t i = 0; i < f->held_n; i++)
-      ion_bufring_add(&f->br, slot_ptr(f, f->held[i]), f->cfg.rslot,
+      ion_bufring_add(&f->br, ion_file_slot(f, f->held[i]), f->cfg.rslot,
                       (uint16_t)f->held[i]);
     if (f->held_n) ion_bufring_publish(&f->br);
     if (f->reading && !f->ms_armed) {
@@ -479,7 +469,24 @@ static int alloc_state(ion_file *f) {
   if (c->kind != ION_FILE_TUN) return 0;
   f->held = calloc(c->rslots, sizeof(*f->held));
   if (!f->held) return -ENOMEM;
-  return f->multishot ? 0 : use_single(f);
+  bool poll = c->backend == ION_FILE_BACKEND_POLL;
+  return f->multishot || poll ? 0 : use_single(f);
+}
+
+/* Can this backend serve fd? The poll backend reads and writes a regular
+ * file with plain syscalls on the loop thread, where a pipe, socket or
+ * terminal could block it: those are refused (-ESPIPE). */
+static int check_backend(const ion_reactor *rx, const ion_file_config *c,
+                         int fd) {
+  if (c->backend == ION_FILE_BACKEND_URING)
+    return rx->ring.fd >= 0 ? 0 : rx->ring_err ? rx->ring_err : -ENOSYS;
+  if (c->backend != ION_FILE_BACKEND_POLL) return -EINVAL;
+  if (c->kind == ION_FILE_TUN) return 0; /* non-blocking, and pollable */
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))
+    return -ESPIPE;
+  return 0;
 }
 
 int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
@@ -488,6 +495,7 @@ int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
   int rc = ion_file_layout_of(cfg, &lay);
   if (rc < 0) return rc;
   if (fd < 0 || mem_len < lay.total || ((uintptr_t)mem & 7)) return -EINVAL;
+  if ((rc = check_backend(rx, cfg, fd)) < 0) return rc;
   ion_file *f = calloc(1, sizeof(*f));
   if (!f) return -ENOMEM;
   f->cfg = *cfg;
@@ -500,7 +508,8 @@ int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
   f->refd = true;
   /* Fall back for this feature only when the kernel lacks it. */
   f->multishot = cfg->kind == ION_FILE_TUN && cfg->multishot &&
-                 rx->pbuf_ring && rx->ops[ION_OP_READ_MULTISHOT];
+                 cfg->backend == ION_FILE_BACKEND_URING && rx->pbuf_ring &&
+                 rx->ops[ION_OP_READ_MULTISHOT];
   rc = alloc_state(f);
   if (rc == 0) rc = ion_reactor_add(rx, &f->obj, &file_ops);
   if (rc < 0) {
@@ -517,24 +526,27 @@ int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
   f->rpool = mem + lay.rpool;
   memset(mem, 0, lay.rpool);
   f->obj.ctrl = f->ctrl;
+  if (cfg->backend == ION_FILE_BACKEND_POLL) f->obj.poll = &ion_fpoll_ops;
   *out = f;
   return rc;
 }
 
 void ion_file_set_ref(ion_file *f, int ref) {
   f->refd = ref != 0;
-  update_alive(f);
+  ion_file_update_alive(f);
 }
 
 void ion_file_close(ion_file *f) {
   if (f->obj.closing) return;
   f->obj.closing = true;
   f->reading = false;
+  f->want_write = false;
   fail_pending(f, -ECANCELED);
   /* One cancel for everything on the fd; it also gives us a completion to
-   * finish the close on when nothing else was in flight. */
-  queue_cancel(f);
-  update_alive(f);
+   * finish the close on when nothing else was in flight. The poll backend
+   * has nothing in the kernel: it finishes now. */
+  if (!f->obj.poll) queue_cancel(f);
+  ion_file_update_alive(f);
   ion_reactor_maybe_finalize(f->rx, &f->obj);
 }
 

@@ -25,6 +25,11 @@
  *              load, against ~1 with one read re-armed per completion and
  *              the whole window with multishot).
  *
+ * The poll backend (file_poll.c) fills the same memory with the same
+ * events: TUN packets are read() when uv_poll says the fd is readable,
+ * writes are write()n at flush; regular files, which cannot be polled, are
+ * read and written with pread/pwrite at flush, on the loop thread.
+ *
  * Requests use the same descriptor stride and first words as UDP sends
  * (udp.h ION_M_*), so src/sendqueue.ts drives both. Native never trusts an
  * offset, length or op found in shared memory: each is checked first.
@@ -75,6 +80,11 @@ enum {
 
 enum { ION_FILE_REGULAR = 0, ION_FILE_TUN = 1 };
 
+/* How an object moves its data: through the ring, or (io_uring refused or
+ * not wanted) with plain syscalls on the loop thread, see file_poll.c. The
+ * values are udp.h's ION_BACKEND_* (TS maps both with one table). */
+enum { ION_FILE_BACKEND_URING = 0, ION_FILE_BACKEND_POLL = 1 };
+
 typedef struct ion_file_config {
   int kind;            /* ION_FILE_* */
   uint32_t rslots;     /* TUN: read buffers, power of two; files: 0 */
@@ -84,6 +94,7 @@ typedef struct ion_file_config {
   int multishot;       /* 1: READ_MULTISHOT when the kernel has it */
   int packet_info;     /* TUN: each packet starts with struct tun_pi */
   uint32_t max_packet; /* TUN: packet bytes delivered whole */
+  int backend;         /* ION_FILE_BACKEND_* */
 } ion_file_config;
 
 typedef struct ion_file_layout {

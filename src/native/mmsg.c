@@ -149,3 +149,18 @@ int ion_mmsg_poll_events(const ion_udp *u) {
   if (u->obj.closing) return 0;
   return (u->receiving ? POLLIN : 0) | (u->want_write ? POLLOUT : 0);
 }
+
+/* The addon's uv_poll drives a mmsg socket through these (reactor.h). */
+static int mmsg_fd(const void *o) { return ion_udp_fd(o); }
+static int mmsg_events(const void *o) { return ion_mmsg_poll_events(o); }
+static void mmsg_readable(void *o) { ion_mmsg_on_readable(o); }
+static void mmsg_writable(void *o) { ion_mmsg_on_writable(o); }
+static void mmsg_error(void *o, int err) { ion_mmsg_on_error(o, err); }
+
+const ion_poll_ops ion_mmsg_poll_ops = {
+    .fd = mmsg_fd,
+    .events = mmsg_events,
+    .readable = mmsg_readable,
+    .writable = mmsg_writable,
+    .error = mmsg_error,
+};

@@ -47,8 +47,24 @@ typedef struct ion_obj_ops {
   void (*finalize)(void *obj);
 } ion_obj_ops;
 
+/* How an object moves its data on a poll backend (io_uring refused, or not
+ * wanted): the addon watches fd() with one uv_poll_t for what events()
+ * asks and calls back here. Plain C like the rest of the object, so the
+ * same code runs without Node in the native tests. */
+typedef struct ion_poll_ops {
+  int (*fd)(const void *obj);
+  /* POLLIN | POLLOUT wanted now; 0 = no watcher needed. */
+  int (*events)(const void *obj);
+  void (*readable)(void *obj);
+  void (*writable)(void *obj);
+  /* The poll reported an error (libuv turns POLLERR into UV_EBADF and
+   * stops watching): find the real error, report it. */
+  void (*error)(void *obj, int err);
+} ion_poll_ops;
+
 typedef struct ion_obj {
   const ion_obj_ops *ops;
+  const ion_poll_ops *poll; /* set on poll-backend objects, else NULL */
   uint32_t id;
   uint32_t inflight; /* SQEs submitted whose final CQE has not arrived */
   uint32_t events;   /* ION_EV_* not yet reported */
@@ -91,7 +107,7 @@ struct ion_reactor {
    * just before its memory is freed: the addon drops its JS references. */
   void (*release_hook)(struct ion_reactor *rx, ion_obj *o);
   void *hook_data;
-  /* Called when a poll-backend object wants other poll events. */
+  /* Called when a poll-backend object wants other poll events (o->poll). */
   void (*poll_hook)(struct ion_reactor *rx, ion_obj *o);
   double overflows;
   bool draining;

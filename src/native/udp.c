@@ -368,8 +368,9 @@ void ion_udp_set_ref(ion_udp *u, int ref) {
 }
 
 void ion_udp_update_alive(ion_udp *u) {
+  /* want_write (mmsg): sends wait for POLLOUT, not yet taken (send_next). */
   bool alive = u->obj.closing || u->send_next != u->frontier ||
-               (u->refd && u->receiving);
+               u->want_write || (u->refd && u->receiving);
   if (!u->obj.finalized) ion_reactor_set_alive(u->rx, &u->obj, alive);
 }
 

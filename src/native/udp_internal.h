@@ -74,6 +74,8 @@ void ion_udp_advance_frontier(ion_udp *u, bool tell);
 
 /* The recvmmsg/sendmmsg backend (mmsg.c). */
 void ion_mmsg_flush(ion_udp *u);
+/* Set on mmsg sockets: how the addon's uv_poll drives them. */
+extern const ion_poll_ops ion_mmsg_poll_ops;
 
 void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
                          uint32_t flags);

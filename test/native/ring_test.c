@@ -16,7 +16,6 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,65 +29,8 @@
 #include "prep.h"
 #include "reactor.h"
 #include "ring.h"
+#include "test_util.h"
 #include "udp.h"
-
-/* ---- harness ---- */
-
-enum { PASS, FAIL, SKIP };
-static char g_why[512];
-
-static void set_why(int line, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_why(int line, const char *what, const char *fmt, ...) {
-  int n = snprintf(g_why, sizeof(g_why), "line %d: %s", line, what);
-  if (fmt && n > 0 && (size_t)n < sizeof(g_why)) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_why + n, sizeof(g_why) - (size_t)n, fmt, ap);
-    va_end(ap);
-  }
-}
-
-/* Each test has a local `st` (starts FAIL) and a cleanup label `out`. */
-#define CHECK(cond)                          \
-  do {                                       \
-    if (!(cond)) {                           \
-      set_why(__LINE__, #cond, NULL);        \
-      goto out;                              \
-    }                                        \
-  } while (0)
-#define CHECKF(cond, fmt, ...)                              \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      set_why(__LINE__, #cond, " (" fmt ")", __VA_ARGS__); \
-      goto out;                                             \
-    }                                                       \
-  } while (0)
-#define SKIP_IF(cond, ...)                               \
-  do {                                                   \
-    if (cond) {                                          \
-      snprintf(g_why, sizeof(g_why), __VA_ARGS__);       \
-      st = SKIP;                                         \
-      goto out;                                          \
-    }                                                    \
-  } while (0)
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-/* A deterministic byte pattern, different per datagram (seed). */
-static void fill(uint8_t *p, size_t len, unsigned seed) {
-  for (size_t i = 0; i < len; i++) p[i] = (uint8_t)(seed * 31u + i * 7u + 1u);
-}
-
-static bool same(const uint8_t *p, size_t len, unsigned seed) {
-  uint8_t want[2048];
-  if (len > sizeof(want)) return false;
-  fill(want, len, seed);
-  return memcmp(p, want, len) == 0;
-}
 
 /* ---- ring helpers ---- */
 
@@ -119,33 +61,6 @@ static bool queue_nops(ion_ring *r, unsigned n, uint64_t first) {
     ion_prep_nop(sqe, first + i);
   }
   return true;
-}
-
-/* A UDP socket on 127.0.0.1, ephemeral port, with a receive timeout so a
- * lost datagram fails the test rather than blocking it. */
-static int udp_bound(struct sockaddr_in *addr) {
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  struct timeval tv = {2, 0};
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-    close(fd);
-    return -1;
-  }
-  if (addr) *addr = a;
-  return fd;
-}
-
-static bool send_pattern(int fd, const struct sockaddr_in *to, size_t len,
-                         unsigned seed) {
-  uint8_t buf[2048];
-  fill(buf, len, seed);
-  return sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to)) ==
-         (ssize_t)len;
 }
 
 /* ---- ring layer ---- */
@@ -1060,10 +975,7 @@ out:
 
 /* ---- main ---- */
 
-static const struct {
-  const char *name;
-  int (*fn)(void);
-} tests[] = {
+static const test_case tests[] = {
     {"ring_init_flags", t_init_flags},
     {"ring_init_fallback", t_init_fallback},
     {"nop_roundtrip", t_nop},
@@ -1092,8 +1004,6 @@ static const struct {
 
 int main(void) {
   const size_t ntests = sizeof(tests) / sizeof(tests[0]);
-  char skipped[sizeof(tests) / sizeof(tests[0])][sizeof(g_why) + 64];
-  int passed = 0, failed = 0, nskip = 0;
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   /* No io_uring at all (seccomp, io_uring_disabled, old kernel): skip. */
@@ -1107,24 +1017,5 @@ int main(void) {
     return 0;
   }
   if (rc == 0) ion_ring_close(&probe);
-
-  printf("1..%zu\n", ntests);
-  for (size_t i = 0; i < ntests; i++) {
-    g_why[0] = '\0';
-    int st = tests[i].fn();
-    if (st == PASS) {
-      passed++;
-      printf("ok %zu - %s\n", i + 1, tests[i].name);
-    } else if (st == SKIP) {
-      printf("ok %zu - %s # SKIP %s\n", i + 1, tests[i].name, g_why);
-      snprintf(skipped[nskip++], sizeof(skipped[0]), "%s: %s", tests[i].name,
-               g_why);
-    } else {
-      failed++;
-      printf("not ok %zu - %s: %s\n", i + 1, tests[i].name, g_why);
-    }
-  }
-  for (int i = 0; i < nskip; i++) printf("# skipped: %s\n", skipped[i]);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return run_tests(tests, ntests);
 }
