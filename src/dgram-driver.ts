@@ -10,7 +10,7 @@
  * reusePort is not available on Node 20's node:dgram.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { formatAddress, parseAddress } from './address.js';
+import { formatAddress, parseAddress, toV4Mapped } from './address.js';
 import type { NativeBinding } from './binding.js';
 import * as L from './layout.js';
 
@@ -240,7 +240,7 @@ export class DgramDriver implements NativeBinding {
     o.rmeta[m + L.M_SCOPE] = parsed?.scope ?? 0;
     o.rmetaBytes.fill(0, (m + L.M_ADDR) * 4, (m + L.M_ADDR) * 4 + 16);
     if (parsed) {
-      const bytes = o.family === 6 && parsed.family === 4 ? v4mapped(parsed.bytes) : parsed.bytes;
+      const bytes = (o.family === 6 && parsed.family === 4 ? toV4Mapped(parsed) : parsed).bytes;
       o.rmetaBytes.set(bytes.subarray(0, 16), (m + L.M_ADDR) * 4);
     }
     o.ctrl[L.C_RCOUNT] = o.rcount;
@@ -520,14 +520,6 @@ export class DgramDriver implements NativeBinding {
   udpInfo(id: number): number[] {
     return this.objs.has(id) ? [-1, 0, 2] : [];
   }
-}
-
-function v4mapped(v4: Uint8Array): Uint8Array {
-  const b = new Uint8Array(16);
-  b[10] = 0xff;
-  b[11] = 0xff;
-  b.set(v4.subarray(0, 4), 12);
-  return b;
 }
 
 let driver: DgramDriver | undefined;

@@ -341,16 +341,23 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
     if (cb !== undefined && typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
     const len = data.byteLength;
-    if (len > MAX_PAYLOAD[this.family] || len > this.queue.capacityBytes) {
-      // The kernel would refuse it: report as it would, asynchronously.
-      this.failSoon(-90 /* EMSGSIZE */, cb);
-      return true;
-    }
+    if (this.refuseOversize(len, len, cb)) return true;
     const at = this.queue.reserve(len);
     if (at < 0) return false;
     this.bytes.set(data, at);
     this.queue.push(at, len, family, port, scope, addr, index, cb);
     this.afterPush();
+    return true;
+  }
+
+  /**
+   * A payload the kernel would refuse (over the UDP limit) or that can never
+   * fit the send ring (`room` bytes needed) fails with EMSGSIZE, reported
+   * asynchronously as the kernel would. True if it was refused.
+   */
+  private refuseOversize(len: number, room: number, cb: SendCallback | undefined): boolean {
+    if (len <= MAX_PAYLOAD[this.family] && room <= this.queue.capacityBytes) return false;
+    this.failSoon(-90 /* EMSGSIZE */, cb);
     return true;
   }
 
@@ -490,10 +497,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (ep.family !== this.family) throw invalidArgValue('endpoint', ep.address, `is not usable on a ${this.type} socket`);
     if (cb !== undefined && typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
     this.healthCheck();
-    if (length > MAX_PAYLOAD[this.family] || length + 7 > this.queue.capacityBytes) {
-      this.failSoon(-90 /* EMSGSIZE */, cb);
-      return true;
-    }
+    if (this.refuseOversize(length, length + 7, cb)) return true;
     const reserved = this.queue.reserve(length + 7);
     if (reserved < 0) return false;
     if (src !== this.srcView) this.cacheSource(src);
