@@ -11,7 +11,7 @@ export interface NativeBinding {
   probe(opsOut: Uint8Array): number[];
   reactorInfo(): number[];
   submit(): number;
-  udpLayout(family: number, rslots: number, rslot: number, sslots: number, sdataLen: number): number[] | number;
+  udpLayout(family: number, rslots: number, rslot: number, sslots: number, sdataLen: number, flags: number): number[] | number;
   udpCreate(
     family: number,
     rslots: number,
@@ -22,6 +22,7 @@ export interface NativeBinding {
     ipv6Only: number,
     maxPayload: number,
     backend: number,
+    flags: number,
     mem: ArrayBuffer,
   ): number;
   udpBind(id: number, family: number, addr: Uint8Array, scope: number, port: number, flags: number): number;

@@ -20,7 +20,7 @@ const EFAULT = -14;
 const ENOSYS = -38;
 const EOPNOTSUPP = -95;
 const ECANCELED = -125;
-const SLOT_HEADER = 72; // udp.h ION_UDP_SLOT_HDR: same layout as native
+const SLOT_HEADER = L.SLOT_HEADER; // same layout as native
 const BIND_REUSEADDR = 1;
 const BIND_REUSEPORT = 2;
 const BIND_V6ONLY = 4;
@@ -76,7 +76,7 @@ function layout(rslots: number, rslot: number, sslots: number, sdataLen: number)
   const sdesc = rmeta + rslots * L.M_WORDS * 4;
   const rpool = align64(sdesc + sslots * L.M_WORDS * 4);
   const sdata = align64(rpool + rslots * rslot);
-  return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, SLOT_HEADER];
+  return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, SLOT_HEADER, rslots];
 }
 
 function errnoOf(err: unknown): number {
@@ -109,7 +109,8 @@ export class DgramDriver implements NativeBinding {
     return 0;
   }
 
-  udpLayout(family: number, rslots: number, rslot: number, sslots: number, sdataLen: number): number[] | number {
+  /** No offloads here: the flags are ignored and each buffer is one entry. */
+  udpLayout(family: number, rslots: number, rslot: number, sslots: number, sdataLen: number, _flags: number): number[] | number {
     if (family !== 4 && family !== 6) return EINVAL;
     return layout(rslots, rslot, sslots, sdataLen);
   }
@@ -124,6 +125,7 @@ export class DgramDriver implements NativeBinding {
     ipv6Only: number,
     maxPayload: number,
     _backend: number,
+    _flags: number,
     mem: ArrayBuffer,
   ): number {
     const lay = layout(rslots, rslot, sslots, sdataLen);

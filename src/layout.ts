@@ -43,6 +43,17 @@ export const S_REARMS = 7;
 export const S_SEND_ERRORS = 8;
 export const S_RECV_ERRORS = 9;
 export const S_BATCHES = 10;
+export const S_GSO_SENDS = 11;
+export const S_GRO_RECVS = 12;
+export const S_GSO_FALLBACKS = 13;
+
+/** udp.h ION_UDP_SLOT_HDR: bytes before the payload in a receive slot. */
+export const SLOT_HEADER = 96;
+/** udp.h ION_UDP_GRO_PAYLOAD: a GRO receive slot's payload room. */
+export const GRO_PAYLOAD = 65535;
+/** Offload flags of udpLayout/udpCreate (addon_udp.c F_*). */
+export const F_GRO = 1;
+export const F_GSO = 2;
 
 /** Socket options (udp.h ION_OPT_*). */
 export const OPT_REUSEADDR = 1;
@@ -67,6 +78,8 @@ export interface UdpLayout {
   sdata: number;
   total: number;
   slotHeader: number;
+  /** Receive entries (rmeta): one per buffer, 64 per buffer with GRO. */
+  rmetaEntries: number;
 }
 
 export function toLayout(words: number[]): UdpLayout {
@@ -80,5 +93,6 @@ export function toLayout(words: number[]): UdpLayout {
     sdata: w(5),
     total: w(6),
     slotHeader: w(7),
+    rmetaEntries: w(8),
   };
 }

@@ -43,6 +43,22 @@ export interface UdpSocketOptions {
    * The IOURING_NET_BACKEND environment variable sets the default.
    */
   backend?: 'auto' | 'io_uring' | 'mmsg' | 'dgram';
+  /**
+   * UDP GSO (io_uring backend; default true): consecutive sends of one turn
+   * to the same destination and of the same size (the last may be shorter)
+   * go to the kernel as one sendmsg with UDP_SEGMENT, up to 64 datagrams or
+   * 64 KiB. Receivers see ordinary datagrams. If the route refuses it
+   * (EIO, EINVAL) those datagrams are sent one by one and the socket
+   * adapts: nothing is lost. false sends every datagram alone.
+   */
+  gso?: boolean;
+  /**
+   * UDP GRO (io_uring backend; default false): the kernel may hand over up
+   * to 64 datagrams of one sender in one receive; they are still delivered
+   * as separate entries of the batch. Costs a 64 KiB buffer per
+   * recvBuffers entry, so use it with fewer buffers (e.g. 64).
+   */
+  gro?: boolean;
   /** Do not emit the one-time IOURING_NET_FALLBACK warning. */
   quiet?: boolean;
   /** Handler for receive batches; receiving starts when one is set. */
@@ -64,6 +80,8 @@ export interface ResolvedOptions {
   sendQueueSize: number;
   sendBufferBytes: number;
   receiveMode: ReceiveMode;
+  gso: boolean;
+  gro: boolean;
 }
 
 export function isPow2(n: number): boolean {
@@ -84,9 +102,9 @@ function pow2Opt(o: Record<string, unknown>, name: string, max: number, def: num
   return v;
 }
 
-function boolOpt(o: Record<string, unknown>, name: string): boolean {
+function boolOpt(o: Record<string, unknown>, name: string, def = false): boolean {
   const v = o[name];
-  if (v === undefined) return false;
+  if (v === undefined) return def;
   if (typeof v !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', v);
   return v;
 }
@@ -121,5 +139,7 @@ export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
     sendQueueSize: pow2Opt(o, 'sendQueueSize', 65536, 1024),
     sendBufferBytes: intOpt(o, 'sendBufferBytes', 1024, 256 * 1024 * 1024, 1024 * 1024),
     receiveMode: mode,
+    gso: boolOpt(o, 'gso', true),
+    gro: boolOpt(o, 'gro'),
   };
 }

@@ -18,6 +18,12 @@ export interface UdpStats {
   recvErrors: number;
   /** Receive batches delivered to the handler. */
   batches: number;
+  /** sendmsg calls that carried several datagrams (UDP GSO). */
+  gsoSends: number;
+  /** Receives that held several coalesced datagrams (UDP GRO). */
+  groReceives: number;
+  /** GSO sends the route refused; their datagrams went out one by one. */
+  gsoFallbacks: number;
   /** io_uring_enter calls of this thread's ring (shared by its sockets). */
   enters: number;
   /** Times the completion queue overflowed on this thread's ring. */
@@ -38,6 +44,9 @@ export function readStats(s: Float64Array, reactorInfo: number[]): UdpStats {
     sendErrors: v(L.S_SEND_ERRORS),
     recvErrors: v(L.S_RECV_ERRORS),
     batches: v(L.S_BATCHES),
+    gsoSends: v(L.S_GSO_SENDS),
+    groReceives: v(L.S_GRO_RECVS),
+    gsoFallbacks: v(L.S_GSO_FALLBACKS),
     enters: reactorInfo[2] ?? 0,
     cqOverflows: reactorInfo[3] ?? 0,
   };

@@ -78,11 +78,17 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     this.family = opts.family;
     this.reactor = reactor;
     this.native = reactor.binding;
-    const rslot = (opts.maxMessageSize + 72 + 7) & ~7;
+    // Offloads are the ring backend's (the others ignore the flags).
+    const ring = backend === 'io_uring';
+    const flags = (ring && opts.gro ? L.F_GRO : 0) | (ring && opts.gso ? L.F_GSO : 0);
+    // A GRO receive needs room for 64 KiB whatever maxMessageSize says.
+    const room = flags & L.F_GRO ? Math.max(L.GRO_PAYLOAD, opts.maxMessageSize) : opts.maxMessageSize;
+    const rslot = (room + L.SLOT_HEADER + 7) & ~7;
     const mode = opts.receiveMode === 'single' ? 0 : 1;
-    const lay = this.native.udpLayout(opts.family, opts.recvBuffers, rslot, opts.sendQueueSize, opts.sendBufferBytes);
+    const lay = this.native.udpLayout(opts.family, opts.recvBuffers, rslot, opts.sendQueueSize, opts.sendBufferBytes, flags);
     if (typeof lay === 'number') throw errnoException(lay, 'socket');
     const layout = L.toLayout(lay);
+    if (layout.slotHeader !== L.SLOT_HEADER) throw new Error(`iouring-net: addon slot header ${layout.slotHeader}, expected ${L.SLOT_HEADER} (stale build?)`);
     this.mem = new ArrayBuffer(layout.total);
     const id = this.native.udpCreate(
       opts.family,
@@ -94,6 +100,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       opts.ipv6Only ? 1 : 0,
       opts.maxMessageSize,
       NATIVE_BACKEND[backend],
+      flags,
       this.mem,
     );
     if (id < 0) throw errnoException(id, 'socket');
@@ -101,7 +108,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     this.bytes = new Uint8Array(this.mem);
     this.ctrl = new Int32Array(this.mem, layout.ctrl, 16);
     this.statsView = new Float64Array(this.mem, layout.stats, 16);
-    this.rmeta = new Int32Array(this.mem, layout.rmeta, opts.recvBuffers * L.M_WORDS);
+    this.rmeta = new Int32Array(this.mem, layout.rmeta, layout.rmetaEntries * L.M_WORDS);
     const sdesc = new Int32Array(this.mem, layout.sdesc, opts.sendQueueSize * L.M_WORDS);
     this.queue = new SendQueue(this, sdesc, this.ctrl, opts.sendQueueSize, layout.sdata, opts.sendBufferBytes);
     this.batch = new RecvBatch(this.bytes, this.rmeta);
@@ -183,6 +190,14 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     this.healthCheck();
     if (this.backend !== 'io_uring') return this.backend;
     return this.native.udpInfo(this.id)[1] ? 'multishot' : 'single';
+  }
+
+  /** The UDP offloads in use now (both false off the io_uring backend). */
+  get offloads(): { gso: boolean; gro: boolean } {
+    this.healthCheck();
+    if (this.backend !== 'io_uring') return { gso: false, gro: false };
+    const info = this.native.udpInfo(this.id);
+    return { gro: info[3] === 1, gso: info[4] === 1 };
   }
 
   /** The largest payload received whole; longer datagrams are truncated. */

@@ -28,44 +28,50 @@ static ion_udp *udp_of(napi_env env, addon *a, napi_value v, int *rc) {
   ion_udp *u = udp_of(env, a, argv[0], &rc);              \
   if (!u) return ion_int(env, rc)
 
-/* layout(family, rslots, rslot, sslots, sdataLen) -> [ctrl, stats, rmeta,
- * sdesc, rpool, sdata, total, slotHeader] or -errno */
+/* Offload flags of layout() and create(). */
+enum { F_GRO = 1, F_GSO = 2 };
+
+/* layout(family, rslots, rslot, sslots, sdataLen, flags) -> [ctrl, stats,
+ * rmeta, sdesc, rpool, sdata, total, slotHeader, rmetaEntries] or -errno */
 static napi_value js_layout(napi_env env, napi_callback_info info) {
-  napi_value argv[5], arr;
-  size_t argc = 5;
+  napi_value argv[6], arr;
+  size_t argc = 6;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t v[5] = {0, 0, 0, 0, 0};
-  for (size_t i = 0; i < 5; i++)
+  int32_t v[6] = {0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < 6; i++)
     if (i >= argc || !ion_arg_i32(env, argv[i], &v[i])) return NULL;
   ion_udp_config cfg = {.family = v[0],
                         .rslots = (uint32_t)v[1],
                         .rslot = (uint32_t)v[2],
                         .sslots = (uint32_t)v[3],
-                        .sdata_len = (uint32_t)v[4]};
+                        .sdata_len = (uint32_t)v[4],
+                        .gro = (v[5] & F_GRO) != 0};
   ion_udp_layout l;
   int rc = ion_udp_layout_of(&cfg, &l);
   if (rc < 0) return ion_int(env, rc);
-  uint32_t w[] = {l.ctrl,  l.stats, l.rmeta, l.sdesc,
-                  l.rpool, l.sdata, l.total, ION_UDP_SLOT_HDR};
-  napi_create_array_with_length(env, 8, &arr);
-  for (uint32_t i = 0; i < 8; i++) napi_set_element(env, arr, i, ion_int(env, (int32_t)w[i]));
+  uint32_t w[] = {l.ctrl,  l.stats, l.rmeta, l.sdesc,           l.rpool,
+                  l.sdata, l.total, ION_UDP_SLOT_HDR, l.rmeta_n};
+  uint32_t nw = sizeof(w) / sizeof(w[0]);
+  napi_create_array_with_length(env, nw, &arr);
+  for (uint32_t i = 0; i < nw; i++)
+    napi_set_element(env, arr, i, ion_int(env, (int32_t)w[i]));
   return arr;
 }
 
 /* create(family, rslots, rslot, sslots, sdataLen, multishot, ipv6Only,
- * maxPayload, backend, mem: ArrayBuffer) -> id or -errno */
+ * maxPayload, backend, flags, mem: ArrayBuffer) -> id or -errno */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  addon *a = ion_addon_get(env, info, 10, argv);
+  napi_value argv[11];
+  addon *a = ion_addon_get(env, info, 11, argv);
   if (!a) return NULL;
-  int32_t v[9];
-  for (size_t i = 0; i < 9; i++)
+  int32_t v[10];
+  for (size_t i = 0; i < 10; i++)
     if (!ion_arg_i32(env, argv[i], &v[i])) return NULL;
   bool is_ab = false;
   void *mem = NULL;
   size_t len = 0;
-  if (napi_is_arraybuffer(env, argv[9], &is_ab) != napi_ok || !is_ab ||
-      napi_get_arraybuffer_info(env, argv[9], &mem, &len) != napi_ok) {
+  if (napi_is_arraybuffer(env, argv[10], &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, argv[10], &mem, &len) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected ArrayBuffer");
     return NULL;
   }
@@ -77,14 +83,16 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                         .multishot = v[5],
                         .ipv6_only = v[6],
                         .max_payload = (uint32_t)v[7],
-                        .backend = v[8]};
+                        .backend = v[8],
+                        .gro = (v[9] & F_GRO) != 0,
+                        .gso = (v[9] & F_GSO) != 0};
   ion_udp *u;
   if (len > UINT32_MAX) return ion_int(env, -EINVAL);
   int id = ion_udp_create(&a->rx, &cfg, mem, (uint32_t)len, &u);
   if (id < 0) return ion_int(env, id);
   /* The addon's uv_poll moves this socket's packets (addon_poll.c). */
   if (cfg.backend == ION_BACKEND_MMSG) u->obj.poll = &ion_mmsg_poll_ops;
-  int rc = ion_addon_track(a, &u->obj, argv[9]);
+  int rc = ion_addon_track(a, &u->obj, argv[10]);
   if (rc < 0) {
     ion_udp_close(u);
     ion_addon_sync(a);
@@ -243,11 +251,13 @@ static napi_value js_multicast_if(napi_env env, napi_callback_info info) {
   return ion_int(env, ion_udp_multicast_if(u, addr, (uint32_t)scope));
 }
 
-/* info(id) -> [fd, multishot, backend] */
+/* info(id) -> [fd, multishot, backend, gro, gso] */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   UDP_PROLOGUE(1);
   napi_value arr;
-  napi_create_array_with_length(env, 3, &arr);
+  napi_create_array_with_length(env, 5, &arr);
+  napi_set_element(env, arr, 3, ion_int(env, ion_udp_gro_on(u)));
+  napi_set_element(env, arr, 4, ion_int(env, ion_udp_gso_on(u)));
   napi_set_element(env, arr, 0, ion_int(env, ion_udp_fd(u)));
   napi_set_element(env, arr, 1, ion_int(env, ion_udp_is_multishot(u)));
   napi_set_element(env, arr, 2, ion_int(env, u->cfg.backend));

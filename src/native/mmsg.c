@@ -42,7 +42,7 @@ static int recv_batch(ion_udp *u) {
     struct msghdr *m = &u->mm_hdrs[k].msg_hdr;
     size_t ctl = m->msg_controllen < ION_UDP_CTRLLEN ? m->msg_controllen
                                                      : ION_UDP_CTRLLEN;
-    ion_udp_read_drops(u, b->control, ctl);
+    (void)ion_udp_read_cmsgs(u, b->control, ctl);
     ion_udp_deliver(u, payload_of(u, u->rcount), u->mm_hdrs[k].msg_len,
                     (m->msg_flags & MSG_TRUNC) != 0, &b->name,
                     m->msg_namelen);

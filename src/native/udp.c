@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,13 +24,19 @@ int ion_udp_layout_of(const ion_udp_config *cfg, ion_udp_layout *out) {
       (cfg->rslot & 7))
     return -EINVAL;
   if (cfg->sdata_len < 1 || cfg->sdata_len > (1U << 28)) return -EINVAL;
+  /* A coalesced receive that does not fit is cut, and its datagrams lost. */
+  if (cfg->gro && cfg->rslot < ION_UDP_SLOT_HDR + ION_UDP_GRO_PAYLOAD)
+    return -EINVAL;
+  uint64_t rmeta_n = (uint64_t)cfg->rslots * (cfg->gro ? ION_UDP_GRO_SEGS : 1);
+  if (rmeta_n > (1U << 20)) return -EINVAL;
+  out->rmeta_n = (uint32_t)rmeta_n;
   uint64_t o = 0;
   out->ctrl = 0;
   o += ION_C_WORDS * 4;
   out->stats = (uint32_t)o;
   o += ION_S_WORDS * 8;
   out->rmeta = (uint32_t)o;
-  o += (uint64_t)cfg->rslots * ION_M_WORDS * 4;
+  o += rmeta_n * ION_M_WORDS * 4;
   out->sdesc = (uint32_t)o;
   o += (uint64_t)cfg->sslots * ION_M_WORDS * 4;
   o = ALIGN64(o);
@@ -56,6 +63,10 @@ static void udp_finalize(void *obj) {
   free(u->sdone);
   free(u->mm_hdrs);
   free(u->mm_bufs);
+  free(u->giov);
+  free(u->gcount);
+  u->giov = NULL;
+  u->gcount = NULL;
   u->mm_hdrs = NULL;
   u->mm_bufs = NULL;
   u->singles = NULL;
@@ -85,7 +96,23 @@ static int alloc_state(ion_udp *u) {
     if (!u->singles) return -ENOMEM;
   }
   if (!u->held || !u->sends || !u->sdone) return -ENOMEM;
+  if (c->gso && c->backend == ION_BACKEND_URING) {
+    u->giov = calloc(c->sslots, sizeof(*u->giov));
+    u->gcount = calloc(c->sslots, 1);
+    if (!u->giov || !u->gcount) return -ENOMEM;
+  }
   return 0;
+}
+
+/* Socket options of the offloads; a kernel that refuses one only costs
+ * speed, so the socket goes on without it. */
+static void setup_offloads(ion_udp *u) {
+  int one = 1;
+  if (u->cfg.gro && u->cfg.backend == ION_BACKEND_URING)
+    u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  /* UDP_SEGMENT is a per-send control message: nothing to set up. */
+  u->gso = u->giov != NULL;
+  u->gso_max_seg = ION_UDP_GSO_BYTES;
 }
 
 static void map_mem(ion_udp *u, uint8_t *mem) {
@@ -126,6 +153,7 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
     int one = 1;
     /* Ask for the kernel's drop counter with every datagram. */
     setsockopt(u->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+    setup_offloads(u);
     if (cfg->family == 6) {
       int v6only = cfg->ipv6_only ? 1 : 0;
       setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
@@ -397,3 +425,5 @@ void ion_udp_close(ion_udp *u) {
 
 int ion_udp_fd(const ion_udp *u) { return u->fd; }
 int ion_udp_is_multishot(const ion_udp *u) { return u->multishot; }
+int ion_udp_gro_on(const ion_udp *u) { return u->gro; }
+int ion_udp_gso_on(const ion_udp *u) { return u->gso; }

@@ -48,14 +48,26 @@ enum {
   ION_S_SEND_ERRORS,
   ION_S_RECV_ERRORS,
   ION_S_BATCHES,
+  ION_S_GSO_SENDS, /* sendmsg calls that carried several datagrams (GSO) */
+  ION_S_GRO_RECVS, /* receives that held several coalesced datagrams (GRO) */
+  ION_S_GSO_FALLBACKS, /* GSO sends refused, then sent one by one */
   ION_S_WORDS = 16
 };
 
 /* Receive slot layout: the multishot header, room for the peer address and
- * one control message (SO_RXQ_OVFL), then the payload. */
+ * two control messages (SO_RXQ_OVFL, UDP_GRO), then the payload. */
 #define ION_UDP_NAMELEN 32 /* sockaddr_in6 (28), padded to keep 8-byte alignment */
-#define ION_UDP_CTRLLEN 24 /* CMSG_SPACE(sizeof(uint32_t)) */
-#define ION_UDP_SLOT_HDR (16 + ION_UDP_NAMELEN + ION_UDP_CTRLLEN) /* 72 */
+#define ION_UDP_CTRLLEN 48 /* 2 * CMSG_SPACE(sizeof(uint32_t)) */
+#define ION_UDP_SLOT_HDR (16 + ION_UDP_NAMELEN + ION_UDP_CTRLLEN) /* 96 */
+
+/* GRO: the kernel coalesces at most this many datagrams into one receive
+ * (UDP_GRO_CNT_MAX), and one coalesced receive needs a 64 KiB buffer. */
+#define ION_UDP_GRO_SEGS 64
+#define ION_UDP_GRO_PAYLOAD 65535
+/* GSO: datagrams per sendmsg (UDP_MAX_SEGMENTS on every kernel that has
+ * UDP_SEGMENT) and payload bytes per sendmsg (an IPv4 datagram's limit). */
+#define ION_UDP_GSO_SEGS 64
+#define ION_UDP_GSO_BYTES 65507
 
 typedef struct ion_udp_config {
   int family;         /* 4 or 6 */
@@ -67,6 +79,8 @@ typedef struct ion_udp_config {
   int ipv6_only;
   uint32_t max_payload; /* payload bytes delivered whole; 0: all the slot */
   int backend;          /* ION_BACKEND_* */
+  int gro;              /* ask for coalesced receives (needs 64 KiB slots) */
+  int gso;              /* send runs of equal datagrams with UDP_SEGMENT */
 } ion_udp_config;
 
 /* How a socket moves packets: through the ring, or with recvmmsg/sendmmsg
@@ -75,6 +89,7 @@ enum { ION_BACKEND_URING = 0, ION_BACKEND_MMSG = 1 };
 
 typedef struct ion_udp_layout {
   uint32_t ctrl, stats, rmeta, sdesc, rpool, sdata, total;
+  uint32_t rmeta_n; /* receive entries: rslots, or rslots * GRO segments */
 } ion_udp_layout;
 
 typedef struct ion_udp ion_udp;
@@ -118,6 +133,9 @@ void ion_mmsg_on_error(ion_udp *u, int fallback);
 /* Poll backend: does the socket want POLLIN / POLLOUT now? */
 int ion_mmsg_poll_events(const ion_udp *u);
 int ion_udp_is_multishot(const ion_udp *u);
+/* Whether GRO / GSO are in use now (the kernel may refuse them). */
+int ion_udp_gro_on(const ion_udp *u);
+int ion_udp_gso_on(const ion_udp *u);
 
 /* Options for ion_udp_setopt/getopt (int-valued only). */
 enum {

@@ -24,6 +24,11 @@ typedef struct ion_udp_send {
   struct msghdr msg;
   struct iovec iov;
   struct sockaddr_in6 name;
+  /* A GSO run's head carries UDP_SEGMENT here. */
+  union {
+    struct cmsghdr align;
+    uint8_t bytes[CMSG_SPACE(sizeof(uint16_t))];
+  } control;
 } ion_udp_send;
 
 struct ion_udp {
@@ -55,6 +60,13 @@ struct ion_udp {
   uint8_t *sdone;
   uint32_t send_next; /* next descriptor to take from JS */
   uint32_t frontier;  /* every descriptor before it has completed */
+  /* GSO (ring backend): a run of descriptors goes out as one sendmsg whose
+   * iovecs are giov[head..head+n); gcount[head] = n, 0 for the others. */
+  bool gso;              /* the socket may group sends now */
+  bool gro;              /* UDP_GRO is set on the socket */
+  uint32_t gso_max_seg;  /* refused once at this segment size: stay below */
+  struct iovec *giov;
+  uint8_t *gcount;
   /* poll backend (mmsg.c) */
   bool want_write;          /* a send hit EAGAIN: wait for POLLOUT */
   struct mmsghdr *mm_hdrs;  /* MMSG_BATCH entries */
@@ -67,7 +79,13 @@ struct ion_udp {
 void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
                      const void *name, uint32_t namelen);
 void ion_udp_recv_error(ion_udp *u, int32_t res);
-void ion_udp_read_drops(ion_udp *u, const uint8_t *ctl, size_t len);
+/* Reads the control messages of a receive: stores the kernel's drop count,
+ * returns the GRO segment size (0: one datagram). */
+uint32_t ion_udp_read_cmsgs(ion_udp *u, const uint8_t *ctl, size_t len);
+/* Delivers a receive: one entry, or one per segment of a GRO receive. */
+void ion_udp_deliver_gro(ion_udp *u, uint8_t *payload, uint32_t len,
+                         bool trunc, const void *name, uint32_t namelen,
+                         uint32_t seg);
 int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d);
 void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res);
 void ion_udp_advance_frontier(ion_udp *u, bool tell);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,9 @@ static void arm_single(ion_udp *u, uint32_t i) {
   if (!sqe) return;
   memset(&s->msg, 0, sizeof(s->msg));
   s->iov.iov_base = slot_ptr(u, i) + ION_UDP_SLOT_HDR;
-  s->iov.iov_len = u->cfg.max_payload;
+  /* A GRO receive needs the whole slot; datagrams are cut at delivery. */
+  s->iov.iov_len = u->gro ? u->cfg.rslot - ION_UDP_SLOT_HDR
+                          : u->cfg.max_payload;
   s->msg.msg_name = &s->name;
   s->msg.msg_namelen = sizeof(s->name);
   s->msg.msg_iov = &s->iov;
@@ -78,31 +81,37 @@ int ion_udp_io_arm(ion_udp *u) {
   return 0;
 }
 
-/* The kernel's drop counter (SO_RXQ_OVFL), read with memcpy because the
- * control area need not be aligned for struct cmsghdr. */
-void ion_udp_read_drops(ion_udp *u, const uint8_t *ctl, size_t len) {
+/* The kernel's drop counter (SO_RXQ_OVFL) and the GRO segment size
+ * (UDP_GRO), read with memcpy because the control area need not be aligned
+ * for struct cmsghdr. */
+uint32_t ion_udp_read_cmsgs(ion_udp *u, const uint8_t *ctl, size_t len) {
+  uint32_t seg = 0;
   while (len >= sizeof(struct cmsghdr)) {
     struct cmsghdr h;
     memcpy(&h, ctl, sizeof(h));
-    if (h.cmsg_len < sizeof(h) || h.cmsg_len > len) return;
-    if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SO_RXQ_OVFL &&
-        h.cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
-      uint32_t drops;
-      /* Data starts CMSG_LEN(0) bytes in; CMSG_DATA would dereference a
-       * possibly misaligned struct cmsghdr pointer (undefined behaviour). */
-      memcpy(&drops, ctl + CMSG_LEN(0), sizeof(drops));
-      u->stats[ION_S_DROPS] = drops;
+    if (h.cmsg_len < sizeof(h) || h.cmsg_len > len) break;
+    /* Data starts CMSG_LEN(0) bytes in; CMSG_DATA would dereference a
+     * possibly misaligned struct cmsghdr pointer (undefined behaviour). */
+    if (h.cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+      uint32_t v;
+      memcpy(&v, ctl + CMSG_LEN(0), sizeof(v));
+      if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SO_RXQ_OVFL)
+        u->stats[ION_S_DROPS] = v;
+      else if (h.cmsg_level == SOL_UDP && h.cmsg_type == UDP_GRO)
+        seg = v;
     }
     size_t step = CMSG_ALIGN(h.cmsg_len);
-    if (step >= len) return;
+    if (step >= len) break;
     ctl += step;
     len -= step;
   }
+  return seg;
 }
 
 void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
                     const void *name, uint32_t namelen) {
-  if (u->rcount >= u->cfg.rslots) return; /* cannot happen: one per buffer */
+  /* Cannot happen: rmeta has room for every datagram of every buffer. */
+  if (u->rcount >= u->lay.rmeta_n) return;
   int32_t *m = &u->rmeta[(size_t)u->rcount * ION_M_WORDS];
   m[ION_M_OFF] = (int32_t)(payload - u->mem);
   m[ION_M_LEN] = (int32_t)len;
@@ -114,6 +123,27 @@ void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
   u->stats[ION_S_BYTES_IN] += len;
   if (trunc) u->stats[ION_S_TRUNC]++;
   ion_reactor_notify(u->rx, &u->obj, ION_EV_RECV);
+}
+
+/* A GRO receive holds datagrams of seg bytes back to back (the last may be
+ * shorter), all from one sender: one entry each, cut at max_payload like
+ * any datagram. trunc (the kernel cut the whole receive) marks the last. */
+void ion_udp_deliver_gro(ion_udp *u, uint8_t *payload, uint32_t len,
+                         bool trunc, const void *name, uint32_t namelen,
+                         uint32_t seg) {
+  uint32_t cap = u->cfg.max_payload;
+  if (seg == 0 || seg >= len) {
+    bool cut = trunc || len > cap;
+    ion_udp_deliver(u, payload, len > cap ? cap : len, cut, name, namelen);
+    return;
+  }
+  u->stats[ION_S_GRO_RECVS]++;
+  for (uint32_t off = 0; off < len; off += seg) {
+    uint32_t n = len - off < seg ? len - off : seg;
+    bool last = off + n >= len;
+    bool cut = n > cap || (last && trunc);
+    ion_udp_deliver(u, payload + off, n > cap ? cap : n, cut, name, namelen);
+  }
 }
 
 void ion_udp_recv_error(ion_udp *u, int32_t res) {
@@ -145,20 +175,22 @@ static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
   uint8_t *slot = slot_ptr(u, bid);
   struct ion_recvmsg_out out;
   memcpy(&out, slot, sizeof(out));
-  uint32_t cap = u->cfg.max_payload;
+  /* payloadlen is the datagram's length even when the buffer cut it. */
+  uint32_t room = u->cfg.rslot - ION_UDP_SLOT_HDR;
   uint32_t len = out.payloadlen;
-  bool trunc = (out.flags & MSG_TRUNC) || len > cap;
-  if (len > cap) len = cap;
+  bool trunc = (out.flags & MSG_TRUNC) || len > room;
+  if (len > room) len = room;
   uint32_t ctl_len = out.controllen < ION_UDP_CTRLLEN ? out.controllen
                                                       : ION_UDP_CTRLLEN;
-  ion_udp_read_drops(u, slot + 16 + ION_UDP_NAMELEN, ctl_len);
+  uint32_t seg = ion_udp_read_cmsgs(u, slot + 16 + ION_UDP_NAMELEN, ctl_len);
   u->multishot_ever_delivered = true;
   u->held[u->held_n++] = bid;
   uint32_t namelen = out.namelen < ION_UDP_NAMELEN ? out.namelen
                                                    : ION_UDP_NAMELEN;
   struct sockaddr_in6 name;
   memcpy(&name, slot + 16, sizeof(name));
-  ion_udp_deliver(u, slot + ION_UDP_SLOT_HDR, len, trunc, &name, namelen);
+  ion_udp_deliver_gro(u, slot + ION_UDP_SLOT_HDR, len, trunc, &name, namelen,
+                      seg);
 }
 
 static void on_recv_single(ion_udp *u, uint32_t i, int32_t res) {
@@ -172,10 +204,10 @@ static void on_recv_single(ion_udp *u, uint32_t i, int32_t res) {
   uint32_t ctl_len = s->msg.msg_controllen < ION_UDP_CTRLLEN
                          ? (uint32_t)s->msg.msg_controllen
                          : ION_UDP_CTRLLEN;
-  ion_udp_read_drops(u, s->control, ctl_len);
+  uint32_t seg = ion_udp_read_cmsgs(u, s->control, ctl_len);
   bool trunc = (s->msg.msg_flags & MSG_TRUNC) != 0;
-  ion_udp_deliver(u, slot_ptr(u, i) + ION_UDP_SLOT_HDR, (uint32_t)res, trunc,
-          &s->name, s->msg.msg_namelen);
+  ion_udp_deliver_gro(u, slot_ptr(u, i) + ION_UDP_SLOT_HDR, (uint32_t)res,
+                      trunc, &s->name, s->msg.msg_namelen, seg);
 }
 
 void ion_udp_advance_frontier(ion_udp *u, bool tell) {
@@ -200,9 +232,52 @@ void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res) {
   }
 }
 
+static int submit_send(ion_udp *u, uint32_t slot) {
+  struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
+  if (!sqe) return -EAGAIN;
+  ion_prep_sendmsg(sqe, u->fd, &u->sends[slot].msg,
+                   ION_UD(u->obj.id, K_SEND, slot));
+  return 0;
+}
+
+/* A GSO run was refused: remember why, then send its datagrams one by one
+ * so that each gets its own result (nothing JS handed over is lost). EIO:
+ * the route's device cannot segment; EINVAL: this segment size is too big
+ * for the route (UDP_SEGMENT needs segments within the MTU). */
+static void gso_refused(ion_udp *u, uint32_t head, uint32_t n, int32_t res) {
+  u->stats[ION_S_GSO_FALLBACKS]++;
+  if (res == -EIO) u->gso = false;
+  uint32_t seg = (uint32_t)u->sends[head].iov.iov_len;
+  if (res == -EINVAL && seg < u->gso_max_seg) u->gso_max_seg = seg;
+  struct msghdr *m = &u->sends[head].msg;
+  m->msg_iov = &u->sends[head].iov;
+  m->msg_iovlen = 1;
+  m->msg_control = NULL;
+  m->msg_controllen = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    if (submit_send(u, head + k) < 0) ion_udp_send_done(u, head + k, res);
+  }
+}
+
 static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
   if (slot >= u->cfg.sslots) return;
-  ion_udp_send_done(u, slot, res);
+  uint32_t n = u->gcount ? u->gcount[slot] : 0;
+  if (n > 1) {
+    u->gcount[slot] = 0;
+    if (res < 0 && res != -ECANCELED && !u->obj.closing) {
+      gso_refused(u, slot, n, res);
+      ion_udp_advance_frontier(u, false);
+      ion_udp_update_alive(u);
+      return;
+    }
+    if (res >= 0) u->stats[ION_S_GSO_SENDS]++;
+    for (uint32_t k = 0; k < n; k++)
+      ion_udp_send_done(u, slot + k,
+                        res < 0 ? res
+                                : (int32_t)u->sends[slot + k].iov.iov_len);
+  } else {
+    ion_udp_send_done(u, slot, res);
+  }
   ion_udp_advance_frontier(u, res < 0);
   ion_udp_update_alive(u);
 }
@@ -244,16 +319,53 @@ int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d) {
   return 0;
 }
 
-/* Build and queue one sendmsg. 0, -EAGAIN (no SQE: try again later) or
- * another -errno that fails this send only. */
-static int prep_send(ion_udp *u, uint32_t slot, const int32_t *d) {
-  int rc = ion_udp_build_send(u, slot, d);
-  if (rc < 0) return rc;
-  struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
-  if (!sqe) return -EAGAIN;
-  ion_prep_sendmsg(sqe, u->fd, &u->sends[slot].msg,
-                   ION_UD(u->obj.id, K_SEND, slot));
-  return 0;
+/* Same destination: both connected (family 0), or equal address words. */
+static bool same_dest(const int32_t *a, const int32_t *b) {
+  if (a[ION_M_FAMILY] != b[ION_M_FAMILY] || a[ION_M_PORT] != b[ION_M_PORT])
+    return false;
+  if (a[ION_M_FAMILY] == 0) return true;
+  if (a[ION_M_FAMILY] == 4) return a[ION_M_ADDR] == b[ION_M_ADDR];
+  return a[ION_M_SCOPE] == b[ION_M_SCOPE] &&
+         memcmp(&a[ION_M_ADDR], &b[ION_M_ADDR], 16) == 0;
+}
+
+/* GSO: how many descriptors from head (already built, avail more pushed
+ * after it) go out in one sendmsg: a run to one destination of datagrams
+ * of the head's size, the last possibly shorter. 1: send it alone. */
+static uint32_t gso_run(ion_udp *u, uint32_t head, uint32_t avail) {
+  uint32_t seg = (uint32_t)u->sends[head].iov.iov_len;
+  if (!u->gso || seg == 0 || seg >= u->gso_max_seg) return 1;
+  const int32_t *hd = &u->sdesc[(size_t)head * ION_M_WORDS];
+  /* The run's iovecs must be contiguous: it stops at the ring's end. */
+  uint32_t room = u->cfg.sslots - head;
+  uint32_t limit = avail + 1 < room ? avail + 1 : room;
+  if (limit > ION_UDP_GSO_SEGS) limit = ION_UDP_GSO_SEGS;
+  uint32_t n = 1, total = seg;
+  while (n < limit) {
+    uint32_t slot = head + n;
+    const int32_t *d = &u->sdesc[(size_t)slot * ION_M_WORDS];
+    if (!same_dest(hd, d) || ion_udp_build_send(u, slot, d) < 0) break;
+    uint32_t len = (uint32_t)u->sends[slot].iov.iov_len;
+    if (len == 0 || len > seg || total + len > ION_UDP_GSO_BYTES) break;
+    total += len;
+    n++;
+    if (len < seg) break; /* only the last may be shorter */
+  }
+  if (n < 2) return 1;
+  for (uint32_t k = 0; k < n; k++) u->giov[head + k] = u->sends[head + k].iov;
+  ion_udp_send *h = &u->sends[head];
+  h->msg.msg_iov = &u->giov[head];
+  h->msg.msg_iovlen = n;
+  memset(&h->control, 0, sizeof(h->control));
+  struct cmsghdr *c = &h->control.align;
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t seg16 = (uint16_t)seg;
+  memcpy(CMSG_DATA(c), &seg16, sizeof(seg16));
+  h->msg.msg_control = h->control.bytes;
+  h->msg.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+  return n;
 }
 
 void ion_udp_flush(ion_udp *u) {
@@ -267,14 +379,28 @@ void ion_udp_flush(ion_udp *u) {
   /* The second test stops a JS bug from pushing past the ring. */
   while (u->send_next != tail && u->send_next - u->frontier < u->cfg.sslots) {
     uint32_t slot = u->send_next & mask;
-    int32_t *d = &u->sdesc[(size_t)slot * ION_M_WORDS];
-    int rc = prep_send(u, slot, d);
-    if (rc == -EAGAIN) break;
-    u->send_next++;
+    int rc = ion_udp_build_send(u, slot, &u->sdesc[(size_t)slot * ION_M_WORDS]);
     if (rc < 0) {
+      u->send_next++;
       ion_udp_send_done(u, slot, rc);
       failed = true;
+      continue;
     }
+    uint32_t pushed = tail - u->send_next - 1;
+    uint32_t window = u->cfg.sslots - (u->send_next - u->frontier) - 1;
+    uint32_t n = u->gcount ? gso_run(u, slot, pushed < window ? pushed : window)
+                           : 1;
+    if (submit_send(u, slot) < 0) {
+      /* No SQE: the head is rebuilt next time, whole run again. */
+      ion_udp_send *h = &u->sends[slot];
+      h->msg.msg_iov = &h->iov;
+      h->msg.msg_iovlen = 1;
+      h->msg.msg_control = NULL;
+      h->msg.msg_controllen = 0;
+      break;
+    }
+    if (u->gcount) u->gcount[slot] = (uint8_t)n;
+    u->send_next += n;
   }
   u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
   if (failed) ion_udp_advance_frontier(u, true);
