@@ -643,7 +643,7 @@ static bool rfix_close_checked(rfix *f) {
 static int reactor_recv_case(int multishot) {
   int st = FAIL;
   rfix f;
-  const size_t lens[4] = {1, 64, 300, 600}; /* 600 > 440 room */
+  const size_t lens[4] = {1, 64, 300, 600}; /* 600 > the 416-byte room */
   bool seen[4] = {false};
   int rc = rfix_open(&f, multishot, 8);
   CHECKF(rc == 0, "open=%d", rc);
