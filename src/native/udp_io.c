@@ -242,13 +242,15 @@ static int submit_send(ion_udp *u, uint32_t slot) {
 
 /* A GSO run was refused: remember why, then send its datagrams one by one
  * so that each gets its own result (nothing JS handed over is lost). EIO:
- * the route's device cannot segment; EINVAL: this segment size is too big
- * for the route (UDP_SEGMENT needs segments within the MTU). */
+ * the route's device cannot segment; EMSGSIZE or EINVAL: this segment size
+ * is too big for the route (UDP_SEGMENT needs segments within the MTU,
+ * where single datagrams may be fragmented). */
 static void gso_refused(ion_udp *u, uint32_t head, uint32_t n, int32_t res) {
   u->stats[ION_S_GSO_FALLBACKS]++;
   if (res == -EIO) u->gso = false;
   uint32_t seg = (uint32_t)u->sends[head].iov.iov_len;
-  if (res == -EINVAL && seg < u->gso_max_seg) u->gso_max_seg = seg;
+  if ((res == -EINVAL || res == -EMSGSIZE) && seg < u->gso_max_seg)
+    u->gso_max_seg = seg;
   struct msghdr *m = &u->sends[head].msg;
   m->msg_iov = &u->sends[head].iov;
   m->msg_iovlen = 1;
