@@ -17,6 +17,7 @@ import { openUdp } from '../src/index.js';
 import { BACKEND, waitUntil } from './helpers.js';
 
 const child = fileURLToPath(new URL('./dgram-child.js', import.meta.url));
+const rssChild = fileURLToPath(new URL('./rss-child.js', import.meta.url));
 const hasV6Loopback = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
 
 type AnySocket = Socket | nodeDgram.Socket;
@@ -278,19 +279,13 @@ test('a throwing message listener is an uncaught exception; the rest of the batc
   assert.equal(r.status, 0);
 });
 
-test('memory stays modest: 20 bound sockets receiving small datagrams', async () => {
-  const rss0 = process.memoryUsage().rss;
-  const socks = await Promise.all(Array.from({ length: 20 }, () => bound(createSocket('udp4'))));
-  let got = 0;
-  for (const s of socks) s.on('message', () => got++);
-  const tx = createSocket('udp4');
-  for (let round = 0; round < 5; round++) {
-    for (const s of socks) for (let i = 0; i < 50; i++) tx.send(Buffer.alloc(500), s.address().port, '127.0.0.1');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await waitUntil(() => got >= 4000, 5000, `datagrams (${got})`);
-  const grew = process.memoryUsage().rss - rss0;
+test('memory stays modest: 20 bound sockets receiving small datagrams', () => {
+  // Measured in a fresh process: here, earlier tests' garbage moves RSS by
+  // tens of MiB and made this flaky under load.
+  const r = spawnSync(process.execPath, [rssChild], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const grew = Number(r.stdout.trim());
+  assert.ok(Number.isFinite(grew) && grew > 0, r.stdout);
   // About one page per receive slot (64) plus the touched part of the send ring.
   assert.ok(grew < 40 * 1024 * 1024, `RSS grew by ${(grew / 1048576).toFixed(1)} MiB for 20 sockets`);
-  await closeAll(tx, ...socks);
 });
