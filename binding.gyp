@@ -14,7 +14,8 @@
         "src/native/mmsg.c",
         "src/native/ring.c",
         "src/native/udp.c",
-        "src/native/udp_io.c"
+        "src/native/udp_io.c",
+        "src/native/udp_gso.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],

@@ -44,7 +44,7 @@ export interface UdpSocketOptions {
    */
   backend?: 'auto' | 'io_uring' | 'mmsg' | 'dgram';
   /**
-   * UDP GSO (io_uring backend; default true): consecutive sends of one turn
+   * UDP GSO (io_uring and mmsg backends; default true): consecutive sends of one turn
    * to the same destination and of the same size (the last may be shorter)
    * go to the kernel as one sendmsg with UDP_SEGMENT, up to 64 datagrams or
    * 64 KiB. Receivers see ordinary datagrams. If the route refuses it
@@ -53,7 +53,7 @@ export interface UdpSocketOptions {
    */
   gso?: boolean;
   /**
-   * UDP GRO (io_uring backend; default false): the kernel may hand over up
+   * UDP GRO (io_uring and mmsg backends; default false): the kernel may hand over up
    * to 64 datagrams of one sender in one receive; they are still delivered
    * as separate entries of the batch. Costs a 64 KiB buffer per
    * recvBuffers entry, so use it with fewer buffers (e.g. 64).

@@ -290,9 +290,9 @@ export class Tunnel extends EventEmitter {
       sendBufferBytes: 2 << 20,
       // A TCP flow's packets reach the socket in runs from one sender: with
       // GRO the kernel hands over up to 64 per receive (io_uring backend),
-      // in 64 KiB buffers, so fewer of them. (Other backends ignore gro.)
+      // in 64 KiB buffers, so fewer of them. (The dgram backend has no GRO.)
       gro: true,
-      ...(o.backend === 'mmsg' || o.backend === 'dgram' ? {} : { recvBuffers: 64 }),
+      ...(o.backend === 'dgram' ? {} : { recvBuffers: 64 }),
       ...o.udp,
       type: config.type,
       address: config.address,

@@ -78,9 +78,9 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     this.family = opts.family;
     this.reactor = reactor;
     this.native = reactor.binding;
-    // Offloads are the ring backend's (the others ignore the flags).
-    const ring = backend === 'io_uring';
-    const flags = (ring && opts.gro ? L.F_GRO : 0) | (ring && opts.gso ? L.F_GSO : 0);
+    // Offloads belong to the addon's backends (node:dgram has none).
+    const native = backend !== 'dgram';
+    const flags = (native && opts.gro ? L.F_GRO : 0) | (native && opts.gso ? L.F_GSO : 0);
     // A GRO receive needs room for 64 KiB whatever maxMessageSize says.
     const room = flags & L.F_GRO ? Math.max(L.GRO_PAYLOAD, opts.maxMessageSize) : opts.maxMessageSize;
     const rslot = (room + L.SLOT_HEADER + 7) & ~7;
@@ -192,10 +192,10 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     return this.native.udpInfo(this.id)[1] ? 'multishot' : 'single';
   }
 
-  /** The UDP offloads in use now (both false off the io_uring backend). */
+  /** The UDP offloads in use now (both false on the dgram backend). */
   get offloads(): { gso: boolean; gro: boolean } {
     this.healthCheck();
-    if (this.backend !== 'io_uring') return { gso: false, gro: false };
+    if (this.backend === 'dgram') return { gso: false, gro: false };
     const info = this.native.udpInfo(this.id);
     return { gro: info[3] === 1, gso: info[4] === 1 };
   }

@@ -1,8 +1,9 @@
 /**
- * UDP GSO and GRO (io_uring backend): runs of equal datagrams to one peer
- * leave in one sendmsg; GRO receives are split back into datagrams. On the
- * other backends the options are accepted and change nothing, which the
- * same tests show (offloads report false, every datagram arrives whole).
+ * UDP GSO and GRO (io_uring and mmsg backends): runs of equal datagrams to
+ * one peer leave in one sendmsg; GRO receives are split back into
+ * datagrams. On the dgram backend the options are accepted and change
+ * nothing, which the same tests show (offloads report false, every
+ * datagram arrives whole).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { BACKEND, collector, open, waitUntil, type Received } from './helpers.js';
 import { Netns, tunSkipReason } from './netns.js';
 
-const RING = BACKEND === 'io_uring';
+/** The addon's backends have the offloads; node:dgram has none. */
+const RING = BACKEND !== 'dgram';
 const child = fileURLToPath(new URL('./offload-child.js', import.meta.url));
 
 /** Datagram k of a test: its index in the first two bytes, then a pattern. */

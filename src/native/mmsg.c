@@ -14,16 +14,17 @@ static uint8_t *payload_of(ion_udp *u, uint32_t slot) {
   return u->rpool + (size_t)slot * u->cfg.rslot + ION_UDP_SLOT_HDR;
 }
 
-/* Receive into slots rcount.. (every slot is free again after each
- * dispatch, so slot j holds the j-th packet of the batch). */
+/* Receive into slots mm_used.. (every slot is free again after each
+ * dispatch). A GRO receive fills a whole slot with several datagrams. */
 static int recv_batch(ion_udp *u) {
-  uint32_t room = u->cfg.rslots - u->rcount;
+  uint32_t room = u->cfg.rslots - u->mm_used;
   unsigned n = room < ION_MMSG_BATCH ? room : ION_MMSG_BATCH;
+  uint32_t len = u->gro ? u->cfg.rslot - ION_UDP_SLOT_HDR : u->cfg.max_payload;
   for (unsigned k = 0; k < n; k++) {
     ion_udp_single *b = &u->mm_bufs[k];
     struct msghdr *m = &u->mm_hdrs[k].msg_hdr;
-    b->iov.iov_base = payload_of(u, u->rcount + k);
-    b->iov.iov_len = u->cfg.max_payload;
+    b->iov.iov_base = payload_of(u, u->mm_used + k);
+    b->iov.iov_len = len;
     memset(m, 0, sizeof(*m));
     m->msg_name = &b->name;
     m->msg_namelen = sizeof(b->name);
@@ -42,17 +43,18 @@ static int recv_batch(ion_udp *u) {
     struct msghdr *m = &u->mm_hdrs[k].msg_hdr;
     size_t ctl = m->msg_controllen < ION_UDP_CTRLLEN ? m->msg_controllen
                                                      : ION_UDP_CTRLLEN;
-    (void)ion_udp_read_cmsgs(u, b->control, ctl);
-    ion_udp_deliver(u, payload_of(u, u->rcount), u->mm_hdrs[k].msg_len,
-                    (m->msg_flags & MSG_TRUNC) != 0, &b->name,
-                    m->msg_namelen);
+    uint32_t seg = ion_udp_read_cmsgs(u, b->control, ctl);
+    ion_udp_deliver_gro(u, payload_of(u, u->mm_used), u->mm_hdrs[k].msg_len,
+                        (m->msg_flags & MSG_TRUNC) != 0, &b->name,
+                        m->msg_namelen, seg);
+    u->mm_used++;
   }
   return r;
 }
 
 void ion_mmsg_on_readable(ion_udp *u) {
   if (u->obj.closing || !u->receiving) return;
-  while (u->rcount < u->cfg.rslots) {
+  while (u->mm_used < u->cfg.rslots) {
     int r = recv_batch(u);
     if (r == -EAGAIN || r == -EWOULDBLOCK) break;
     if (r < 0) {
@@ -63,14 +65,9 @@ void ion_mmsg_on_readable(ion_udp *u) {
   }
 }
 
-/* Send descriptors [first, first+n) that are already built. Returns how
- * many the kernel took, or -errno for the first one. */
-static int send_batch(ion_udp *u, uint32_t first, unsigned n) {
-  uint32_t mask = u->cfg.sslots - 1;
-  for (unsigned k = 0; k < n; k++) {
-    u->mm_hdrs[k].msg_hdr = u->sends[(first + k) & mask].msg;
-    u->mm_hdrs[k].msg_len = 0;
-  }
+/* Send the n messages built in mm_hdrs. Returns how many the kernel took,
+ * or -errno for the first one. */
+static int send_batch(ion_udp *u, unsigned n) {
   int r;
   do {
     r = sendmmsg(u->fd, u->mm_hdrs, n, MSG_DONTWAIT);
@@ -78,26 +75,36 @@ static int send_batch(ion_udp *u, uint32_t first, unsigned n) {
   return r < 0 ? -errno : r;
 }
 
-/* Build up to ION_MMSG_BATCH valid descriptors from send_next; invalid ones
- * before the first valid one fail on the spot. Returns the count built. */
+/* Build up to ION_MMSG_BATCH messages from send_next, each one descriptor
+ * or a GSO run of several (udp_gso.c); invalid descriptors before the first
+ * valid one fail on the spot. Returns the message count. */
 static unsigned build_run(ion_udp *u, uint32_t tail, bool *failed) {
   uint32_t mask = u->cfg.sslots - 1;
+  uint32_t seq = u->send_next;
   unsigned n = 0;
-  while (n < ION_MMSG_BATCH && u->send_next + n != tail &&
-         u->send_next + n - u->frontier < u->cfg.sslots) {
-    uint32_t slot = (u->send_next + n) & mask;
+  while (n < ION_MMSG_BATCH && seq != tail &&
+         seq - u->frontier < u->cfg.sslots) {
+    uint32_t slot = seq & mask;
     int rc = ion_udp_build_send(u, slot,
                                 &u->sdesc[(size_t)slot * ION_M_WORDS]);
     if (rc == 0) {
+      seq += ion_udp_gso_run(u, seq, tail);
+      u->mm_hdrs[n].msg_hdr = u->sends[slot].msg;
+      u->mm_hdrs[n].msg_len = 0;
       n++;
       continue;
     }
     if (n) break; /* send the run first; this one fails next time */
     ion_udp_send_done(u, slot, rc);
     u->send_next++;
+    seq++;
     *failed = true;
   }
   return n;
+}
+
+static uint32_t run_len(const ion_udp *u, uint32_t slot) {
+  return u->gcount && u->gcount[slot] ? u->gcount[slot] : 1;
 }
 
 void ion_mmsg_flush(ion_udp *u) {
@@ -107,22 +114,29 @@ void ion_mmsg_flush(ion_udp *u) {
   for (;;) {
     unsigned n = build_run(u, tail, &failed);
     if (n == 0) break;
-    int r = send_batch(u, u->send_next, n);
+    int r = send_batch(u, n);
     if (r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS) {
       u->want_write = true; /* the addon polls for POLLOUT, then retries */
       break;
     }
+    uint32_t head = u->send_next & mask;
+    if (r < 0 && run_len(u, head) > 1) {
+      /* The route refused the run: its datagrams go out one by one. */
+      ion_udp_gso_learn(u, head, r);
+      u->nogso_until = u->send_next + run_len(u, head);
+      continue;
+    }
     if (r < 0) { /* this datagram is refused (EMSGSIZE, ECONNREFUSED...) */
-      ion_udp_send_done(u, u->send_next & mask, r);
+      ion_udp_send_done(u, head, r);
       u->send_next++;
       failed = true;
       continue;
     }
     for (int k = 0; k < r; k++) {
-      uint32_t slot = (u->send_next + (uint32_t)k) & mask;
-      ion_udp_send_done(u, slot, (int32_t)u->mm_hdrs[k].msg_len);
+      uint32_t slot = u->send_next & mask, g = run_len(u, slot);
+      ion_udp_gso_done(u, slot, g, (int32_t)u->mm_hdrs[k].msg_len);
+      u->send_next += g;
     }
-    u->send_next += (uint32_t)r;
   }
   u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
   ion_udp_advance_frontier(u, failed);

@@ -96,7 +96,7 @@ static int alloc_state(ion_udp *u) {
     if (!u->singles) return -ENOMEM;
   }
   if (!u->held || !u->sends || !u->sdone) return -ENOMEM;
-  if (c->gso && c->backend == ION_BACKEND_URING) {
+  if (c->gso) {
     u->giov = calloc(c->sslots, sizeof(*u->giov));
     u->gcount = calloc(c->sslots, 1);
     if (!u->giov || !u->gcount) return -ENOMEM;
@@ -108,7 +108,7 @@ static int alloc_state(ion_udp *u) {
  * speed, so the socket goes on without it. */
 static void setup_offloads(ion_udp *u) {
   int one = 1;
-  if (u->cfg.gro && u->cfg.backend == ION_BACKEND_URING)
+  if (u->cfg.gro)
     u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
   /* UDP_SEGMENT is a per-send control message: nothing to set up. */
   u->gso = u->giov != NULL;

@@ -65,10 +65,12 @@ struct ion_udp {
   bool gso;              /* the socket may group sends now */
   bool gro;              /* UDP_GRO is set on the socket */
   uint32_t gso_max_seg;  /* refused once at this segment size: stay below */
+  uint32_t nogso_until;  /* mmsg: descriptors before this go out alone */
   struct iovec *giov;
   uint8_t *gcount;
   /* poll backend (mmsg.c) */
   bool want_write;          /* a send hit EAGAIN: wait for POLLOUT */
+  uint32_t mm_used;         /* receive slots filled since the dispatch */
   struct mmsghdr *mm_hdrs;  /* MMSG_BATCH entries */
   ion_udp_single *mm_bufs;  /* names/control for receives */
 };
@@ -89,6 +91,16 @@ void ion_udp_deliver_gro(ion_udp *u, uint8_t *payload, uint32_t len,
 int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d);
 void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res);
 void ion_udp_advance_frontier(ion_udp *u, bool tell);
+
+/* GSO runs (udp_gso.c). gso_run: with the descriptor at sequence seq
+ * built, how many descriptors from it (tail: JS's push count) go out in
+ * its sendmsg, which it sets up; 1 = alone. unrun: make the head a single
+ * datagram again. learn: the kernel refused a run with res. done: give
+ * every descriptor of a finished run its result. */
+uint32_t ion_udp_gso_run(ion_udp *u, uint32_t seq, uint32_t tail);
+void ion_udp_gso_unrun(ion_udp *u, uint32_t head);
+void ion_udp_gso_learn(ion_udp *u, uint32_t head, int32_t res);
+void ion_udp_gso_done(ion_udp *u, uint32_t head, uint32_t n, int32_t res);
 
 /* The recvmmsg/sendmmsg backend (mmsg.c). */
 void ion_mmsg_flush(ion_udp *u);

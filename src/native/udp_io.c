@@ -240,22 +240,11 @@ static int submit_send(ion_udp *u, uint32_t slot) {
   return 0;
 }
 
-/* A GSO run was refused: remember why, then send its datagrams one by one
- * so that each gets its own result (nothing JS handed over is lost). EIO:
- * the route's device cannot segment; EMSGSIZE or EINVAL: this segment size
- * is too big for the route (UDP_SEGMENT needs segments within the MTU,
- * where single datagrams may be fragmented). */
+/* A GSO run was refused (ion_udp_gso_learn says why): send its datagrams
+ * one by one so that each gets its own result; nothing is lost. */
 static void gso_refused(ion_udp *u, uint32_t head, uint32_t n, int32_t res) {
-  u->stats[ION_S_GSO_FALLBACKS]++;
-  if (res == -EIO) u->gso = false;
-  uint32_t seg = (uint32_t)u->sends[head].iov.iov_len;
-  if ((res == -EINVAL || res == -EMSGSIZE) && seg < u->gso_max_seg)
-    u->gso_max_seg = seg;
-  struct msghdr *m = &u->sends[head].msg;
-  m->msg_iov = &u->sends[head].iov;
-  m->msg_iovlen = 1;
-  m->msg_control = NULL;
-  m->msg_controllen = 0;
+  ion_udp_gso_learn(u, head, res);
+  ion_udp_gso_unrun(u, head);
   for (uint32_t k = 0; k < n; k++) {
     if (submit_send(u, head + k) < 0) ion_udp_send_done(u, head + k, res);
   }
@@ -272,11 +261,7 @@ static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
       ion_udp_update_alive(u);
       return;
     }
-    if (res >= 0) u->stats[ION_S_GSO_SENDS]++;
-    for (uint32_t k = 0; k < n; k++)
-      ion_udp_send_done(u, slot + k,
-                        res < 0 ? res
-                                : (int32_t)u->sends[slot + k].iov.iov_len);
+    ion_udp_gso_done(u, slot, n, res);
   } else {
     ion_udp_send_done(u, slot, res);
   }
@@ -321,55 +306,6 @@ int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d) {
   return 0;
 }
 
-/* Same destination: both connected (family 0), or equal address words. */
-static bool same_dest(const int32_t *a, const int32_t *b) {
-  if (a[ION_M_FAMILY] != b[ION_M_FAMILY] || a[ION_M_PORT] != b[ION_M_PORT])
-    return false;
-  if (a[ION_M_FAMILY] == 0) return true;
-  if (a[ION_M_FAMILY] == 4) return a[ION_M_ADDR] == b[ION_M_ADDR];
-  return a[ION_M_SCOPE] == b[ION_M_SCOPE] &&
-         memcmp(&a[ION_M_ADDR], &b[ION_M_ADDR], 16) == 0;
-}
-
-/* GSO: how many descriptors from head (already built, avail more pushed
- * after it) go out in one sendmsg: a run to one destination of datagrams
- * of the head's size, the last possibly shorter. 1: send it alone. */
-static uint32_t gso_run(ion_udp *u, uint32_t head, uint32_t avail) {
-  uint32_t seg = (uint32_t)u->sends[head].iov.iov_len;
-  if (!u->gso || seg == 0 || seg >= u->gso_max_seg) return 1;
-  const int32_t *hd = &u->sdesc[(size_t)head * ION_M_WORDS];
-  /* The run's iovecs must be contiguous: it stops at the ring's end. */
-  uint32_t room = u->cfg.sslots - head;
-  uint32_t limit = avail + 1 < room ? avail + 1 : room;
-  if (limit > ION_UDP_GSO_SEGS) limit = ION_UDP_GSO_SEGS;
-  uint32_t n = 1, total = seg;
-  while (n < limit) {
-    uint32_t slot = head + n;
-    const int32_t *d = &u->sdesc[(size_t)slot * ION_M_WORDS];
-    if (!same_dest(hd, d) || ion_udp_build_send(u, slot, d) < 0) break;
-    uint32_t len = (uint32_t)u->sends[slot].iov.iov_len;
-    if (len == 0 || len > seg || total + len > ION_UDP_GSO_BYTES) break;
-    total += len;
-    n++;
-    if (len < seg) break; /* only the last may be shorter */
-  }
-  if (n < 2) return 1;
-  for (uint32_t k = 0; k < n; k++) u->giov[head + k] = u->sends[head + k].iov;
-  ion_udp_send *h = &u->sends[head];
-  h->msg.msg_iov = &u->giov[head];
-  h->msg.msg_iovlen = n;
-  memset(&h->control, 0, sizeof(h->control));
-  struct cmsghdr *c = &h->control.align;
-  c->cmsg_level = SOL_UDP;
-  c->cmsg_type = UDP_SEGMENT;
-  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-  uint16_t seg16 = (uint16_t)seg;
-  memcpy(CMSG_DATA(c), &seg16, sizeof(seg16));
-  h->msg.msg_control = h->control.bytes;
-  h->msg.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
-  return n;
-}
-
 void ion_udp_flush(ion_udp *u) {
   if (u->obj.closing) return;
   if (u->cfg.backend == ION_BACKEND_MMSG) {
@@ -388,20 +324,12 @@ void ion_udp_flush(ion_udp *u) {
       failed = true;
       continue;
     }
-    uint32_t pushed = tail - u->send_next - 1;
-    uint32_t window = u->cfg.sslots - (u->send_next - u->frontier) - 1;
-    uint32_t n = u->gcount ? gso_run(u, slot, pushed < window ? pushed : window)
-                           : 1;
+    uint32_t n = ion_udp_gso_run(u, u->send_next, tail);
     if (submit_send(u, slot) < 0) {
       /* No SQE: the head is rebuilt next time, whole run again. */
-      ion_udp_send *h = &u->sends[slot];
-      h->msg.msg_iov = &h->iov;
-      h->msg.msg_iovlen = 1;
-      h->msg.msg_control = NULL;
-      h->msg.msg_controllen = 0;
+      ion_udp_gso_unrun(u, slot);
       break;
     }
-    if (u->gcount) u->gcount[slot] = (uint8_t)n;
     u->send_next += n;
   }
   u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
@@ -428,6 +356,7 @@ void ion_udp_io_after_dispatch(void *obj) {
   if (u->obj.closing) return;
   if (u->cfg.backend == ION_BACKEND_MMSG) {
     /* Nothing to hand back: the next recvmmsg reuses every slot. */
+    u->mm_used = 0;
   } else if (u->multishot) {
     for (uint32_t i = 0; i < u->held_n; i++)
       ion_bufring_add(&u->br, slot_ptr(u, u->held[i]), u->cfg.rslot,

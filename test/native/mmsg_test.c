@@ -596,6 +596,55 @@ out:
   return st;
 }
 
+/* GSO and GRO on loopback: eleven sends to the socket's own address (ten
+ * of 1000 bytes, one of 500) leave in one sendmsg; they come back as one
+ * GRO receive, split into eleven entries in slot 0, each with its bytes. */
+static int t_gso_gro(bool ringless) {
+  int st = FAIL, rc;
+  mfix f;
+  ion_udp_config cfg = default_cfg();
+  cfg.rslots = 4;
+  cfg.rslot = (ION_UDP_SLOT_HDR + ION_UDP_GRO_PAYLOAD + 7) & ~7U;
+  cfg.sdata_len = 65536;
+  cfg.gso = 1;
+  cfg.gro = 1;
+  OPEN_OR_SKIP(&f, ringless, &cfg, true);
+  CHECK(ion_udp_gso_on(f.u) && ion_udp_gro_on(f.u));
+  CHECK(f.lay.rmeta_n == 4 * ION_UDP_GRO_SEGS);
+  for (unsigned k = 0; k < 11; k++) {
+    uint32_t off = f.lay.sdata + k * 1000;
+    int32_t len = k == 10 ? 500 : 1000;
+    fill(f.mem + off, (size_t)len, k);
+    put_sdesc(&f, k, off, len, &f.obj_addr);
+  }
+  f.ctrl[ION_C_STAIL] = 11;
+  ion_udp_flush(f.u);
+  CHECKF(f.ctrl[ION_C_SDONE] == 11, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  for (unsigned k = 0; k < 11; k++)
+    CHECKF(result_of(&f, k) == (k == 10 ? 500 : 1000), "send %u res=%d", k,
+           result_of(&f, k));
+  CHECK(stat_of(&f, ION_S_GSO_SENDS) == 1 && stat_of(&f, ION_S_PKTS_OUT) == 11);
+  ion_mmsg_on_readable(f.u);
+  CHECKF(f.ctrl[ION_C_RCOUNT] == 11, "rcount=%d", f.ctrl[ION_C_RCOUNT]);
+  CHECK(stat_of(&f, ION_S_GRO_RECVS) == 1 && stat_of(&f, ION_S_PKTS_IN) == 11);
+  uint32_t base = f.lay.rpool + ION_UDP_SLOT_HDR;
+  for (unsigned k = 0; k < 11; k++) {
+    const int32_t *m = rmeta(&f, k);
+    int32_t len = k == 10 ? 500 : 1000;
+    CHECKF(m[ION_M_OFF] == (int32_t)(base + k * 1000) && m[ION_M_LEN] == len &&
+               m[ION_M_FLAGS] == 0 && m[ION_M_PORT] == f.port,
+           "entry %u off=%d len=%d", k, m[ION_M_OFF], m[ION_M_LEN]);
+    CHECK(same(f.mem + m[ION_M_OFF], (size_t)len, k));
+  }
+  dispatch(&f);
+  CHECK(f.ctrl[ION_C_RCOUNT] == 0 && f.u->mm_used == 0);
+  CHECK(mfix_close_checked(&f));
+  st = PASS;
+out:
+  mfix_teardown(&f);
+  return st;
+}
+
 /* Bad descriptors between good ones fail alone (-EFAULT outside the send
  * region or negative, -EINVAL for a wrong family or port); the good ones
  * go out in order; JS hears ION_EV_SENT because something failed. */
@@ -872,6 +921,7 @@ BOTH(t_recv_trunc)
 BOTH(t_recv_drops)
 BOTH(t_ipv6)
 BOTH(t_send)
+BOTH(t_gso_gro)
 BOTH(t_send_bad_desc)
 BOTH(t_econnrefused)
 BOTH(t_send_eagain)
@@ -890,6 +940,7 @@ static const test_case tests[] = {
     ENTRIES("recv_drops_rxq_ovfl", t_recv_drops),
     ENTRIES("ipv6", t_ipv6),
     ENTRIES("send", t_send),
+    ENTRIES("gso_gro_loopback", t_gso_gro),
     ENTRIES("send_bad_descriptor", t_send_bad_desc),
     ENTRIES("econnrefused", t_econnrefused),
     ENTRIES("send_eagain_pollout", t_send_eagain),
