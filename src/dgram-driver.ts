@@ -102,7 +102,7 @@ export class DgramDriver implements NativeBinding {
   }
 
   reactorInfo(): number[] {
-    return [0, 0, 0, 0, this.objs.size, 0, 0];
+    return [0, 0, 0, 0, this.objs.size, 0, 0, 0];
   }
 
   submit(): number {

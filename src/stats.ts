@@ -28,6 +28,8 @@ export interface UdpStats {
   enters: number;
   /** Times the completion queue overflowed on this thread's ring. */
   cqOverflows: number;
+  /** Times this thread's event loop woke for its ring (completions waiting). */
+  wakeups: number;
 }
 
 export function readStats(s: Float64Array, reactorInfo: number[]): UdpStats {
@@ -49,5 +51,6 @@ export function readStats(s: Float64Array, reactorInfo: number[]): UdpStats {
     gsoFallbacks: v(L.S_GSO_FALLBACKS),
     enters: reactorInfo[2] ?? 0,
     cqOverflows: reactorInfo[3] ?? 0,
+    wakeups: reactorInfo[7] ?? 0,
   };
 }

@@ -64,6 +64,8 @@ export interface TunnelStats {
   rebinds: number;
   /** The current UDP socket's own counters (they restart with each rebind). */
   udp: UdpStats;
+  /** UDP GSO / GRO in use on the current socket (io_uring and mmsg backends). */
+  offloads: { gso: boolean; gro: boolean };
   tun: TunStats;
 }
 
@@ -72,6 +74,7 @@ export function snapshot(
   backend: { udp: string; tun: string },
   udp: UdpStats,
   tun: TunStats,
+  offloads: { gso: boolean; gro: boolean },
 ): TunnelStats {
   const v = (i: number): number => c.v[i] ?? 0;
   let total = 0;
@@ -88,6 +91,7 @@ export function snapshot(
     drops,
     rebinds: v(REBINDS),
     udp,
+    offloads,
     tun,
   };
 }
@@ -116,6 +120,10 @@ export function formatStats(s: TunnelStats): string {
     `rebinds=${s.rebinds}`,
     `udp_kernel_drops=${s.udp.drops}`,
     `udp_batches=${s.udp.batches}`,
+    `udp_gso=${s.offloads.gso ? 'on' : 'off'}`,
+    `udp_gro=${s.offloads.gro ? 'on' : 'off'}`,
+    `udp_gso_sends=${s.udp.gsoSends}`,
+    `udp_gro_receives=${s.udp.groReceives}`,
     `tun_batches=${s.tun.batches}`,
   );
   return parts.join(' ');

@@ -168,7 +168,9 @@ export class Tunnel extends EventEmitter {
 
   /** Counters since creation, drops by reason, and the backends in use. */
   stats(): TunnelStats {
-    return snapshot(this.c, this.backend, this.leg.sock.stats(), this.tun.stats());
+    const sock = this.leg.sock;
+    const offloads = sock.isOpen ? sock.offloads : { gso: false, gro: false };
+    return snapshot(this.c, this.backend, sock.stats(), this.tun.stats(), offloads);
   }
 
   // ---- the data path: no allocation per packet ----

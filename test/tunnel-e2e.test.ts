@@ -93,6 +93,10 @@ for (const { udp: backend, tun: tunBackend } of cases) {
         assert.equal(c.tun_backend, tunBackend);
         assert.equal(c.drop_not_from_peer, '0');
         assert.equal(c.drop_malformed, '0');
+        // GSO and GRO are on where the backend has them (the bench shows the gain).
+        const on = backend === 'dgram' ? 'off' : 'on';
+        assert.equal(c.udp_gso, on);
+        assert.equal(c.udp_gro, on);
       }
       // 100 MB in segments of at most 1380 bytes went A -> B.
       const [a, b] = counters as [Record<string, string>, Record<string, string>];

@@ -28,11 +28,14 @@ export interface HeapCounters {
   packets(): number;
   /** Receive callbacks so far, if the server batches (per-batch costs show as bytes/batch). */
   batches?: () => number;
+  /** Event-loop wake-ups for the ring so far (each is one loop iteration). */
+  wakeups?: () => number;
 }
 
 export interface HeapReport {
   packets: number;
   batches?: number;
+  wakeups?: number;
   /** used_heap_size at end − at start */
   heapDeltaBytes: number;
   /** Σ (used before − used after) over the GCs in the window */
@@ -57,7 +60,8 @@ export function installHeapProbe(counters: HeapCounters): void {
   if (process.env['BENCH_HEAP'] !== '1') return;
   const samplePath = process.env['BENCH_HEAP_SAMPLE'];
   const batches = counters.batches ?? ((): number => 0);
-  let start: { heap: number; packets: number; batches: number; t: number; profiler: GCProfiler } | undefined;
+  const wakeups = counters.wakeups ?? ((): number => 0);
+  let start: { heap: number; packets: number; batches: number; wakeups: number; t: number; profiler: GCProfiler } | undefined;
   let stopSampling: (() => void) | undefined;
   // Loaded only when asked for: node:inspector is absent from some Node
   // builds, and the window starts a second or more after this.
@@ -76,6 +80,7 @@ export function installHeapProbe(counters: HeapCounters): void {
   warm.stop();
   counters.packets();
   batches();
+  wakeups();
   getHeapStatistics();
   performance.now();
 
@@ -85,8 +90,9 @@ export function installHeapProbe(counters: HeapCounters): void {
     profiler.start();
     const p = counters.packets();
     const b = batches();
+    const w = wakeups();
     // Read the heap last, so the objects made above are not counted.
-    start = { heap: getHeapStatistics().used_heap_size, packets: p, batches: b, t: performance.now(), profiler };
+    start = { heap: getHeapStatistics().used_heap_size, packets: p, batches: b, wakeups: w, t: performance.now(), profiler };
     if (samplePath !== undefined) stopSampling = sampler?.startHeapSampling(samplePath);
   });
 
@@ -95,6 +101,7 @@ export function installHeapProbe(counters: HeapCounters): void {
     const heap = getHeapStatistics().used_heap_size;
     const p = counters.packets();
     const b = batches();
+    const w = wakeups();
     const t = performance.now();
     const sampled = stopSampling !== undefined;
     stopSampling?.();
@@ -116,6 +123,7 @@ export function installHeapProbe(counters: HeapCounters): void {
     const report: HeapReport = {
       packets: n,
       ...(counters.batches === undefined ? {} : { batches: b - start.batches }),
+      ...(counters.wakeups === undefined ? {} : { wakeups: w - start.wakeups }),
       heapDeltaBytes,
       gcFreedBytes,
       minorGcs,

@@ -15,7 +15,12 @@ const sock = openUdp({
   },
 });
 // stats() allocates, but it is only called at the probe's two signals.
-installHeapProbe({ packets: () => sock.stats().packetsIn, batches: () => sock.stats().batches });
+installHeapProbe({
+  packets: () => sock.stats().packetsIn,
+  batches: () => sock.stats().batches,
+  // Ring wake-ups; the mmsg backend has none (it wakes per socket).
+  ...(backend === 'io_uring' ? { wakeups: () => sock.stats().wakeups } : {}),
+});
 console.log(`READY ${sock.address().port}`);
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

@@ -176,6 +176,7 @@ static void on_ring_poll(uv_poll_t *h, int status, int events) {
   addon *a = h->data;
   uint64_t count;
   if (a->torn_down) return;
+  a->rx.wakeups++;
   if (read(a->rx.efd, &count, sizeof(count)) < 0) { /* EAGAIN: fine */
   }
   dispatch_rounds(a, true);
@@ -308,16 +309,17 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
 }
 
 /* reactorInfo() -> [setupFlags, features, enters, overflows, objects,
- * multishotRecvmsg, pbufRing] */
+ * multishotRecvmsg, pbufRing, wakeups] */
 static napi_value js_reactor_info(napi_env env, napi_callback_info info) {
   addon *a = ion_addon_get(env, info, 0, NULL);
   if (!a) return NULL;
   napi_value arr;
   double v[] = {a->rx.ring.setup_flags, a->rx.ring.features, a->rx.enters,
                 a->rx.overflows,        a->rx.nobjs,         a->rx.multishot_recvmsg,
-                a->rx.pbuf_ring};
-  napi_create_array_with_length(env, 7, &arr);
-  for (uint32_t i = 0; i < 7; i++) {
+                a->rx.pbuf_ring,        a->rx.wakeups};
+  uint32_t n = sizeof(v) / sizeof(v[0]);
+  napi_create_array_with_length(env, n, &arr);
+  for (uint32_t i = 0; i < n; i++) {
     napi_value x;
     napi_create_double(env, v[i], &x);
     napi_set_element(env, arr, i, x);

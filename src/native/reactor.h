@@ -103,6 +103,7 @@ struct ion_reactor {
   uint32_t ready_n;
   uint32_t alive; /* objects that keep the event loop alive */
   double enters;  /* io_uring_enter calls, for stats */
+  double wakeups; /* times the loop woke for the ring's eventfd, for stats */
   /* Called when an object's id is released (after JS saw ION_EV_CLOSED),
    * just before its memory is freed: the addon drops its JS references. */
   void (*release_hook)(struct ion_reactor *rx, ion_obj *o);
