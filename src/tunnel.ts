@@ -55,8 +55,8 @@ export interface TunnelOptions {
   backend?: BackendChoice;
   /**
    * Socket tuning. Defaults: SO_RCVBUF and SO_SNDBUF 4 MiB (the kernel caps
-   * them at net.core.rmem_max / wmem_max), a 2 MiB send ring, the rest
-   * openUdp's defaults.
+   * them at net.core.rmem_max / wmem_max), a 2048-entry 4 MiB send ring,
+   * GSO and GRO with 64 receive buffers, the rest openUdp's defaults.
    */
   udp?: TunnelUdpOptions;
   /** No IOURING_NET_FALLBACK warning. */
@@ -289,7 +289,9 @@ export class Tunnel extends EventEmitter {
       // queue; the kernel caps these at net.core.rmem_max / wmem_max.
       recvBufferSize: 4 << 20,
       sendBufferSize: 4 << 20,
-      sendBufferBytes: 2 << 20,
+      // Room for two TUN read batches (1024 packets each, see createTunnel).
+      sendQueueSize: 2048,
+      sendBufferBytes: 4 << 20,
       // A TCP flow's packets reach the socket in runs from one sender: with
       // GRO the kernel hands over up to 64 per receive (io_uring backend),
       // in 64 KiB buffers, so fewer of them. (The dgram backend has no GRO.)
@@ -456,7 +458,7 @@ export async function createTunnel(options: TunnelOptions): Promise<Tunnel> {
     else {
       // One UDP batch can hold 64 GRO receives of 64 KiB (see openLeg): the
       // write ring takes all of it, or packets would be dropped (tunQueueFull).
-      const tunOptions: TunOptions = { writeQueueSize: 4096, writeBufferBytes: 8 << 20, ...(tunOpt as TunOptions) };
+      const tunOptions: TunOptions = { readBuffers: 1024, writeQueueSize: 4096, writeBufferBytes: 8 << 20, ...(tunOpt as TunOptions) };
       delete tunOptions.onBatch; // the tunnel reads the device
       tun = openTun(tunOptions);
     }
