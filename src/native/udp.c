@@ -110,8 +110,12 @@ static void setup_offloads(ion_udp *u) {
   int one = 1;
   if (u->cfg.gro)
     u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-  /* UDP_SEGMENT is a per-send control message: nothing to set up. */
-  u->gso = u->giov != NULL;
+  /* UDP_SEGMENT is a per-send control message; reading it as an option
+   * tells whether the kernel has it at all (Linux 4.18+). */
+  int seg = 0;
+  socklen_t len = sizeof(seg);
+  u->gso = u->giov != NULL &&
+           getsockopt(u->fd, SOL_UDP, UDP_SEGMENT, &seg, &len) == 0;
   u->gso_max_seg = ION_UDP_GSO_BYTES;
 }
 
