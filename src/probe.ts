@@ -46,7 +46,8 @@ const OP_NAMES = [
   'REMOVE_BUFFERS', 'TEE', 'SHUTDOWN', 'RENAMEAT', 'UNLINKAT', 'MKDIRAT', 'SYMLINKAT', 'LINKAT',
   'MSG_RING', 'FSETXATTR', 'SETXATTR', 'FGETXATTR', 'GETXATTR', 'SOCKET', 'URING_CMD', 'SEND_ZC',
   'SENDMSG_ZC', 'READ_MULTISHOT', 'WAITID', 'FUTEX_WAIT', 'FUTEX_WAKE', 'FUTEX_WAITV',
-  'FIXED_FD_INSTALL', 'FTRUNCATE', 'BIND', 'LISTEN',
+  'FIXED_FD_INSTALL', 'FTRUNCATE', 'BIND', 'LISTEN', 'RECV_ZC', 'EPOLL_WAIT', 'READV_FIXED',
+  'WRITEV_FIXED', 'PIPE', 'NOP128', 'URING_CMD128',
 ];
 
 const SETUP_SINGLE_ISSUER = 1 << 12;
@@ -114,7 +115,8 @@ export function probe(): ProbeResult {
     if (!binding) {
       return { available: false, reason: error?.message ?? 'no addon', kernel, features: { ...NO_FEATURES }, ops: [] };
     }
-    const opsBuf = new Uint8Array(64);
+    // Room for every opcode the probe can report (newer ones show as OP_<n>).
+    const opsBuf = new Uint8Array(256);
     const [errno = 0, setupFlags = 0, features = 0, pbuf = 0] = binding.probe(opsBuf);
     if (errno !== 0) {
       let code: string;

@@ -14,6 +14,11 @@ test('probe() reports io_uring with its features and ops, and never throws', () 
   }
   assert.equal(p.reason, '');
   for (const op of ['NOP', 'RECVMSG', 'SENDMSG', 'ASYNC_CANCEL', 'READ', 'WRITE']) assert.ok(p.ops.includes(op), op);
+  // Opcodes up to URING_CMD128 (64) have names; only later ones may show as OP_<n>.
+  for (const op of p.ops) {
+    const m = /^OP_(\d+)$/.exec(op);
+    if (m) assert.ok(Number(m[1]) > 64, `opcode ${op} has no name`);
+  }
   for (const key of ['multishotRecvmsg', 'providedBufferRings', 'deferTaskrun', 'sendZc', 'readMultishot'] as const) {
     assert.equal(typeof p.features[key], 'boolean', key);
   }

@@ -327,7 +327,7 @@ static napi_value js_reactor_info(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* probe(opsOut: Uint8Array(64)) -> [errno (0 = usable), setupFlags,
+/* probe(opsOut: Uint8Array(n), one byte per opcode) -> [errno (0 = usable), setupFlags,
  * features, pbufRing]. Sets up a throwaway ring: never throws. */
 static napi_value js_probe(napi_env env, napi_callback_info info) {
   size_t argc = 1;
