@@ -7,6 +7,7 @@
         "src/native/addon_udp.c",
         "src/native/addon_file.c",
         "src/native/addon_poll.c",
+        "src/native/addon_obj.c",
         "src/native/file.c",
         "src/native/file_poll.c",
         "src/native/tun.c",

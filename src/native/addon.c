@@ -387,6 +387,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]),
                          props);
   ion_udp_exports(env, exports);
+  ion_obj_exports(env, exports);
   ion_file_exports(env, exports);
   return exports;
 }

@@ -59,6 +59,7 @@ void ion_addon_poll_hook(ion_reactor *rx, ion_obj *o);
 
 napi_value ion_int(napi_env env, int32_t v);
 void ion_udp_exports(napi_env env, napi_value exports);
+void ion_obj_exports(napi_env env, napi_value exports);
 void ion_file_exports(napi_env env, napi_value exports);
 
 #endif

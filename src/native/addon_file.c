@@ -157,40 +157,6 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return ion_int(env, id);
 }
 
-static napi_value js_start(napi_env env, napi_callback_info info) {
-  FILE_PROLOGUE(1);
-  rc = ion_file_start(f);
-  ion_addon_poll_update(a, ion_file_obj(f)); /* poll backend: watch now */
-  ion_addon_sync(a);
-  return ion_int(env, rc);
-}
-
-/* fileFlush(id): queue SQEs for the requests JS pushed. JS calls submit()
- * once after flushing every object of the turn: one enter for all. */
-static napi_value js_flush(napi_env env, napi_callback_info info) {
-  FILE_PROLOGUE(1);
-  ion_file_flush(f);
-  return ion_int(env, 0);
-}
-
-static napi_value js_ref(napi_env env, napi_callback_info info) {
-  FILE_PROLOGUE(2);
-  bool ref = false;
-  napi_get_value_bool(env, argv[1], &ref);
-  ion_file_set_ref(f, ref);
-  ion_addon_sync(a);
-  return ion_int(env, 0);
-}
-
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  FILE_PROLOGUE(1);
-  /* Before the fd is closed: the poll backend closes it right away. */
-  ion_addon_poll_stop(a, ion_file_obj(f)->id);
-  ion_file_close(f);
-  ion_addon_sync(a);
-  return ion_int(env, 0);
-}
-
 /* fileInfo(id) -> [fd, multishot] */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   FILE_PROLOGUE(1);
@@ -262,10 +228,6 @@ void ion_file_exports(napi_env env, napi_value exports) {
   napi_property_descriptor p[] = {
       {"fileLayout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
       {"fileCreate", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
-      {"fileStart", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
-      {"fileFlush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
-      {"fileRef", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
-      {"fileClose", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"fileInfo", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
       {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_default, NULL},
       {"tunInfo", NULL, js_tun_info, NULL, NULL, NULL, napi_default, NULL},

@@ -14,7 +14,7 @@ static ion_udp *udp_of(napi_env env, addon *a, napi_value v, int *rc) {
   *rc = -EBADF;
   if (!ion_arg_i32(env, v, &id) || id <= 0) return NULL;
   ion_obj *o = ion_reactor_get(&a->rx, (uint32_t)id);
-  if (!o || o->finalized || o->ops->complete != ion_udp_io_complete)
+  if (!o || o->finalized || o->ops != &ion_udp_ops)
     return NULL;
   *rc = 0;
   return (ion_udp *)o;
@@ -170,39 +170,6 @@ static napi_value js_getopt(napi_env env, napi_callback_info info) {
   return ion_int(env, ion_udp_getopt(u, opt));
 }
 
-static napi_value js_start(napi_env env, napi_callback_info info) {
-  UDP_PROLOGUE(1);
-  rc = ion_udp_start(u);
-  ion_addon_poll_update(a, &u->obj);
-  ion_addon_sync(a);
-  return ion_int(env, rc);
-}
-
-/* flush(id): queue SQEs for the sends JS pushed. JS calls submit() once
- * after flushing every socket of the turn: one enter for all of them. */
-static napi_value js_flush(napi_env env, napi_callback_info info) {
-  UDP_PROLOGUE(1);
-  ion_udp_flush(u);
-  return ion_int(env, 0);
-}
-
-static napi_value js_ref(napi_env env, napi_callback_info info) {
-  UDP_PROLOGUE(2);
-  bool ref = false;
-  napi_get_value_bool(env, argv[1], &ref);
-  ion_udp_set_ref(u, ref);
-  ion_addon_sync(a);
-  return ion_int(env, 0);
-}
-
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  UDP_PROLOGUE(1);
-  ion_addon_poll_stop(a, u->obj.id); /* before the fd is closed */
-  ion_udp_close(u);
-  ion_addon_sync(a);
-  return ion_int(env, 0);
-}
-
 /* Optional 16 address bytes: null/undefined -> NULL. */
 static bool opt_addr(napi_env env, napi_value v, uint8_t out[16], bool *has) {
   napi_valuetype t;
@@ -275,10 +242,6 @@ void ion_udp_exports(napi_env env, napi_value exports) {
       {"udpName", NULL, js_name, NULL, NULL, NULL, napi_default, NULL},
       {"udpSetOpt", NULL, js_setopt, NULL, NULL, NULL, napi_default, NULL},
       {"udpGetOpt", NULL, js_getopt, NULL, NULL, NULL, napi_default, NULL},
-      {"udpStart", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
-      {"udpFlush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
-      {"udpRef", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
-      {"udpClose", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"udpInfo", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
       {"udpMembership", NULL, js_membership, NULL, NULL, NULL, napi_default,
        NULL},

@@ -447,15 +447,22 @@ static void file_finalize(void *obj) {
   f->fd = -1;
 }
 
-static const ion_obj_ops file_ops = {
+static int file_start_op(void *obj) { return ion_file_start(obj); }
+static void file_flush_op(void *obj) { ion_file_flush(obj); }
+static void file_ref_op(void *obj, int ref) { ion_file_set_ref(obj, ref); }
+
+const ion_obj_ops ion_file_ops = {
     .complete = file_complete,
     .after_dispatch = file_after_dispatch,
     .close = file_close_op,
     .finalize = file_finalize,
+    .start = file_start_op,
+    .flush = file_flush_op,
+    .set_ref = file_ref_op,
 };
 
 ion_file *ion_file_of(ion_obj *o) {
-  return o && o->ops == &file_ops ? (ion_file *)o : NULL;
+  return o && o->ops == &ion_file_ops ? (ion_file *)o : NULL;
 }
 
 ion_obj *ion_file_obj(ion_file *f) { return &f->obj; }
@@ -511,7 +518,7 @@ int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
                  cfg->backend == ION_FILE_BACKEND_URING && rx->pbuf_ring &&
                  rx->ops[ION_OP_READ_MULTISHOT];
   rc = alloc_state(f);
-  if (rc == 0) rc = ion_reactor_add(rx, &f->obj, &file_ops);
+  if (rc == 0) rc = ion_reactor_add(rx, &f->obj, &ion_file_ops);
   if (rc < 0) {
     release(f);
     free(f);

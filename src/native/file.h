@@ -103,6 +103,10 @@ typedef struct ion_file_layout {
 
 typedef struct ion_file ion_file;
 
+/* The reactor's operations of a file object (also how the addon tells a
+ * file from other objects). */
+extern const ion_obj_ops ion_file_ops;
+
 /* -EINVAL if the config is out of range. */
 int ion_file_layout_of(const ion_file_config *cfg, ion_file_layout *out);
 /* Register an object for fd (which it owns from then on, closing it at

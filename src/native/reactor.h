@@ -45,6 +45,11 @@ typedef struct ion_obj_ops {
   void (*close)(void *obj);
   /* Called once when the object is closed and inflight reached zero. */
   void (*finalize)(void *obj);
+  /* What JS asks of every object kind alike (addon_obj.c): start
+   * receiving, queue SQEs for what JS pushed, keep the loop alive or not. */
+  int (*start)(void *obj);
+  void (*flush)(void *obj);
+  void (*set_ref)(void *obj, int ref);
 } ion_obj_ops;
 
 /* How an object moves its data on a poll backend (io_uring refused, or not

@@ -75,11 +75,18 @@ static void udp_finalize(void *obj) {
   u->sdone = NULL;
 }
 
-static const ion_obj_ops udp_ops = {
+static int udp_start_op(void *obj) { return ion_udp_start(obj); }
+static void udp_flush_op(void *obj) { ion_udp_flush(obj); }
+static void udp_ref_op(void *obj, int ref) { ion_udp_set_ref(obj, ref); }
+
+const ion_obj_ops ion_udp_ops = {
     .complete = ion_udp_io_complete,
     .after_dispatch = ion_udp_io_after_dispatch,
     .close = udp_close_op,
     .finalize = udp_finalize,
+    .start = udp_start_op,
+    .flush = udp_flush_op,
+    .set_ref = udp_ref_op,
 };
 
 static int alloc_state(ion_udp *u) {
@@ -162,7 +169,7 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
       int v6only = cfg->ipv6_only ? 1 : 0;
       setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     }
-    rc = ion_reactor_add(rx, &u->obj, &udp_ops);
+    rc = ion_reactor_add(rx, &u->obj, &ion_udp_ops);
   }
   if (rc < 0) {
     udp_finalize(u);

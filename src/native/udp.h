@@ -94,6 +94,10 @@ typedef struct ion_udp_layout {
 
 typedef struct ion_udp ion_udp;
 
+/* The reactor's operations of a UDP socket (also how the addon tells a
+ * socket from other objects). */
+extern const ion_obj_ops ion_udp_ops;
+
 /* -EINVAL if the config is out of range. */
 int ion_udp_layout_of(const ion_udp_config *cfg, ion_udp_layout *out);
 /* Create the socket and register it; mem must be layout.total bytes and

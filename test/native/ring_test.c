@@ -915,8 +915,17 @@ static void dummy_finalize(void *o) {
   (void)o;
   g_finalized++;
 }
-static const ion_obj_ops dummy_ops = {dummy_complete, dummy_nop, dummy_nop,
-                                      dummy_finalize};
+static int dummy_start(void *o) { return (void)o, 0; }
+static void dummy_ref(void *o, int ref) { (void)o, (void)ref; }
+static const ion_obj_ops dummy_ops = {
+    .complete = dummy_complete,
+    .after_dispatch = dummy_nop,
+    .close = dummy_nop,
+    .finalize = dummy_finalize,
+    .start = dummy_start,
+    .flush = dummy_nop,
+    .set_ref = dummy_ref,
+};
 
 /* Object ids: lowest first, unique across a table growth (64 -> 128),
  * packed into user_data losslessly, and reused only after the dispatch
