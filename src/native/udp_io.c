@@ -241,13 +241,19 @@ static int submit_send(ion_udp *u, uint32_t slot) {
 }
 
 /* A GSO run was refused (ion_udp_gso_learn says why): send its datagrams
- * one by one so that each gets its own result; nothing is lost. */
-static void gso_refused(ion_udp *u, uint32_t head, uint32_t n, int32_t res) {
+ * one by one so that each gets its own result; nothing is lost. True if
+ * some could not be queued (no SQE) and failed with res instead. */
+static bool gso_refused(ion_udp *u, uint32_t head, uint32_t n, int32_t res) {
+  bool failed = false;
   ion_udp_gso_learn(u, head, res);
   ion_udp_gso_unrun(u, head);
   for (uint32_t k = 0; k < n; k++) {
-    if (submit_send(u, head + k) < 0) ion_udp_send_done(u, head + k, res);
+    if (submit_send(u, head + k) < 0) {
+      ion_udp_send_done(u, head + k, res);
+      failed = true;
+    }
   }
+  return failed;
 }
 
 static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
@@ -256,8 +262,7 @@ static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
   if (n > 1) {
     u->gcount[slot] = 0;
     if (res < 0 && res != -ECANCELED && !u->obj.closing) {
-      gso_refused(u, slot, n, res);
-      ion_udp_advance_frontier(u, false);
+      ion_udp_advance_frontier(u, gso_refused(u, slot, n, res));
       ion_udp_update_alive(u);
       return;
     }
