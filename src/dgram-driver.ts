@@ -20,7 +20,6 @@ const EFAULT = -14;
 const ENOSYS = -38;
 const EOPNOTSUPP = -95;
 const ECANCELED = -125;
-const SLOT_HEADER = L.SLOT_HEADER; // same layout as native
 const BIND_REUSEADDR = 1;
 const BIND_REUSEPORT = 2;
 const BIND_V6ONLY = 4;
@@ -76,7 +75,7 @@ function layout(rslots: number, rslot: number, sslots: number, sdataLen: number)
   const sdesc = rmeta + rslots * L.M_WORDS * 4;
   const rpool = align64(sdesc + sslots * L.M_WORDS * 4);
   const sdata = align64(rpool + rslots * rslot);
-  return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, SLOT_HEADER, rslots];
+  return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, L.SLOT_HEADER, rslots];
 }
 
 function errnoOf(err: unknown): number {
@@ -151,7 +150,7 @@ export class DgramDriver implements NativeBinding {
       sslots,
       sdata,
       sdataLen,
-      maxPayload: Math.min(maxPayload || rslot - SLOT_HEADER, rslot - SLOT_HEADER),
+      maxPayload: Math.min(maxPayload || rslot - L.SLOT_HEADER, rslot - L.SLOT_HEADER),
       sock: null,
       bound: false,
       receiving: false,
@@ -229,7 +228,7 @@ export class DgramDriver implements NativeBinding {
       return;
     }
     const slot = o.rcount++;
-    const at = o.rpool + slot * o.rslot + SLOT_HEADER;
+    const at = o.rpool + slot * o.rslot + L.SLOT_HEADER;
     const len = Math.min(msg.length, o.maxPayload);
     o.bytes.set(len === msg.length ? msg : msg.subarray(0, len), at);
     const m = slot * L.M_WORDS;

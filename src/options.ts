@@ -48,8 +48,8 @@ export interface UdpSocketOptions {
    * to the same destination and of the same size (the last may be shorter)
    * go to the kernel as one sendmsg with UDP_SEGMENT, up to 64 datagrams or
    * 64 KiB. Receivers see ordinary datagrams. If the route refuses it
-   * (EIO, EINVAL) those datagrams are sent one by one and the socket
-   * adapts: nothing is lost. false sends every datagram alone.
+   * (EIO, EMSGSIZE, EINVAL) those datagrams are sent one by one and the
+   * socket adapts: nothing is lost. false sends every datagram alone.
    */
   gso?: boolean;
   /**

@@ -19,7 +19,7 @@ static uint8_t *payload_of(ion_udp *u, uint32_t slot) {
 static int recv_batch(ion_udp *u) {
   uint32_t room = u->cfg.rslots - u->mm_used;
   unsigned n = room < ION_MMSG_BATCH ? room : ION_MMSG_BATCH;
-  uint32_t len = u->gro ? u->cfg.rslot - ION_UDP_SLOT_HDR : u->cfg.max_payload;
+  uint32_t len = ion_udp_recv_len(u);
   for (unsigned k = 0; k < n; k++) {
     ion_udp_single *b = &u->mm_bufs[k];
     struct msghdr *m = &u->mm_hdrs[k].msg_hdr;

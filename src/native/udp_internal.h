@@ -77,6 +77,18 @@ struct ion_udp {
 
 #define ION_MMSG_BATCH 64
 
+/* Payload bytes a receive slot holds. */
+static inline uint32_t ion_udp_room(const ion_udp *u) {
+  return u->cfg.rslot - ION_UDP_SLOT_HDR;
+}
+
+/* Bytes one single-datagram receive (recvmsg, recvmmsg) asks for: the
+ * datagram cap, or the whole slot when GRO may coalesce (datagrams are cut
+ * at delivery then, ion_udp_deliver_gro). */
+static inline uint32_t ion_udp_recv_len(const ion_udp *u) {
+  return u->gro ? ion_udp_room(u) : u->cfg.max_payload;
+}
+
 /* Shared by the ring path (udp_io.c) and the poll path (mmsg.c). */
 void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
                      const void *name, uint32_t namelen);

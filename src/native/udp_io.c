@@ -32,9 +32,7 @@ static void arm_single(ion_udp *u, uint32_t i) {
   if (!sqe) return;
   memset(&s->msg, 0, sizeof(s->msg));
   s->iov.iov_base = slot_ptr(u, i) + ION_UDP_SLOT_HDR;
-  /* A GRO receive needs the whole slot; datagrams are cut at delivery. */
-  s->iov.iov_len = u->gro ? u->cfg.rslot - ION_UDP_SLOT_HDR
-                          : u->cfg.max_payload;
+  s->iov.iov_len = ion_udp_recv_len(u);
   s->msg.msg_name = &s->name;
   s->msg.msg_namelen = sizeof(s->name);
   s->msg.msg_iov = &s->iov;
@@ -176,7 +174,7 @@ static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
   struct ion_recvmsg_out out;
   memcpy(&out, slot, sizeof(out));
   /* payloadlen is the datagram's length even when the buffer cut it. */
-  uint32_t room = u->cfg.rslot - ION_UDP_SLOT_HDR;
+  uint32_t room = ion_udp_room(u);
   uint32_t len = out.payloadlen;
   bool trunc = (out.flags & MSG_TRUNC) || len > room;
   if (len > room) len = room;
