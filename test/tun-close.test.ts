@@ -60,7 +60,13 @@ for (const readMode of modes) {
       assert.equal(fdTarget(fd), '/dev/net/tun');
       const t0 = Date.now();
       dev.close();
-      assert.ok(Date.now() - t0 < 50, 'close() itself returns at once');
+      // It never waits for the read (that would be forever: no packet comes).
+      // The poll backend closes the fd inside close(), and the kernel tears
+      // the interface down in close(2): 18 ms median, 30 ms max measured
+      // idle, more under load (the io_uring backend pays it later, at
+      // finalize), so its bound leaves room for that.
+      const limit = readMode === 'poll' ? 250 : 50;
+      assert.ok(Date.now() - t0 < limit, `close() itself returns at once (under ${limit} ms)`);
       const ms = await closed(dev);
       assert.ok(ms < 1000, `'close' took ${ms} ms`);
       assert.notEqual(fdTarget(fd), '/dev/net/tun', 'the TUN fd is closed');
