@@ -3,26 +3,45 @@
     {
       "target_name": "iouring_net",
       "sources": [
-        "src/native/addon.c",
-        "src/native/addon_udp.c",
-        "src/native/addon_file.c",
-        "src/native/addon_poll.c",
-        "src/native/addon_obj.c",
-        "src/native/file.c",
-        "src/native/file_poll.c",
-        "src/native/tun.c",
-        "src/native/reactor.c",
-        "src/native/mmsg.c",
-        "src/native/ring.c",
-        "src/native/udp.c",
-        "src/native/udp_io.c",
-        "src/native/udp_gso.c"
+        "src/native/addon/addon.c",
+        "src/native/addon/addon_file.c",
+        "src/native/addon/addon_obj.c",
+        "src/native/addon/addon_poll.c",
+        "src/native/addon/addon_udp.c",
+        "src/native/core/reactor.c",
+        "src/native/core/ring.c",
+        "src/native/file/file.c",
+        "src/native/file/file_poll.c",
+        "src/native/tun/tun.c",
+        "src/native/udp/mmsg.c",
+        "src/native/udp/udp.c",
+        "src/native/udp/udp_gso.c",
+        "src/native/udp/udp_io.c"
       ],
-      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
-      "cflags_c": ["-std=gnu11"],
-      "defines": ["NAPI_VERSION=8"],
+      "cflags": [
+        "-std=gnu11",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-unused-parameter"
+      ],
+      "cflags_c": [
+        "-std=gnu11"
+      ],
+      "defines": [
+        "NAPI_VERSION=8"
+      ],
       "conditions": [
-        ["OS!='linux'", { "type": "none" }]
+        [
+          "OS!='linux'",
+          {
+            "type": "none"
+          }
+        ]
+      ],
+      "include_dirs": [
+        "src/native"
       ]
     }
   ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The addon itself under AddressSanitizer/UBSan: build every src/native/*.c
+# The addon itself under AddressSanitizer/UBSan: build every src/native/*/*.c
 # into build/asan/iouring_net.node, preload libasan into node, and run the
 # UDP, TUN and file suites through it on the io_uring and mmsg backends. This checks the
 # real JS <-> C paths (shared memory, teardown, workers) for memory errors,
@@ -16,8 +16,8 @@ inc="$(dirname "$(command -v node)")/../include/node"
 echo "== addon under ASan/UBSan: build -> $out/iouring_net.node"
 gcc -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-  -fPIC -shared -DNAPI_VERSION=8 -I"$inc" \
-  src/native/*.c -o "$out/iouring_net.node"
+  -fPIC -shared -DNAPI_VERSION=8 -I"$inc" -Isrc/native \
+  src/native/*/*.c -o "$out/iouring_net.node"
 
 libasan=$(gcc -print-file-name=libasan.so)
 # Node's own allocations are not freed at exit, so leak checking is off here;

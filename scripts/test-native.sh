@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The native C tests (every test/native/*_test.c: ring_test.c for the ring
 # layer and reactor, mmsg_test.c for the poll backend, ...) against the
-# plain-C sources in src/native (every *.c except the Node-API glue,
-# addon*.c). Each test file is built and run twice:
+# plain-C sources in src/native/*/ (every *.c except the Node-API glue,
+# src/native/addon/). Each test file is built and run twice:
 #   1. ASan + LSan + UBSan build at -O0, any report fails the run;
 #   2. a plain -O2 build, run once (catches code that only breaks optimised).
 # Every binary runs even after another failed; the script fails at the end
@@ -15,11 +15,12 @@ CC=${CC:-gcc}
 OUT=build/native-test
 mkdir -p "$OUT"
 
-# Everything but the addon glue, so a new plain-C file is picked up as is.
+# Everything but the Node-API glue (src/native/addon/), so a new plain-C
+# file in any layer folder is picked up as is.
 SRCS=()
-for f in src/native/*.c; do
-  case "$(basename "$f")" in
-    addon*.c) ;;
+for f in src/native/*/*.c; do
+  case "$f" in
+    src/native/addon/*) ;;
     *) SRCS+=("$f") ;;
   esac
 done

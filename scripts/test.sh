@@ -35,7 +35,7 @@ for backend in mmsg dgram; do
 done
 
 # The TUN and file suites again on their fallback: IOURING_NET_BACKEND=mmsg
-# means the poll backend for TUN devices and files (src/backend.ts).
+# means the poll backend for TUN devices and files (src/core/backend.ts).
 echo "== TUN and file suites on the poll backend (IOURING_NET_BACKEND=mmsg)"
 IOURING_NET_BACKEND=mmsg node --test --test-concurrency=1 \
   dist/test/tun-*.test.js dist/test/file-*.test.js

@@ -3,7 +3,7 @@
  * listener errors, which must not run inside the test runner's process.
  * Usage: node dgram-child.js <case>; prints lines the test checks.
  */
-import { createSocket } from '../src/dgram.js';
+import { createSocket } from '../src/dgram/socket.js';
 
 const which = process.argv[2];
 

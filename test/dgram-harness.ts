@@ -11,7 +11,7 @@
  * datagrams resolved through dns.lookup, is not guaranteed by node either).
  */
 import * as nodeDgram from 'node:dgram';
-import * as ours from '../src/dgram.js';
+import * as ours from '../src/dgram/socket.js';
 
 export type Sock = ours.Socket;
 export type CreateSocket = (type: ours.SocketType | ours.SocketOptions, listener?: (msg: Buffer, rinfo: ours.RemoteInfo) => void) => Sock;

@@ -11,7 +11,7 @@ import * as nodeDgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { createSocket, type Socket } from '../src/dgram.js';
+import { createSocket, type Socket } from '../src/dgram/socket.js';
 import * as index from '../src/index.js';
 import { openUdp } from '../src/index.js';
 import { BACKEND, waitUntil } from './helpers.js';
@@ -48,7 +48,7 @@ function closeAll(...socks: AnySocket[]): Promise<void> {
 }
 
 test("'iouring-net/dgram' has node:dgram's module shape; the package root exports createSocket too", async () => {
-  const entry = (await import('iouring-net/dgram')) as typeof import('../src/dgram-entry.js');
+  const entry = (await import('iouring-net/dgram')) as typeof import('../src/dgram/entry.js');
   assert.equal(entry.createSocket, createSocket);
   assert.equal(entry.default.createSocket, createSocket);
   assert.equal(entry.default.Socket, entry.Socket);

@@ -54,7 +54,7 @@ export const BACKEND = process.env.IOURING_NET_TEST_EXPECT || process.env.IOURIN
 
 /**
  * The backend of TUN devices and files in this run: IOURING_NET_BACKEND
- * names the UDP backends, and src/backend.ts maps the two that avoid
+ * names the UDP backends, and src/core/backend.ts maps the two that avoid
  * io_uring (mmsg, dgram) to 'poll' for them.
  */
 export const FILE_BACKEND: 'io_uring' | 'poll' = ['mmsg', 'dgram', 'poll'].includes(BACKEND) ? 'poll' : 'io_uring';

@@ -4,7 +4,7 @@
  * source-specific) through the node:dgram layer, sends to it, and prints
  * one JSON line with what arrived.
  */
-import { createSocket } from '../src/dgram.js';
+import { createSocket } from '../src/dgram/socket.js';
 
 const GROUP = '239.255.7.7';
 const SSM_GROUP = '232.7.7.7';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { probe } from '../src/index.js';
-import { explainSetupErrno } from '../src/probe.js';
+import { explainSetupErrno } from '../src/core/probe.js';
 
 test('probe() reports io_uring with its features and ops, and never throws', () => {
   const p = probe();

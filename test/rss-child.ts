@@ -4,7 +4,7 @@
  * 250 small datagrams, and prints how much RSS grew, in bytes. Exits 1 if
  * the datagrams do not arrive within 5 s; closes everything either way.
  */
-import { createSocket, type Socket } from '../src/dgram.js';
+import { createSocket, type Socket } from '../src/dgram/socket.js';
 
 const bound = (s: Socket): Promise<Socket> => new Promise((resolve) => s.bind(0, '127.0.0.1', () => resolve(s)));
 const rss0 = process.memoryUsage().rss;

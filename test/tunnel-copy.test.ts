@@ -1,5 +1,5 @@
 /**
- * The allocation-free copy the tunnel's data path uses (src/copy.ts, and
+ * The allocation-free copy the tunnel's data path uses (src/core/copy.ts, and
  * UdpSocket.sendFrom on top of it): exact bytes at every alignment and
  * length, NaN bit patterns included (a Float64Array store may change a
  * NaN's bits; the copy must not), and no heap allocation once warm.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import { test } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
-import { alignedAt, copyBytes, wordsOf } from '../src/copy.js';
+import { alignedAt, copyBytes, wordsOf } from '../src/core/copy.js';
 import { openUdp, type RecvBatch } from '../src/index.js';
 import { BACKEND, closed, waitUntil } from './helpers.js';
 

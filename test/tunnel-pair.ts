@@ -1,6 +1,6 @@
 /**
  * Two network namespaces joined by a veth pair (10.231.0.1 <-> 10.231.0.2),
- * each able to run `iouring-net tunnel` (dist/src/cli.js) and other
+ * each able to run `iouring-net tunnel` (dist/src/cli/main.js) and other
  * commands. The tunnels' inner network is 10.232.0.0/24. Namespaces come
  * from netns.ts (prefixed, removed in destroy() even after a failure), and
  * every child process is killed in destroy().
@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Netns } from './netns.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** The CLI as built: dist/src/cli.js. */
-export const CLI = join(HERE, '..', 'src', 'cli.js');
+/** The CLI as built: dist/src/cli/main.js. */
+export const CLI = join(HERE, '..', 'src', 'cli', 'main.js');
 
 export const OUTER = ['10.231.0.1', '10.231.0.2'] as const;
 export const INNER = ['10.232.0.1', '10.232.0.2'] as const;

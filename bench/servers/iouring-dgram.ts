@@ -1,7 +1,7 @@
 // Echo server on iouring-net's node:dgram-compatible layer: the node:dgram
 // echo server (servers/dgram.ts) with only its import changed. Sends still
 // reach the kernel batched (one io_uring_enter per JS turn).
-import { createSocket } from '../../src/dgram.js';
+import { createSocket } from '../../src/dgram/socket.js';
 import { installHeapProbe } from './heap-probe.js';
 
 const socket = createSocket('udp4');

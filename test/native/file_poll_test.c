@@ -23,8 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "reactor.h"
+#include "file/file.h"
+#include "core/reactor.h"
 #include "test_util.h"
 
 #define READY_CAP 16

@@ -29,11 +29,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "reactor.h"
-#include "ring.h"
+#include "core/reactor.h"
+#include "core/ring.h"
 #include "test_util.h"
-#include "udp.h"
-#include "udp_internal.h" /* want_write; ion_mmsg_poll_ops */
+#include "udp/udp.h"
+#include "udp/udp_internal.h" /* want_write; ion_mmsg_poll_ops */
 
 #define READY_CAP 64
 #define NO_RING 1 /* mfix_open: io_uring unavailable for the (ring) variant */

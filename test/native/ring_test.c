@@ -26,11 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "prep.h"
-#include "reactor.h"
-#include "ring.h"
+#include "core/prep.h"
+#include "core/reactor.h"
+#include "core/ring.h"
 #include "test_util.h"
-#include "udp.h"
+#include "udp/udp.h"
 
 /* ---- ring helpers ---- */
 

@@ -1,0 +1,65 @@
+/* Node-API glue shared by addon.c (module, reactor, probe), addon_poll.c
+ * (poll backend watchers), addon_udp.c (UDP exports) and addon_file.c (TUN
+ * and file exports). Only these files know Node-API and libuv. */
+#ifndef ION_ADDON_H
+#define ION_ADDON_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include "core/reactor.h"
+
+typedef struct addon {
+  napi_env env;
+  uv_loop_t *loop;
+  ion_reactor rx;
+  bool rx_ready;
+  bool handles_started;
+  bool handles_closed; /* every uv_close finished */
+  bool instance_gone;  /* Node finalized our instance data */
+  bool torn_down;
+  bool keep_refd;
+  bool ring_polled;
+  int open_handles;    /* during teardown */
+  uv_async_t keep;     /* keeps the loop alive; also the "deliver soon" kick */
+  uv_poll_t ring_poll; /* the ring's eventfd */
+  uv_poll_t **polls;   /* per object id: poll-backend watcher, or NULL */
+  uint32_t polls_cap;
+  napi_ref dispatch;      /* JS function(readyInt32Array, count) */
+  napi_ref ready_ta;      /* Int32Array over rx.ready */
+  napi_async_context actx;
+  napi_ref *obj_refs; /* per object id: its shared ArrayBuffer */
+  uint32_t obj_refs_cap;
+  napi_async_cleanup_hook_handle cleanup;
+} addon;
+
+/* Argument helpers: each returns false after throwing a TypeError. */
+bool ion_arg_i32(napi_env env, napi_value v, int32_t *out);
+bool ion_arg_bytes(napi_env env, napi_value v, void **data, size_t *len);
+
+/* The reactor of this environment, or NULL after throwing. */
+addon *ion_addon_get(napi_env env, napi_callback_info info, size_t want,
+                     napi_value *argv);
+/* Keep a JS reference to an object's shared memory; grow the ready list. */
+int ion_addon_track(addon *a, ion_obj *o, napi_value mem);
+/* Submit queued SQEs, ref/unref the loop to match rx.alive, and schedule
+ * a dispatch if objects became ready outside one. */
+void ion_addon_sync(addon *a);
+/* Deliver ready objects to JS now (poll-backend wake-ups). */
+void ion_addon_dispatch(addon *a);
+/* Poll backend watchers (addon_poll.c), for objects whose o->poll is set. */
+/* Start, change or stop o's watcher to match o->poll->events(o). */
+void ion_addon_poll_update(addon *a, ion_obj *o);
+/* Stop and free the watcher of object id: before its fd is closed. */
+void ion_addon_poll_stop(addon *a, uint32_t id);
+void ion_addon_close_polls(addon *a);
+/* The reactor's poll_hook: an object wants other poll events. */
+void ion_addon_poll_hook(ion_reactor *rx, ion_obj *o);
+
+napi_value ion_int(napi_env env, int32_t v);
+void ion_udp_exports(napi_env env, napi_value exports);
+void ion_obj_exports(napi_env env, napi_value exports);
+void ion_file_exports(napi_env env, napi_value exports);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * A file-like fd on the reactor's ring: a TUN queue (packets read into a
+ * pool, packets written from a request ring) or a regular file (reads and
+ * writes at an offset from the request ring). All memory JS sees lives in
+ * one block ("mem", a JS ArrayBuffer) laid out by ion_file_layout_of:
+ *
+ *   ctrl   Int32[16]          control words (reactor.h, ION_C_*)
+ *   stats  Float64[16]        counters (ION_FS_*)
+ *   rmeta  Int32[rslots*4]    one entry per packet read (ION_R_*)
+ *   qdesc  Int32[qslots*12]   one entry per request (ION_Q_*)
+ *   rpool  rslots * rslot     read buffers (TUN only)
+ *   qdata  qdata_len bytes    request payloads (JS allocates inside it)
+ *
+ * TUN reads, two modes:
+ *   multishot  one IORING_OP_READ_MULTISHOT (6.7+) picking buffers from a
+ *              provided buffer ring; re-armed when it ends (ENOBUFS...).
+ *   single     plain READs chained with IOSQE_IO_HARDLINK, so the kernel
+ *              starts each only when the previous one has finished: never
+ *              more than one read in flight on the fd (Tailscale's net/uring
+ *              found concurrent TUN reads unreliable), yet the next read is
+ *              already in the kernel when one completes. Hard links, because
+ *              a TUN read is always "short" and a short read cuts a plain
+ *              link. The kernel starts one link per task-work pass, so
+ *              batches stay small here (measured: ~2 packets per drain under
+ *              load, against ~1 with one read re-armed per completion and
+ *              the whole window with multishot).
+ *
+ * The poll backend (file_poll.c) fills the same memory with the same
+ * events: TUN packets are read() when uv_poll says the fd is readable,
+ * writes are write()n at flush; regular files, which cannot be polled, are
+ * read and written with pread/pwrite at flush, on the loop thread.
+ *
+ * Requests use the same descriptor stride and first words as UDP sends
+ * (udp.h ION_M_*), so src/sendqueue.ts drives both. Native never trusts an
+ * offset, length or op found in shared memory: each is checked first.
+ */
+#ifndef ION_FILE_H
+#define ION_FILE_H
+
+#include <stdint.h>
+
+#include "core/reactor.h"
+
+/* Words of one rmeta entry. */
+enum {
+  ION_R_OFF = 0,   /* packet offset in mem (after any PI header) */
+  ION_R_LEN = 1,   /* packet length (after truncation) */
+  ION_R_FLAGS = 2, /* ION_RF_* */
+  ION_R_PROTO = 3, /* packetInfo: the header's ethertype; else 0 */
+  ION_R_WORDS = 4
+};
+enum { ION_RF_TRUNC = 1 };
+
+/* Words of one qdesc entry. OFF/LEN/RES are udp.h's OFF/LEN/FLAGS. */
+enum {
+  ION_Q_OFF = 0,    /* payload offset in mem */
+  ION_Q_LEN = 1,    /* payload length */
+  ION_Q_RES = 2,    /* result: bytes, or -errno */
+  ION_Q_OP = 3,     /* ION_QOP_* */
+  ION_Q_POS_LO = 4, /* file position, low 32 bits */
+  ION_Q_POS_HI = 5, /* high 32 bits; -1/-1: the file's current position */
+  ION_Q_WORDS = 12
+};
+enum { ION_QOP_WRITE = 1, ION_QOP_READ = 2 };
+
+/* Counters in the stats area. */
+enum {
+  ION_FS_PKTS_IN = 0,
+  ION_FS_BYTES_IN,
+  ION_FS_PKTS_OUT, /* TUN: packets written; file: requests done */
+  ION_FS_BYTES_OUT,
+  ION_FS_TRUNC,
+  ION_FS_ENOBUFS, /* multishot read stopped for lack of buffers */
+  ION_FS_REARMS,  /* multishot re-armed, or a new single-read chain */
+  ION_FS_WRITE_ERRORS,
+  ION_FS_READ_ERRORS,
+  ION_FS_BATCHES,
+  ION_FS_WORDS = 16
+};
+
+enum { ION_FILE_REGULAR = 0, ION_FILE_TUN = 1 };
+
+/* How an object moves its data: through the ring, or (io_uring refused or
+ * not wanted) with plain syscalls on the loop thread, see file_poll.c. The
+ * values are udp.h's ION_BACKEND_* (TS maps both with one table). */
+enum { ION_FILE_BACKEND_URING = 0, ION_FILE_BACKEND_POLL = 1 };
+
+typedef struct ion_file_config {
+  int kind;            /* ION_FILE_* */
+  uint32_t rslots;     /* TUN: read buffers, power of two; files: 0 */
+  uint32_t rslot;      /* bytes per read buffer, multiple of 8 */
+  uint32_t qslots;     /* request descriptors, power of two */
+  uint32_t qdata_len;  /* bytes of request payload space */
+  int multishot;       /* 1: READ_MULTISHOT when the kernel has it */
+  int packet_info;     /* TUN: each packet starts with struct tun_pi */
+  uint32_t max_packet; /* TUN: packet bytes delivered whole */
+  int backend;         /* ION_FILE_BACKEND_* */
+} ion_file_config;
+
+typedef struct ion_file_layout {
+  uint32_t ctrl, stats, rmeta, qdesc, rpool, qdata, total;
+} ion_file_layout;
+
+typedef struct ion_file ion_file;
+
+/* The reactor's operations of a file object (also how the addon tells a
+ * file from other objects). */
+extern const ion_obj_ops ion_file_ops;
+
+/* -EINVAL if the config is out of range. */
+int ion_file_layout_of(const ion_file_config *cfg, ion_file_layout *out);
+/* Register an object for fd (which it owns from then on, closing it at
+ * finalize; on failure the caller keeps it). mem must be layout.total bytes
+ * and stay valid until finalize. Returns the id or -errno. */
+int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
+                    uint8_t *mem, uint32_t mem_len, ion_file **out);
+/* The file object behind o, or NULL if o is something else. */
+ion_file *ion_file_of(ion_obj *o);
+ion_obj *ion_file_obj(ion_file *f);
+
+/* TUN: start reading (idempotent). */
+int ion_file_start(ion_file *f);
+/* Queue SQEs for every request JS pushed. */
+void ion_file_flush(ion_file *f);
+void ion_file_set_ref(ion_file *f, int ref);
+/* Begin the close: pending requests fail with ECANCELED, everything in
+ * flight is cancelled; ION_EV_CLOSED follows once the kernel has returned
+ * every request, and the fd is closed then. */
+void ion_file_close(ion_file *f);
+int ion_file_fd(const ion_file *f);
+int ion_file_is_multishot(const ion_file *f);
+
+#endif

@@ -1,0 +1,471 @@
+/**
+ * A TUN <-> UDP data plane: IP packets read from a TUN device go to one
+ * peer in UDP datagrams (one packet per datagram, no header), and
+ * datagrams from that peer are written to the device.
+ *
+ * The data path is batch to batch with no per-packet objects: a TUN batch
+ * is copied packet by packet straight into the UDP send ring
+ * (UdpSocket.sendFrom), a UDP batch into the TUN write ring
+ * (TunDevice.writeFrom). When a ring is full the packet is dropped and
+ * counted, as a router would: the tunnel never buffers without bound.
+ *
+ * Only datagrams from the configured peer (address and port) are written
+ * to the device; others are dropped and counted (`notFromPeer`).
+ *
+ * Rebind (in the spirit of Tailscale's RebindingUDPConn): rebind() binds a
+ * new socket to the same address and port (the tunnel's sockets set
+ * SO_REUSEADDR), switches sends to it at once, and retires the old one:
+ * the old socket is connected to an address the peer never sends from, so
+ * the kernel routes the peer's datagrams to the new socket; what the old
+ * one already holds is delivered over the next loop turns; then it is
+ * closed under the close contract (no callback after 'close'). Whatever the
+ * old socket still held at close is counted as dropped (`rebind`).
+ */
+import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { BackendChoice } from '../core/backend.js';
+import type { RecvBatch } from '../udp/batch.js';
+import type { Endpoint } from '../udp/endpoint.js';
+import { CodedError, invalidArgType } from '../core/errors.js';
+import { openUdp } from '../udp/open.js';
+import type { UdpSocketOptions } from '../udp/options.js';
+import { openTun, TunDevice, type PacketBatch, type TunOptions } from '../tun/device.js';
+import { badAddress, checkListenAddress, checkPortFree, parseHostPort, resolvePeer, type HostPort, type ResolvedPeer } from './addr.js';
+import { DROP, REBINDS, RX_BYTES, RX_PACKETS, snapshot, TunnelCounters, TX_BYTES, TX_PACKETS, type TunnelStats } from './stats.js';
+import type { AddressInfo, UdpSocket } from '../udp/socket.js';
+
+/** Socket tuning passed to openUdp for each of the tunnel's sockets. */
+export type TunnelUdpOptions = Pick<
+  UdpSocketOptions,
+  'recvBuffers' | 'sendQueueSize' | 'sendBufferBytes' | 'recvBufferSize' | 'sendBufferSize' | 'receiveMode' | 'gso' | 'gro'
+>;
+
+export interface TunnelOptions {
+  /**
+   * An open device (the tunnel reads and writes it; close() leaves it open),
+   * or options for openTun() (the tunnel opens the device after the socket
+   * is bound, and closes it on close()).
+   */
+  tun: TunDevice | TunOptions;
+  /** Local UDP address: a port, '[ADDR:]PORT', or { address?, port }. Default address: any. */
+  listen: number | string | { address?: string; port: number };
+  /** The other end: 'HOST:PORT', '[IPV6]:PORT' or { address, port }; a host name is resolved once. */
+  peer: string | { address: string; port: number };
+  /** UDP backend: 'auto' (default), 'io_uring', 'mmsg' or 'dgram'. */
+  backend?: BackendChoice;
+  /**
+   * Socket tuning. Defaults: SO_RCVBUF and SO_SNDBUF 4 MiB (the kernel caps
+   * them at net.core.rmem_max / wmem_max), a 2048-entry 4 MiB send ring,
+   * GSO and GRO with 64 receive buffers, the rest openUdp's defaults.
+   */
+  udp?: TunnelUdpOptions;
+  /** No IOURING_NET_FALLBACK warning. */
+  quiet?: boolean;
+}
+
+/** An 'error' event of a tunnel says which side failed. */
+export type TunnelError = Error & { source?: 'udp' | 'tun'; code?: string };
+
+/** One UDP socket of the tunnel and what went through it. */
+interface Leg {
+  sock: UdpSocket;
+  ready: boolean;
+  /** Datagrams accepted into this socket's send ring. */
+  pushed: number;
+  /** Datagrams this socket delivered to JS. */
+  seen: number;
+  sendErrors: number;
+  closed: Promise<void>;
+  /** Set once the tunnel exists; until then datagrams are only counted. */
+  owner: Tunnel | undefined;
+}
+
+interface SocketConfig {
+  type: 'udp4' | 'udp6';
+  address: string;
+  port: number;
+  maxMessageSize: number;
+  options: TunnelOptions;
+}
+
+const MAX_RETIRE_TURNS = 50;
+
+/** Wait loop turns until done() says so, the socket closes, or MAX_RETIRE_TURNS pass. */
+async function settle(leg: Leg, done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < MAX_RETIRE_TURNS && leg.sock.isOpen && !done(); turn++) await nextTurn();
+}
+
+function closedError(): CodedError {
+  return new CodedError('ERR_TUNNEL_CLOSED', 'The tunnel is closed');
+}
+
+function toHostPort(v: TunnelOptions['listen'] | TunnelOptions['peer'], what: string, listen: boolean): HostPort {
+  if (typeof v === 'number') return parseHostPort(String(v), what, { portOnly: true, allowZero: true });
+  if (typeof v === 'string') return parseHostPort(v, what, { portOnly: listen, allowZero: listen });
+  if (v === null || typeof v !== 'object') throw invalidArgType(`options.${what}`, 'a string, number or object', v);
+  const port = v.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < (listen ? 0 : 1) || port > 65535) {
+    throw badAddress(`${what}: port ${String(port)} is out of range`);
+  }
+  const host = v.address ?? '';
+  if (typeof host !== 'string') throw invalidArgType(`options.${what}.address`, 'of type string', host);
+  return { host, port };
+}
+
+export class Tunnel extends EventEmitter {
+  /** The TUN device. */
+  readonly tun: TunDevice;
+  /** The peer as resolved at creation. */
+  readonly peer: ResolvedPeer;
+  private readonly ownsTun: boolean;
+  private readonly ep: Endpoint;
+  private readonly c = new TunnelCounters();
+  private readonly legs = new Set<Leg>();
+  private leg: Leg;
+  private readonly config: SocketConfig;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private rebinding: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  /** @internal use createTunnel() */
+  constructor(
+    tun: TunDevice,
+    ownsTun: boolean,
+    first: Leg,
+    peer: ResolvedPeer,
+    config: SocketConfig,
+  ) {
+    super();
+    this.tun = tun;
+    this.ownsTun = ownsTun;
+    this.peer = peer;
+    this.config = config;
+    this.leg = first;
+    this.legs.add(first);
+    first.owner = this;
+    this.ep = first.sock.endpoint(peer.address, peer.port);
+    tun.on('error', this.onTunError);
+    tun.onBatch = this.fromTun;
+  }
+
+  /** The UDP socket in use now (it changes with rebind()). */
+  get socket(): UdpSocket {
+    return this.leg.sock;
+  }
+
+  /** The local UDP address (the port stays the same across rebinds). */
+  get local(): AddressInfo {
+    return this.leg.sock.address();
+  }
+
+  get backend(): { udp: string; tun: string } {
+    return { udp: this.leg.sock.backend, tun: this.tun.backend };
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Counters since creation, drops by reason, and the backends in use. */
+  stats(): TunnelStats {
+    const sock = this.leg.sock;
+    const offloads = sock.isOpen ? sock.offloads : { gso: false, gro: false };
+    return snapshot(this.c, this.backend, sock.stats(), this.tun.stats(), offloads);
+  }
+
+  // ---- the data path: no allocation per packet ----
+
+  /** TUN -> peer. */
+  private readonly fromTun = (b: PacketBatch): void => {
+    const leg = this.leg;
+    const sock = leg.sock;
+    if (this.state !== 'open') return;
+    if (!sock.isOpen) {
+      // Closed behind the tunnel's back (tunnel.socket.close()): rebind() helps.
+      this.c.add(DROP.sendError, b.length);
+      return;
+    }
+    const ep = this.ep;
+    const bytes = b.bytes;
+    const n = b.length;
+    let sent = 0;
+    let sentBytes = 0;
+    let tooBig = 0;
+    let full = 0;
+    for (let i = 0; i < n; i++) {
+      const len = b.size(i);
+      if (b.truncated(i)) tooBig++;
+      else if (sock.sendFrom(bytes, b.offset(i), len, ep)) {
+        sent++;
+        sentBytes += len;
+      } else full++;
+    }
+    leg.pushed += sent;
+    const c = this.c;
+    c.add(TX_PACKETS, sent);
+    c.add(TX_BYTES, sentBytes);
+    if (tooBig) c.add(DROP.tooBig, tooBig);
+    if (full) c.add(DROP.udpQueueFull, full);
+  };
+
+  /** @internal Peer -> TUN, for the batches of one socket. */
+  fromPeer(b: RecvBatch, leg: Leg): void {
+    const tun = this.tun;
+    if (this.state !== 'open' || !tun.isOpen) {
+      // Closing, or a device the caller owns was closed under the tunnel.
+      leg.seen += b.length;
+      if (this.state === 'open') this.c.add(DROP.writeError, b.length);
+      return;
+    }
+    const ep = this.ep;
+    const max = tun.maxPacketSize;
+    const bytes = b.bytes;
+    const n = b.length;
+    let written = 0;
+    let writtenBytes = 0;
+    let stranger = 0;
+    let tooBig = 0;
+    let malformed = 0;
+    let full = 0;
+    for (let i = 0; i < n; i++) {
+      if (!b.isFrom(i, ep)) {
+        stranger++;
+        continue;
+      }
+      const len = b.size(i);
+      if (b.truncated(i) || len > max) {
+        tooBig++;
+        continue;
+      }
+      const off = b.offset(i);
+      const version = len > 0 ? (bytes[off] ?? 0) >> 4 : 0;
+      if (!((version === 4 && len >= 20) || (version === 6 && len >= 40))) malformed++;
+      else if (tun.writeFrom(bytes, off, len)) {
+        written++;
+        writtenBytes += len;
+      } else full++;
+    }
+    leg.seen += n;
+    const c = this.c;
+    c.add(RX_PACKETS, written);
+    c.add(RX_BYTES, writtenBytes);
+    if (stranger) c.add(DROP.notFromPeer, stranger);
+    if (tooBig) c.add(DROP.tooBig, tooBig);
+    if (malformed) c.add(DROP.malformed, malformed);
+    if (full) c.add(DROP.tunQueueFull, full);
+  }
+
+  // ---- errors ----
+
+  private readonly onTunError = (err: TunnelError): void => {
+    if ((err as { syscall?: string }).syscall === 'write') {
+      this.c.add(DROP.writeError, 1);
+      return;
+    }
+    // A read error stops reading (e.g. the interface was deleted): fatal.
+    if (this.state !== 'open') return;
+    err.source = 'tun';
+    this.emit('error', err);
+  };
+
+  /** @internal an 'error' of one of the tunnel's sockets. */
+  legError(leg: Leg, err: TunnelError): void {
+    if ((err as { syscall?: string }).syscall === 'send') {
+      leg.sendErrors++;
+      this.c.add(DROP.sendError, 1);
+      return;
+    }
+    // Receive errors of the socket in use; a retiring one no longer matters.
+    if (!leg.ready || leg !== this.leg || this.state !== 'open') return;
+    err.source = 'udp';
+    this.emit('error', err);
+  }
+
+  /** @internal open one socket on the tunnel's address and port. */
+  static async openLeg(config: SocketConfig): Promise<Leg> {
+    const o = config.options;
+    const sock = openUdp({
+      // Bursts of a TCP flow overflow the kernel's default 208 KiB receive
+      // queue; the kernel caps these at net.core.rmem_max / wmem_max.
+      recvBufferSize: 4 << 20,
+      sendBufferSize: 4 << 20,
+      // Room for two TUN read batches (1024 packets each, see createTunnel).
+      sendQueueSize: 2048,
+      sendBufferBytes: 4 << 20,
+      // A TCP flow's packets reach the socket in runs from one sender: with
+      // GRO the kernel hands over up to 64 per receive (io_uring backend),
+      // in 64 KiB buffers, so fewer of them. (The dgram backend has no GRO.)
+      gro: true,
+      ...(o.backend === 'dgram' ? {} : { recvBuffers: 64 }),
+      ...o.udp,
+      type: config.type,
+      address: config.address,
+      port: config.port,
+      reuseAddr: true,
+      maxMessageSize: config.maxMessageSize,
+      ...(o.backend !== undefined ? { backend: o.backend } : {}),
+      ...(o.quiet !== undefined ? { quiet: o.quiet } : {}),
+    });
+    const leg: Leg = {
+      sock,
+      ready: false,
+      pushed: 0,
+      seen: 0,
+      sendErrors: 0,
+      closed: new Promise<void>((resolve) => sock.once('close', resolve)),
+      owner: undefined,
+    };
+    // Before ready, the dgram backend reports bind errors here and in ready.
+    sock.on('error', (err: TunnelError) => leg.owner?.legError(leg, err));
+    sock.onBatch = (b) => {
+      if (leg.owner) leg.owner.fromPeer(b, leg);
+      else leg.seen += b.length;
+    };
+    try {
+      await sock.ready;
+    } catch (err) {
+      if (sock.isOpen) sock.close();
+      await leg.closed;
+      throw err;
+    }
+    leg.ready = true;
+    return leg;
+  }
+
+  // ---- rebind ----
+
+  /**
+   * Replace the UDP socket while traffic flows. Resolves once the new
+   * socket carries the traffic and the old one is closed. Calls are
+   * serialized. If the new socket cannot be bound, the old one stays in
+   * use and this rejects.
+   */
+  rebind(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    const p = this.rebinding.then(() => this.replaceSocket());
+    this.rebinding = p.catch(() => undefined);
+    return p;
+  }
+
+  private async replaceSocket(): Promise<void> {
+    if (this.state !== 'open') throw closedError();
+    const next = await Tunnel.openLeg(this.config);
+    if (this.state !== 'open') {
+      next.sock.close();
+      await next.closed;
+      throw closedError();
+    }
+    next.owner = this;
+    this.legs.add(next);
+    const old = this.leg;
+    this.leg = next; // sends switch now
+    this.c.add(REBINDS, 1);
+    this.emit('rebind');
+    await this.retire(old);
+  }
+
+  /** Let the old socket deliver what it holds, then close it and count what it lost. */
+  private async retire(old: Leg): Promise<void> {
+    const sock = old.sock;
+    // Its last sends first (the dgram backend holds sends while connecting).
+    await settle(old, () => {
+      const s = sock.stats();
+      return s.packetsOut + s.sendErrors >= old.pushed;
+    });
+    try {
+      // A connected UDP socket only matches datagrams from that address:
+      // the peer's go to the new socket from now on.
+      const p = this.peer;
+      if (sock.isOpen) sock.connect(p.port === 65535 ? 65534 : p.port + 1, p.address);
+    } catch {
+      // No route, or already connected: it just keeps receiving until closed.
+    }
+    // Then until a loop turn brought nothing and the socket has handed JS
+    // everything it counted (the dgram backend holds a batch until its
+    // setImmediate; the ring backends hand over in the drain).
+    let seen = -1;
+    await settle(old, () => {
+      const quiet = old.seen === seen && sock.stats().packetsIn <= old.seen;
+      seen = old.seen;
+      return quiet;
+    });
+    if (sock.isOpen) sock.close();
+    await old.closed;
+    this.legs.delete(old);
+    const s = sock.stats();
+    const lost = Math.max(0, old.pushed - s.packetsOut - old.sendErrors) + Math.max(0, s.packetsIn - old.seen);
+    if (lost) this.c.add(DROP.rebind, lost);
+  }
+
+  // ---- close ----
+
+  /**
+   * Close the sockets and, if the tunnel opened it, the TUN device (the
+   * interface goes away unless it is persistent). A device passed in stays
+   * open, no longer read by the tunnel. Resolves after 'close'.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closing';
+    const waits: Promise<void>[] = [];
+    for (const leg of this.legs) {
+      if (leg.sock.isOpen) leg.sock.close();
+      waits.push(leg.closed);
+    }
+    const tun = this.tun;
+    if (tun.isOpen) {
+      if (this.ownsTun) waits.push(new Promise<void>((resolve) => tun.close(resolve)));
+      else tun.onBatch = undefined;
+    }
+    await Promise.all(waits);
+    await this.rebinding;
+    tun.off('error', this.onTunError);
+    this.state = 'closed';
+    this.emit('close');
+  }
+}
+
+/**
+ * Create a tunnel: resolve the peer, bind the UDP socket (checking that the
+ * port is not in use), open the TUN device if options were given, and start
+ * moving packets. Bad addresses reject with ERR_TUNNEL_* codes, a port in
+ * use with EADDRINUSE; nothing is left open when it rejects.
+ */
+export async function createTunnel(options: TunnelOptions): Promise<Tunnel> {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  const tunOpt = options.tun;
+  if (tunOpt === null || typeof tunOpt !== 'object') throw invalidArgType('options.tun', 'a TunDevice or TunOptions', tunOpt);
+  const listen = toHostPort(options.listen, 'listen', true);
+  const peerHp = toHostPort(options.peer, 'peer', false);
+  const listenFamily = listen.host === '' ? 0 : checkListenAddress(listen.host);
+  const peer = await resolvePeer(peerHp, listenFamily);
+  const type = (listenFamily || peer.family) === 6 ? 'udp6' : 'udp4';
+  const address = listen.host || (type === 'udp6' ? '::' : '0.0.0.0');
+  if (listen.port !== 0) await checkPortFree(type, address, listen.port);
+  const given = tunOpt instanceof TunDevice ? tunOpt : undefined;
+  if (given && !given.isOpen) throw new CodedError('ERR_TUN_NOT_RUNNING', 'The TUN device is closed');
+  // Longer datagrams are cut and dropped (tooBig), as are ones longer than the device takes.
+  const mtu = given?.maxPacketSize ?? (tunOpt as TunOptions).maxPacketSize ?? (tunOpt as TunOptions).mtu ?? 1500;
+  const config: SocketConfig = { type, address, port: listen.port, maxMessageSize: Math.max(2048, Math.min(65535, mtu)), options };
+  const first = await Tunnel.openLeg(config);
+  let tun: TunDevice;
+  try {
+    if (given) tun = given;
+    else {
+      // One UDP batch can hold 64 GRO receives of 64 KiB (see openLeg): the
+      // write ring takes all of it, or packets would be dropped (tunQueueFull).
+      const tunOptions: TunOptions = { readBuffers: 1024, writeQueueSize: 4096, writeBufferBytes: 8 << 20, ...(tunOpt as TunOptions) };
+      delete tunOptions.onBatch; // the tunnel reads the device
+      tun = openTun(tunOptions);
+    }
+  } catch (err) {
+    first.sock.close();
+    await first.closed;
+    throw err;
+  }
+  return new Tunnel(tun, given === undefined, first, peer, { ...config, port: first.sock.address().port });
+}
