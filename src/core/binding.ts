@@ -7,7 +7,12 @@ import { createRequire } from 'node:module';
 
 /** The addon's exports (src/native/addon.c, addon_udp.c). */
 export interface NativeBinding {
-  init(dispatch: (ready: Int32Array, count: number) => void): number;
+  /**
+   * dispatch gets `count` ready entries of ENTRY_WORDS int32 each
+   * (reactor.h ION_E_*: id, events, rcount, sdone, rerr), in memory the
+   * addon owns; native's own values, never read back from shared memory.
+   */
+  init(dispatch: (entries: Int32Array, count: number) => void): number;
   probe(opsOut: Uint8Array): number[];
   reactorInfo(): number[];
   submit(): number;
@@ -23,8 +28,11 @@ export interface NativeBinding {
     maxPayload: number,
     backend: number,
     flags: number,
-    mem: ArrayBuffer,
   ): number;
+  /** A view of the socket's shared memory (owned by the addon), or -errno. */
+  udpMem(id: number): ArrayBuffer | number;
+  /** The send frontier now (every send before it has completed), or -errno. */
+  udpSdone(id: number): number;
   udpBind(id: number, family: number, addr: Uint8Array, scope: number, port: number, flags: number): number;
   udpConnect(id: number, family: number, addr: Uint8Array, scope: number, port: number): number;
   udpDisconnect(id: number): number;

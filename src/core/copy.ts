@@ -86,3 +86,32 @@ export function copyBytes(
 function copyLoop(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, len: number): void {
   for (let k = 0; k < len; k++) dst[dstAt + k] = src[srcAt + k]!;
 }
+
+/**
+ * Copies from any Uint8Array into an object's shared memory with the
+ * word views of both ends made once: per destination block (again after
+ * its memory was remapped, shared-memory.ts) and per source object. Used
+ * by UdpSocket.sendFrom and TunDevice.writeFrom, which forward packets
+ * from another object's pool without allocating.
+ */
+export class ForeignCopier {
+  private dst: Uint8Array | undefined;
+  private dstWords: Float64Array | undefined;
+  private src: Uint8Array | undefined;
+  private srcBytes: Uint8Array | undefined;
+  private srcWords: Float64Array | undefined;
+
+  /** Copy len bytes at src[offset] to dst[at] (dst at offset 0 of its buffer). */
+  copy(dst: Uint8Array, at: number, src: Uint8Array, offset: number, len: number): void {
+    if (dst !== this.dst || this.dstWords!.byteLength === 0) {
+      this.dst = dst;
+      this.dstWords = wordsOf(dst);
+    }
+    if (src !== this.src || this.srcBytes!.byteLength === 0) {
+      this.src = src;
+      this.srcBytes = new Uint8Array(src.buffer);
+      this.srcWords = new Float64Array(src.buffer, 0, src.buffer.byteLength >> 3);
+    }
+    copyBytes(dst, this.dstWords!, at, this.srcBytes!, this.srcWords!, src.byteOffset + offset, len);
+  }
+}

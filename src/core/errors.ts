@@ -121,3 +121,12 @@ export function badSocketType(): CodedTypeError {
     'Bad socket type specified. Valid types are: udp4, udp6',
   );
 }
+
+/**
+ * Words only this library writes in an object's shared memory were changed
+ * by code holding a view of it (native refused to act on them): the object
+ * reports this and closes.
+ */
+export function protocolError(what: string): CodedError {
+  return new CodedError('ERR_IOURING_NET_PROTOCOL', `shared memory of this ${what} was overwritten; closing it`);
+}

@@ -6,11 +6,16 @@
  * of them reach the kernel in one io_uring_enter per socket flush.
  */
 import type { NativeBinding } from './binding.js';
+import { E_EVENTS, E_ID, E_RCOUNT, E_RERR, E_SDONE, E_WORDS } from './layout.js';
 
 /** What a native object (socket, device) does with its events. */
 export interface ReactorClient {
-  /** Handle events of one drain; called with the client's id. */
-  onEvents(): void;
+  /**
+   * Handle events of one drain (layout.ts EV_*): rcount packets in the
+   * receive batch, the send frontier sdone, and with EV_ERROR the error
+   * rerr (-errno). All native's own values (reactor.h ready entries).
+   */
+  onEvents(events: number, rcount: number, sdone: number, rerr: number): void;
   /** Queue SQEs for what the client pushed (sends, writes). */
   flushNative(): void;
 }
@@ -61,15 +66,18 @@ export class Reactor {
     this.binding.submit(); // one io_uring_enter for every socket of the turn
   };
 
-  private dispatch(ready: Int32Array, count: number): void {
+  private dispatch(entries: Int32Array, count: number): void {
     let firstError: unknown;
     let failed = false;
-    for (let i = 0; i < count; i++) {
-      const client = this.clients[ready[i] ?? 0];
+    // count comes from native; still never read past the list.
+    const n = Math.min(count, Math.floor(entries.length / E_WORDS));
+    for (let i = 0; i < n; i++) {
+      const e = i * E_WORDS;
+      const client = this.clients[entries[e + E_ID] ?? 0];
       if (client === undefined) continue;
       this.current = client;
       try {
-        client.onEvents();
+        client.onEvents(entries[e + E_EVENTS]!, entries[e + E_RCOUNT]!, entries[e + E_SDONE]!, entries[e + E_RERR]!);
       } catch (err) {
         // Finish the drain first so native state stays consistent, then
         // report the user's error the way Node reports a throwing callback.

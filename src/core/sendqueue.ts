@@ -1,12 +1,17 @@
 /**
  * The send side of a socket's shared memory: a ring of send descriptors
- * and a byte ring for payloads. JS pushes (copying the payload into the
- * byte ring and writing one descriptor); native takes descriptors on flush
- * and reports a completion frontier (ctrl[C_SDONE]) plus a result per
+ * and a byte ring for payloads (src/native/core/dring.h). JS pushes
+ * (copying the payload into the byte ring and writing one descriptor);
+ * native takes descriptors on flush and reports a completion frontier (in
+ * the ready entries, or asked for when the ring is full) plus a result per
  * descriptor. Memory is bounded: when either ring is full, push fails and
  * the socket emits 'drain' once space returns.
+ *
+ * The queue trusts its own counters: a frontier past what JS pushed (the
+ * send tail in shared memory was tampered with) is refused, and at close
+ * every callback not yet called is called once (failRest).
  */
-import { C_SDONE, C_STAIL, C_SWANT, M_ADDR, M_FAMILY, M_FLAGS, M_LEN, M_OFF, M_PORT, M_SCOPE, M_WORDS } from './layout.js';
+import { C_STAIL, C_SWANT, M_ADDR, M_FAMILY, M_FLAGS, M_LEN, M_OFF, M_PORT, M_SCOPE, M_WORDS } from './layout.js';
 
 export type SendCallback = (error: Error | null, bytes: number) => void;
 
@@ -17,8 +22,8 @@ export interface SendSink {
 }
 
 export class SendQueue {
-  private readonly desc: Int32Array;
-  private readonly ctrl: Int32Array;
+  private desc: Int32Array;
+  private ctrl: Int32Array;
   private readonly mask: number;
   private readonly slots: number;
   private readonly dataStart: number;
@@ -35,6 +40,10 @@ export class SendQueue {
   wantDrain = false;
 
   private readonly sink: SendSink;
+  /** Native's frontier now (a native call), for a full ring between drains. */
+  private readonly frontierNow: () => number;
+  /** Set when native reported a frontier JS cannot believe. */
+  corrupt = false;
 
   constructor(
     sink: SendSink,
@@ -43,8 +52,10 @@ export class SendQueue {
     slots: number,
     dataStart: number,
     dataLen: number,
+    frontierNow: () => number,
   ) {
     this.sink = sink;
+    this.frontierNow = frontierNow;
     this.desc = desc;
     this.ctrl = ctrl;
     this.slots = slots;
@@ -53,6 +64,12 @@ export class SendQueue {
     this.dataLen = dataLen;
     this.slotEnd = new Int32Array(slots);
     this.cbs = new Array<SendCallback | undefined>(slots).fill(undefined);
+  }
+
+  /** New views after the memory was remapped (shared-memory.ts). */
+  remap(desc: Int32Array, ctrl: Int32Array): void {
+    this.desc = desc;
+    this.ctrl = ctrl;
   }
 
   /** Descriptors pushed but not yet completed and processed. */
@@ -70,10 +87,10 @@ export class SendQueue {
    * absolute offset in `bytes` to write the payload at, or -1 when full.
    */
   reserve(len: number): number {
-    if (this.pending >= this.slots) this.reap(false);
+    if (this.pending >= this.slots) this.reap(false, this.frontierNow());
     if (this.pending >= this.slots) return this.full();
     let pos = this.fit(len);
-    if (pos < 0 && this.reap(false)) pos = this.fit(len);
+    if (pos < 0 && this.reap(false, this.frontierNow())) pos = this.fit(len);
     return pos < 0 ? this.full() : this.dataStart + pos;
   }
 
@@ -130,27 +147,52 @@ export class SendQueue {
    * call) it stops at the first completion that needs the user's code (a
    * callback or an error), so no user code ever runs inside send(); native
    * reports those with an event and they are delivered from there.
-   * Returns true if anything was processed.
+   * Returns true if anything was processed. A frontier beyond what JS
+   * pushed sets `corrupt` and is not followed.
    */
-  reap(deliver = true): boolean {
-    const frontier = (this.ctrl[C_SDONE] ?? 0) >>> 0;
+  reap(deliver: boolean, frontier: number): boolean {
+    const ahead = (frontier - this.done) >>> 0;
+    if (ahead > this.pending) {
+      this.corrupt = true;
+      return false;
+    }
     const start = this.done;
     const desc = this.desc;
-    while (this.done !== frontier) {
+    // Bounded by `ahead` <= pending <= slots: never by a word JS can write.
+    for (let k = 0; k < ahead; k++) {
       const slot = this.done & this.mask;
       const result = desc[slot * M_WORDS + M_FLAGS] ?? 0;
       const cb = this.cbs[slot];
       if (!deliver && (cb !== undefined || result < 0)) break;
-      if (cb !== undefined) {
-        this.cbs[slot] = undefined;
-        this.waitingCbs--;
-      }
-      this.head = this.slotEnd[slot] ?? 0;
-      this.done = (this.done + 1) >>> 0;
+      this.retire(slot);
       if (cb !== undefined || result < 0) this.sink.sent(result, cb);
     }
     if (this.waitingCbs === 0 && !this.wantDrain) this.ctrl[C_SWANT] = 0;
     return this.done !== start;
+  }
+
+  /** Free descriptor slot (the oldest) and its payload space. */
+  private retire(slot: number): void {
+    if (this.cbs[slot] !== undefined) {
+      this.cbs[slot] = undefined;
+      this.waitingCbs--;
+    }
+    this.head = this.slotEnd[slot] ?? 0;
+    this.done = (this.done + 1) >>> 0;
+  }
+
+  /**
+   * After close: every descriptor native never finished (it refused the
+   * tail, or was told nothing) gets `result` (-errno) once, so that every
+   * accepted send's callback is called exactly once.
+   */
+  failRest(result: number): void {
+    for (let n = this.pending; n > 0; n--) {
+      const slot = this.done & this.mask;
+      const cb = this.cbs[slot];
+      this.retire(slot);
+      if (cb !== undefined) this.sink.sent(result, cb);
+    }
   }
 
   /** Called after reap: true once if a blocked sender may try again. */

@@ -19,8 +19,11 @@ export interface FileExports {
     packetInfo: number,
     maxPacket: number,
     backend: number,
-    mem: ArrayBuffer,
   ): number;
+  /** A view of the object's shared memory (owned by the addon), or -errno. */
+  fileMem(id: number): ArrayBuffer | number;
+  /** The request frontier now, or -errno. */
+  fileSdone(id: number): number;
   fileStart(id: number): number;
   fileFlush(id: number): number;
   fileRef(id: number, ref: boolean): number;

@@ -17,11 +17,12 @@
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { selectFileBackend, type FileBackendChoice, type FileBackendName } from '../core/backend.js';
-import { errnoException, invalidArgType, invalidArgValue, outOfRange, type SystemError } from '../core/errors.js';
+import { CodedError, errnoException, invalidArgType, invalidArgValue, outOfRange, protocolError, type SystemError } from '../core/errors.js';
 import * as F from './binding.js';
 import * as L from '../core/layout.js';
 import type { Reactor, ReactorClient } from '../core/reactor.js';
 import { SendQueue, type SendCallback, type SendSink } from '../core/sendqueue.js';
+import { SharedMemory } from '../core/shared-memory.js';
 
 const ECANCELED = -125;
 const EBADF = -9;
@@ -55,6 +56,7 @@ export interface CoreConfig {
 export interface CoreOwner {
   /** `count` packets are described in core.rmeta. */
   onPackets(count: number): void;
+  /** A read failed (-errno), or (EPROTO from protocolError) shared memory was overwritten. */
   onReadError(negErrno: number): void;
   /** A request finished: bytes, or -errno. */
   onDone(result: number, cb: SendCallback | undefined): void;
@@ -69,11 +71,15 @@ export class FileCore implements ReactorClient, SendSink {
   readonly native: F.FileBinding;
   readonly reactor: Reactor;
   readonly id: number;
-  readonly bytes: Uint8Array;
-  readonly ctrl: Int32Array;
-  readonly statsView: Float64Array;
-  readonly rmeta: Int32Array;
+  /** The addon's memory for this object; views remade after a detach. */
+  readonly memory: SharedMemory;
+  bytes!: Uint8Array;
+  ctrl!: Int32Array;
+  statsView!: Float64Array;
+  rmeta!: Int32Array;
+  private qdesc!: Int32Array;
   readonly queue: SendQueue;
+  private readonly rmetaEntries: number;
   state: CoreState = 'open';
   private readonly owner: CoreOwner;
 
@@ -89,7 +95,6 @@ export class FileCore implements ReactorClient, SendSink {
       throw errnoException(lay, 'io_uring_register');
     }
     const layout = F.toFileLayout(lay);
-    const mem = new ArrayBuffer(layout.total);
     const id = native.fileCreate(
       fd,
       c.kind,
@@ -101,17 +106,31 @@ export class FileCore implements ReactorClient, SendSink {
       c.packetInfo ? 1 : 0,
       c.maxPacket,
       F.NATIVE_FILE_BACKEND[site.backend],
-      mem,
     );
     if (id < 0) throw createError(id, site.backend);
     this.id = id;
-    this.bytes = new Uint8Array(mem);
-    this.ctrl = new Int32Array(mem, layout.ctrl, 16);
-    this.statsView = new Float64Array(mem, layout.stats, 16);
-    this.rmeta = new Int32Array(mem, layout.rmeta, c.readBuffers * F.R_WORDS);
-    const qdesc = new Int32Array(mem, layout.qdesc, c.queueSize * L.M_WORDS);
-    this.queue = new SendQueue(this, qdesc, this.ctrl, c.queueSize, layout.qdata, c.bufferBytes);
+    this.rmetaEntries = c.readBuffers;
+    try {
+      this.memory = new SharedMemory(
+        () => native.fileMem(id),
+        (buf) => this.mapViews(buf, layout, c),
+      );
+    } catch (err) {
+      native.fileClose(id);
+      throw err;
+    }
+    this.queue = new SendQueue(this, this.qdesc, this.ctrl, c.queueSize, layout.qdata, c.bufferBytes, () => native.fileSdone(id));
     reactor.register(id, this);
+  }
+
+  /** Typed arrays over the shared memory (again after a detach). */
+  private mapViews(buf: ArrayBuffer, layout: F.FileLayout, c: CoreConfig): void {
+    this.bytes = new Uint8Array(buf);
+    this.ctrl = new Int32Array(buf, 0, L.C_WORDS);
+    this.statsView = new Float64Array(buf, layout.stats, 16);
+    this.rmeta = new Int32Array(buf, layout.rmeta, c.readBuffers * F.R_WORDS);
+    this.qdesc = new Int32Array(buf, layout.qdesc, c.queueSize * L.M_WORDS);
+    this.queue?.remap(this.qdesc, this.ctrl);
   }
 
   /** Push a request whose payload is already at `at`; see file.h ION_Q_*. */
@@ -137,17 +156,21 @@ export class FileCore implements ReactorClient, SendSink {
     this.owner.onDone(result, cb);
   }
 
-  /** @internal ReactorClient: the events of one drain. */
-  onEvents(): void {
-    const ev = this.ctrl[L.C_EVENTS] ?? 0;
-    this.ctrl[L.C_EVENTS] = 0;
-    if (ev & L.EV_ERROR && this.state === 'open') this.owner.onReadError(this.ctrl[L.C_RERR] ?? 0);
-    if (ev & L.EV_RECV && this.state === 'open') this.owner.onPackets(this.ctrl[L.C_RCOUNT] ?? 0);
+  /** @internal ReactorClient: the events of one drain (native's own values). */
+  onEvents(ev: number, rcount: number, sdone: number, rerr: number): void {
+    if (this.state !== 'closed') this.memory.ensure();
+    if (ev & L.EV_ERROR && this.state === 'open') this.owner.onReadError(rerr < 0 ? rerr : -5 /* EIO */);
+    // Never more entries than the memory holds, whatever the count says.
+    if (ev & L.EV_RECV && this.state === 'open') this.owner.onPackets(Math.min(rcount >>> 0, this.rmetaEntries));
     if (ev & (L.EV_SENT | L.EV_CLOSED)) {
-      this.queue.reap(true);
+      this.queue.reap(true, sdone);
+      if (this.queue.corrupt && this.state === 'open') this.owner.onReadError(L.EPROTO);
       if (this.state === 'open' && this.queue.takeDrain()) this.owner.onDrain();
     }
     if (ev & L.EV_CLOSED && this.state !== 'closed') {
+      // Requests native never took (a refused tail) fail now: every
+      // accepted request's callback is called exactly once.
+      this.queue.failRest(ECANCELED);
       this.state = 'closed';
       this.reactor.unregister(this.id);
       this.owner.onClosed();
@@ -278,12 +301,14 @@ export class RingFile implements CoreOwner {
     return new Promise<Buffer>((resolve, reject) => {
       if (length === 0) return this.core.state === 'open' ? resolve(Buffer.alloc(0)) : reject(this.closedError('read'));
       const run = (): boolean => {
+        this.core.memory.ensure();
         const at = this.core.queue.reserve(length);
         if (at < 0) return false;
         this.core.push(at, length, F.QOP_READ, pos, (_, n) => {
-          // Copy out now, before any user code can reuse the space.
+          // Copy out now, before any user code can reuse the space. (The
+          // result word is in shared memory: never past what was asked.)
           if (n < 0) reject(this.ioError(n, 'read'));
-          else resolve(Buffer.from(this.core.bytes.subarray(at, at + n)));
+          else resolve(Buffer.from(this.core.bytes.subarray(at, at + Math.min(n, length))));
         });
         return true;
       };
@@ -300,6 +325,7 @@ export class RingFile implements CoreOwner {
     return new Promise<number>((resolve, reject) => {
       if (buf.byteLength === 0) return this.core.state === 'open' ? resolve(0) : reject(this.closedError('write'));
       const run = (): boolean => {
+        this.core.memory.ensure();
         const at = this.core.queue.reserve(buf.byteLength);
         if (at < 0) return false;
         this.core.bytes.set(buf, at);
@@ -326,13 +352,17 @@ export class RingFile implements CoreOwner {
     if (this.waiting.length > 0 || !w.run()) this.waiting.push(w);
   }
 
-  private ioError(negErrno: number, syscall: string): SystemError & { path?: string } {
+  private ioError(negErrno: number, syscall: string): (SystemError & { path?: string }) | CodedError {
+    if (this.broken) return this.broken;
     const err: SystemError & { path?: string } = errnoException(negErrno, syscall);
     if (this.path !== undefined) err.path = this.path;
     return err;
   }
 
-  private closedError(syscall: string): SystemError & { path?: string } {
+  /** Set when the shared memory was overwritten: every failure reports it. */
+  private broken: CodedError | undefined;
+
+  private closedError(syscall: string): (SystemError & { path?: string }) | CodedError {
     return this.ioError(EBADF, syscall);
   }
 
@@ -365,8 +395,12 @@ export class RingFile implements CoreOwner {
   /** @internal CoreOwner */
   onPackets(): void {}
 
-  /** @internal CoreOwner */
-  onReadError(): void {}
+  /** @internal CoreOwner: only EPROTO reaches a file (files do not read on their own). */
+  onReadError(negErrno: number): void {
+    if (negErrno !== L.EPROTO || this.core.state !== 'open') return;
+    this.broken = protocolError('file');
+    void this.close();
+  }
 
   /** @internal CoreOwner: our own callbacks take the raw result. */
   onDone(result: number, cb: SendCallback | undefined): void {

@@ -18,12 +18,14 @@
  * interface goes away unless it was made persistent.
  */
 import { EventEmitter } from 'node:events';
+import { Batch } from '../core/batch.js';
 import type { FileBackendChoice, FileBackendName } from '../core/backend.js';
-import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, type SystemError } from '../core/errors.js';
+import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, protocolError, type SystemError } from '../core/errors.js';
+import { EPROTO } from '../core/layout.js';
 import * as F from '../file/binding.js';
 import { FileCore, fileSite, intInRange, powerOfTwo, type CoreOwner, type FileSite } from '../file/file.js';
 import type { SendCallback } from '../core/sendqueue.js';
-import { alignedAt, copyBytes, wordsOf } from '../core/copy.js';
+import { alignedAt, ForeignCopier } from '../core/copy.js';
 
 export type TunReadMode = 'auto' | 'multishot' | 'single';
 
@@ -103,45 +105,15 @@ const EMSGSIZE = -90;
 const MAX_IP_PACKET = 65535;
 
 /**
- * The packets of one drain. Reused for every batch of its device; packet
- * bytes live in the device's shared pool and are valid only until the
- * handler returns (then the buffers go back to the kernel): copy(i) what
- * you keep.
+ * The packets of one drain (the common part, lifetime rules included, is
+ * core/batch.ts). Reused for every batch of its device; packet bytes live
+ * in the device's shared pool and are valid only until the handler
+ * returns (then the buffers go back to the kernel): copy(i) what you keep.
  */
-export class PacketBatch {
-  /** Number of packets. */
-  length = 0;
-  /** The device's whole shared memory; packet i is at offset(i), size(i). */
-  readonly bytes: Uint8Array;
-  /** @internal per-packet entries (file.h ION_R_*). */
-  readonly meta: Int32Array;
-
+export class PacketBatch extends Batch {
   /** @internal */
   constructor(bytes: Uint8Array, meta: Int32Array) {
-    this.bytes = bytes;
-    this.meta = meta;
-  }
-
-  private at(i: number): number {
-    if (!(i >= 0 && i < this.length)) {
-      throw new CodedRangeError('ERR_OUT_OF_RANGE', `packet index ${i} is not in [0, ${this.length})`);
-    }
-    return i * F.R_WORDS;
-  }
-
-  /** Offset of packet i in `bytes` (after the packet information header). */
-  offset(i: number): number {
-    return this.meta[this.at(i) + F.R_OFF] ?? 0;
-  }
-
-  /** Length of packet i (after truncation). */
-  size(i: number): number {
-    return this.meta[this.at(i) + F.R_LEN] ?? 0;
-  }
-
-  /** True if packet i was longer than maxPacketSize and was cut. */
-  truncated(i: number): boolean {
-    return ((this.meta[this.at(i) + F.R_FLAGS] ?? 0) & F.RF_TRUNC) !== 0;
+    super(bytes, meta, SHAPE);
   }
 
   /** IP version from the first byte: 4, 6, or 0 for anything else. */
@@ -156,18 +128,10 @@ export class PacketBatch {
   proto(i: number): number {
     return this.meta[this.at(i) + F.R_PROTO] ?? 0;
   }
-
-  /** A view of packet i, valid until the handler returns. */
-  data(i: number): Uint8Array {
-    const off = this.offset(i);
-    return this.bytes.subarray(off, off + this.size(i));
-  }
-
-  /** A copy of packet i that the caller may keep. */
-  copy(i: number): Buffer {
-    return Buffer.from(this.data(i));
-  }
 }
+
+/** TUN read entries (file.h ION_R_*). */
+const SHAPE = { words: F.R_WORDS, off: F.R_OFF, len: F.R_LEN, flags: F.R_FLAGS, truncBit: F.RF_TRUNC };
 
 interface ResolvedIo {
   readMode: TunReadMode;
@@ -313,6 +277,7 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     }
     const hdr = this.packetInfo ? PI_LEN : 0;
     const queue = this.core.queue;
+    this.core.memory.ensure();
     const at = queue.reserve(len + hdr);
     if (at < 0) return false;
     const bytes = this.core.bytes;
@@ -338,12 +303,7 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     return packets.length;
   }
 
-  // ---- added for the tunnel (src/tunnel/tunnel.ts): writing from shared memory ----
-
-  private ownWords: Float64Array | undefined;
-  private srcView: Uint8Array | undefined;
-  private srcBytes: Uint8Array | undefined;
-  private srcWords: Float64Array | undefined;
+  private readonly copier = new ForeignCopier();
 
   /**
    * Queue the IP packet of `length` bytes at `offset` of `src` (for example
@@ -367,14 +327,9 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     }
     const hdr = this.packetInfo ? PI_LEN : 0;
     const queue = this.core.queue;
+    this.core.memory.ensure();
     const reserved = queue.reserve(length + hdr + 7);
     if (reserved < 0) return false;
-    if (src !== this.srcView) {
-      // Views over src's whole buffer, made once per source object.
-      this.srcView = src;
-      this.srcBytes = new Uint8Array(src.buffer);
-      this.srcWords = new Float64Array(src.buffer, 0, src.buffer.byteLength >> 3);
-    }
     const bytes = this.core.bytes;
     const at = alignedAt(reserved + hdr, from) - hdr;
     if (hdr) {
@@ -384,13 +339,10 @@ export class TunDevice extends EventEmitter implements CoreOwner {
       bytes[at + 2] = proto >> 8;
       bytes[at + 3] = proto & 0xff;
     }
-    this.ownWords ??= wordsOf(bytes);
-    copyBytes(bytes, this.ownWords, at + hdr, this.srcBytes!, this.srcWords!, from, length);
+    this.copier.copy(bytes, at + hdr, src, offset, length);
     this.core.push(at, length + hdr, F.QOP_WRITE, 0, cb);
     return true;
   }
-
-  // ---- end of the tunnel's additions ----
 
   private failSoon(negErrno: number, cb: SendCallback | undefined): void {
     const err = errnoException(negErrno, 'write');
@@ -414,6 +366,7 @@ export class TunDevice extends EventEmitter implements CoreOwner {
 
   /** Counters since the device opened. */
   stats(): TunStats {
+    if (this.core.state !== 'closed') this.core.memory.ensure();
     const s = this.core.statsView;
     const r = this.core.native.reactorInfo();
     const v = (i: number): number => s[i] ?? 0;
@@ -449,6 +402,9 @@ export class TunDevice extends EventEmitter implements CoreOwner {
   /** @internal CoreOwner */
   onPackets(count: number): void {
     if (!this.handler) return;
+    // The views may have been remade (shared-memory.ts).
+    this.batch.bytes = this.core.bytes;
+    this.batch.meta = this.core.rmeta;
     this.batch.length = count;
     try {
       this.handler(this.batch);
@@ -459,6 +415,11 @@ export class TunDevice extends EventEmitter implements CoreOwner {
 
   /** @internal CoreOwner: reading has stopped. */
   onReadError(negErrno: number): void {
+    if (negErrno === EPROTO) {
+      this.emit('error', protocolError('device'));
+      if (this.core.state === 'open') this.close();
+      return;
+    }
     this.emit('error', tunError(negErrno, 'read'));
   }
 

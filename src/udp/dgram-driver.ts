@@ -1,6 +1,8 @@
 /**
  * The 'dgram' backend: node:dgram behind the same shared-memory protocol
- * the addon speaks (src/native/udp.h, reactor.h), so UdpSocket, the batch
+ * the addon speaks (src/native/udp/udp.h, core/reactor.h, core/dring.h:
+ * ready entries with native-side values, a checked send tail), so
+ * UdpSocket, the batch
  * API and the close contract work unchanged where the addon cannot load
  * (not Linux, build failed). It is the slowest backend: one node:dgram send
  * per datagram, and a copy of every received datagram into the pool.
@@ -21,12 +23,15 @@ const EFAULT = -14;
 const ENOSYS = -38;
 const EOPNOTSUPP = -95;
 const ECANCELED = -125;
+const EPROTO = -71;
 const BIND_REUSEADDR = 1;
 const BIND_REUSEPORT = 2;
 const BIND_V6ONLY = 4;
 
 interface Obj {
   id: number;
+  /** The memory: shared, so JS cannot detach or transfer it away. */
+  buffer: SharedArrayBuffer;
   family: 4 | 6;
   ipv6Only: boolean;
   bytes: Uint8Array;
@@ -54,6 +59,11 @@ interface Obj {
   frontier: number;
   sdone: Uint8Array;
   queued: boolean;
+  /** Events not yet handed to JS, and the last error (reactor.h). */
+  events: number;
+  rerr: number;
+  /** JS published an impossible send tail: take no more (dring.h). */
+  poisoned: boolean;
   /** Buffer sizes asked for before the socket exists. */
   recvBufferSize?: number;
   sendBufferSize?: number;
@@ -63,6 +73,9 @@ interface Obj {
   /** node:dgram refuses address-less sends until 'connect': hold them. */
   connecting: boolean;
 }
+
+/** Obj.events: JS was handed EV_CLOSED (the id may go). */
+const CLOSED_TOLD = 1 << 30;
 
 function align64(n: number): number {
   return (n + 63) & ~63;
@@ -87,12 +100,13 @@ function errnoOf(err: unknown): number {
 export class DgramDriver implements NativeBinding {
   private readonly objs = new Map<number, Obj>();
   private nextId = 1;
-  private dispatch: ((ready: Int32Array, count: number) => void) | undefined;
+  private dispatch: ((entries: Int32Array, count: number) => void) | undefined;
   private ready = new Int32Array(64);
   private readyN = 0;
+  private entries = new Int32Array(64 * C.E_WORDS);
   private scheduled = false;
 
-  init(dispatch: (ready: Int32Array, count: number) => void): number {
+  init(dispatch: (entries: Int32Array, count: number) => void): number {
     this.dispatch = dispatch;
     return ENOSYS; // no ring here
   }
@@ -126,16 +140,16 @@ export class DgramDriver implements NativeBinding {
     maxPayload: number,
     _backend: number,
     _flags: number,
-    mem: ArrayBuffer,
   ): number {
     const lay = layout(rslots, rslot, sslots, sdataLen);
     const [, stats = 0, rmeta = 0, sdesc = 0, rpool = 0, sdata = 0, total = 0] = lay;
-    if (mem.byteLength < total) return EINVAL;
+    const mem = new SharedArrayBuffer(total);
     const id = this.nextId++;
     const rm = new Int32Array(mem, rmeta, rslots * C.M_WORDS);
     const sd = new Int32Array(mem, sdesc, sslots * C.M_WORDS);
     this.objs.set(id, {
       id,
+      buffer: mem,
       family: family === 4 ? 4 : 6,
       ipv6Only: ipv6Only !== 0,
       bytes: new Uint8Array(mem),
@@ -163,6 +177,9 @@ export class DgramDriver implements NativeBinding {
       frontier: 0,
       sdone: new Uint8Array(sslots),
       queued: false,
+      events: 0,
+      rerr: 0,
+      poisoned: false,
       error: undefined,
       peer: undefined,
       connecting: false,
@@ -175,6 +192,18 @@ export class DgramDriver implements NativeBinding {
     const n = new Int32Array(this.ready.length * 2);
     n.set(this.ready);
     this.ready = n;
+    this.entries = new Int32Array(n.length * C.E_WORDS);
+  }
+
+  udpMem(id: number): ArrayBuffer | number {
+    const o = this.objs.get(id);
+    // A SharedArrayBuffer: it cannot be detached, so this is asked once.
+    return o ? (o.buffer as unknown as ArrayBuffer) : EBADF;
+  }
+
+  udpSdone(id: number): number {
+    const o = this.objs.get(id);
+    return o ? o.frontier | 0 : EBADF;
   }
 
   private live(id: number): Obj | undefined {
@@ -215,7 +244,7 @@ export class DgramDriver implements NativeBinding {
   private report(o: Obj, err: Error): void {
     if (o.closing) return;
     o.error = err;
-    o.ctrl[C.C_RERR] = errnoOf(err);
+    o.rerr = errnoOf(err);
     o.stats[U.S_RECV_ERRORS] = (o.stats[U.S_RECV_ERRORS] ?? 0) + 1;
     this.notify(o, C.EV_ERROR);
   }
@@ -245,7 +274,6 @@ export class DgramDriver implements NativeBinding {
       const bytes = (o.family === 6 && parsed.family === 4 ? toV4Mapped(parsed) : parsed).bytes;
       o.rmetaBytes.set(bytes.subarray(0, 16), (m + C.M_ADDR) * 4);
     }
-    o.ctrl[C.C_RCOUNT] = o.rcount;
     o.stats[U.S_PKTS_IN] = (o.stats[U.S_PKTS_IN] ?? 0) + 1;
     o.stats[U.S_BYTES_IN] = (o.stats[U.S_BYTES_IN] ?? 0) + len;
     if (len < msg.length) o.stats[U.S_TRUNC] = (o.stats[U.S_TRUNC] ?? 0) + 1;
@@ -253,7 +281,7 @@ export class DgramDriver implements NativeBinding {
   }
 
   private notify(o: Obj, events: number): void {
-    o.ctrl[C.C_EVENTS] = (o.ctrl[C.C_EVENTS] ?? 0) | events;
+    o.events |= events;
     if (!o.queued) {
       o.queued = true;
       this.ready[this.readyN++] = o.id;
@@ -264,20 +292,33 @@ export class DgramDriver implements NativeBinding {
     }
   }
 
-  /** One drain: hand the ready list to JS, then recycle (reactor.c's twin). */
+  /** One drain: hand the ready entries to JS, then recycle (reactor.c's twin). */
   private readonly run = (): void => {
     this.scheduled = false;
     const n = this.readyN;
     if (n === 0 || !this.dispatch) return;
-    this.dispatch(this.ready, n);
+    const e = this.entries;
+    for (let i = 0; i < n; i++) {
+      const o = this.objs.get(this.ready[i] ?? 0);
+      const at = i * C.E_WORDS;
+      e.fill(0, at, at + C.E_WORDS);
+      if (!o) continue;
+      e[at + C.E_ID] = o.id;
+      e[at + C.E_EVENTS] = o.events;
+      e[at + C.E_RCOUNT] = o.rcount;
+      e[at + C.E_SDONE] = o.frontier | 0;
+      e[at + C.E_RERR] = o.rerr;
+      if (o.events & C.EV_CLOSED) o.events |= CLOSED_TOLD;
+      o.events &= CLOSED_TOLD;
+    }
+    this.dispatch(e, n);
     for (let i = 0; i < n; i++) {
       const o = this.objs.get(this.ready[i] ?? 0);
       if (!o) continue;
       o.queued = false;
       o.rcount = 0;
-      o.ctrl[C.C_RCOUNT] = 0;
-      const unseen = (o.ctrl[C.C_EVENTS] ?? 0) !== 0;
-      if (o.finalized && !unseen) this.objs.delete(o.id);
+      const unseen = (o.events & ~CLOSED_TOLD) !== 0;
+      if (o.finalized && (o.events & CLOSED_TOLD) !== 0 && !unseen) this.objs.delete(o.id);
       else if (unseen) this.notify(o, 0);
       if (!o.finalized) this.udpFlush(o.id);
     }
@@ -378,15 +419,29 @@ export class DgramDriver implements NativeBinding {
   udpFlush(id: number): number {
     const o = this.live(id);
     if (!o?.sock || o.connecting) return 0;
-    const tail = (o.ctrl[C.C_STAIL] ?? 0) >>> 0;
+    const tail = this.tail(o);
+    if (tail < 0) return 0;
     const mask = o.sslots - 1;
-    while (o.sendNext !== tail && ((o.sendNext - o.frontier) >>> 0) < o.sslots) {
+    // Bounded: the tail is at most sslots past the frontier (checked).
+    while (o.sendNext !== tail) {
       const slot = o.sendNext & mask;
       o.sendNext = (o.sendNext + 1) >>> 0;
       this.sendOne(o, slot);
     }
-    o.ctrl[C.C_SSUB] = o.sendNext | 0;
     return 0;
+  }
+
+  /** The tail JS published, if possible (dring.c's rules), else -1 after failing the socket. */
+  private tail(o: Obj): number {
+    if (o.poisoned) return -1;
+    const t = (o.ctrl[C.C_STAIL] ?? 0) >>> 0;
+    if (((t - o.frontier) >>> 0) > o.sslots || ((t - o.sendNext) >>> 0) > ((t - o.frontier) >>> 0)) {
+      o.poisoned = true;
+      o.rerr = EPROTO;
+      this.notify(o, C.EV_ERROR);
+      return -1;
+    }
+    return t;
   }
 
   private sendOne(o: Obj, slot: number): void {
@@ -434,7 +489,6 @@ export class DgramDriver implements NativeBinding {
       o.sdone[o.frontier & mask] = 0;
       o.frontier = (o.frontier + 1) >>> 0;
     }
-    o.ctrl[C.C_SDONE] = o.frontier | 0;
     if (result < 0 || o.ctrl[C.C_SWANT]) this.notify(o, C.EV_SENT);
   }
 
@@ -495,20 +549,20 @@ export class DgramDriver implements NativeBinding {
   udpClose(id: number): number {
     const o = this.live(id);
     if (!o) return EBADF;
-    // Sends JS pushed that were never handed to node:dgram fail now.
-    const tail = (o.ctrl[C.C_STAIL] ?? 0) >>> 0;
+    // Sends JS pushed that were never handed to node:dgram fail now (with
+    // an impossible tail, none: JS fails its own, sendqueue.ts failRest).
+    const tail = this.tail(o);
     const mask = o.sslots - 1;
-    while (o.sendNext !== tail && ((o.sendNext - o.frontier) >>> 0) < o.sslots) {
+    while (tail >= 0 && o.sendNext !== tail) {
       const slot = o.sendNext & mask;
       o.sendNext = (o.sendNext + 1) >>> 0;
       this.sent(o, slot, ECANCELED);
     }
-    o.ctrl[C.C_SSUB] = o.sendNext | 0;
     o.closing = true;
     const finish = (): void => {
       // node:dgram drops sends still queued inside it (e.g. before bind
       // completed) without a callback: they were not sent.
-      for (let seq = o.frontier; seq !== o.sendNext; seq = (seq + 1) >>> 0) {
+      for (let seq = o.frontier, k = 0; seq !== o.sendNext && k < o.sslots; seq = (seq + 1) >>> 0, k++) {
         if (!o.sdone[seq & mask]) this.sent(o, seq & mask, ECANCELED);
       }
       o.finalized = true;

@@ -31,7 +31,8 @@ import { resolveOptions, type ResolvedOptions, type UdpSocketOptions } from './o
 import type { Reactor, ReactorClient } from '../core/reactor.js';
 import { SendQueue, type SendCallback, type SendSink } from '../core/sendqueue.js';
 import { UdpStats, readStats } from './stats.js';
-import { alignedAt, copyBytes, wordsOf } from '../core/copy.js';
+import { alignedAt, ForeignCopier } from '../core/copy.js';
+import { SharedMemory } from '../core/shared-memory.js';
 
 export interface AddressInfo {
   address: string;
@@ -52,13 +53,17 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   private readonly native: NativeBinding;
   private readonly reactor: Reactor;
   private readonly id: number;
-  private readonly mem: ArrayBuffer;
-  private readonly bytes: Uint8Array;
-  private readonly ctrl: Int32Array;
-  private readonly statsView: Float64Array;
-  private readonly rmeta: Int32Array;
+  /** The addon's memory for this socket; views remade after a detach. */
+  private readonly memory: SharedMemory;
+  private bytes!: Uint8Array;
+  private ctrl!: Int32Array;
+  private statsView!: Float64Array;
+  private rmeta!: Int32Array;
+  private sdesc!: Int32Array;
   private readonly queue: SendQueue;
   private readonly batch: RecvBatch;
+  private readonly rmetaEntries: number;
+  private readonly copier = new ForeignCopier();
   private readonly opts: ResolvedOptions;
   private readonly nameBuf = new Int32Array(C.M_WORDS);
   private handler: ((batch: RecvBatch) => void) | undefined;
@@ -90,7 +95,6 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (typeof lay === 'number') throw errnoException(lay, 'socket');
     const layout = U.toLayout(lay);
     if (layout.slotHeader !== U.SLOT_HEADER) throw new Error(`iouring-net: addon slot header ${layout.slotHeader}, expected ${U.SLOT_HEADER} (stale build?)`);
-    this.mem = new ArrayBuffer(layout.total);
     const id = this.native.udpCreate(
       opts.family,
       opts.recvBuffers,
@@ -102,17 +106,23 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       opts.maxMessageSize,
       NATIVE_BACKEND[backend],
       flags,
-      this.mem,
     );
     if (id < 0) throw errnoException(id, 'socket');
     this.id = id;
-    this.bytes = new Uint8Array(this.mem);
-    this.ctrl = new Int32Array(this.mem, layout.ctrl, 16);
-    this.statsView = new Float64Array(this.mem, layout.stats, 16);
-    this.rmeta = new Int32Array(this.mem, layout.rmeta, layout.rmetaEntries * C.M_WORDS);
-    const sdesc = new Int32Array(this.mem, layout.sdesc, opts.sendQueueSize * C.M_WORDS);
-    this.queue = new SendQueue(this, sdesc, this.ctrl, opts.sendQueueSize, layout.sdata, opts.sendBufferBytes);
+    try {
+      this.memory = new SharedMemory(
+        () => this.native.udpMem(id),
+        (buf) => this.mapViews(buf, layout, opts.sendQueueSize),
+      );
+    } catch (err) {
+      this.native.udpClose(id);
+      throw err;
+    }
+    this.queue = new SendQueue(this, this.sdesc, this.ctrl, opts.sendQueueSize, layout.sdata, opts.sendBufferBytes, () =>
+      this.native.udpSdone(id),
+    );
     this.batch = new RecvBatch(this.bytes, this.rmeta);
+    this.rmetaEntries = layout.rmetaEntries;
     reactor.register(id, this);
     try {
       this.configure(opts);
@@ -133,6 +143,21 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       process.nextTick(() => {
         if (this.state === 'open') this.emit('listening');
       });
+    }
+  }
+
+  /** Typed arrays over the shared memory (again after a detach). */
+  private mapViews(buf: ArrayBuffer, layout: U.UdpLayout, sendQueueSize: number): void {
+    this.bytes = new Uint8Array(buf);
+    this.ctrl = new Int32Array(buf, 0, C.C_WORDS);
+    this.statsView = new Float64Array(buf, layout.stats, 16);
+    this.rmeta = new Int32Array(buf, layout.rmeta, layout.rmetaEntries * C.M_WORDS);
+    this.sdesc = new Int32Array(buf, layout.sdesc, sendQueueSize * C.M_WORDS);
+    // After a detach: the queue and the batch follow (not yet made at first).
+    this.queue?.remap(this.sdesc, this.ctrl);
+    if (this.batch) {
+      this.batch.bytes = this.bytes;
+      this.batch.meta = this.rmeta;
     }
   }
 
@@ -284,11 +309,14 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
    * itself (copied inside shared memory, no allocation).
    */
   reply(batch: RecvBatch, i: number, data?: Uint8Array, cb?: SendCallback): boolean {
+    if (!(batch instanceof RecvBatch)) throw invalidArgType('batch', 'an instance of RecvBatch', batch);
+    if (typeof i !== 'number') throw invalidArgType('index', 'of type number', i);
     const base = i * C.M_WORDS;
     const meta = batch.meta;
     if (data === undefined) {
       const len = batch.size(i); // checks i
       this.healthCheck();
+      this.memory.ensure();
       if (meta[base + C.M_FAMILY] !== this.family) {
         throw invalidArgValue('batch', batch.address(i), `is not usable on a ${this.type} socket`);
       }
@@ -314,6 +342,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
 
   /** Queue many datagrams to one destination; returns how many were accepted. */
   sendMany(list: readonly Uint8Array[], port?: number, address?: string): number {
+    if (!Array.isArray(list)) throw invalidArgType('list', 'an Array', list);
     for (let i = 0; i < list.length; i++) {
       const d = list[i];
       if (d === undefined || !this.send(d, port, address)) return i;
@@ -358,6 +387,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (cb !== undefined && typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
     const len = data.byteLength;
     if (this.refuseOversize(len, len, cb)) return true;
+    this.memory.ensure();
     const at = this.queue.reserve(len);
     if (at < 0) return false;
     this.bytes.set(data, at);
@@ -405,23 +435,27 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     }
   }
 
-  /** @internal ReactorClient: events of one drain. */
-  onEvents(): void {
-    const ev = this.ctrl[C.C_EVENTS] ?? 0;
-    this.ctrl[C.C_EVENTS] = 0;
+  /** @internal ReactorClient: events of one drain (native's own values). */
+  onEvents(ev: number, rcount: number, sdone: number, rerr: number): void {
+    if (this.state !== 'closed') this.memory.ensure();
     if (ev & C.EV_LISTENING && this.state === 'open') {
       this.settleReady?.();
       this.settleReady = undefined;
       this.emit('listening');
     }
     if (ev & C.EV_ERROR && this.state === 'open') {
-      const err = this.native.udpTakeError?.(this.id) ?? errnoException(this.ctrl[C.C_RERR] ?? 0, 'recvmsg');
-      this.settleReady?.(err);
-      this.settleReady = undefined;
-      this.emit('error', err);
+      if (rerr === C.EPROTO) {
+        this.protocolFailure('the send tail in shared memory is impossible');
+      } else {
+        const err = this.native.udpTakeError?.(this.id) ?? errnoException(rerr < 0 ? rerr : -5 /* EIO */, 'recvmsg');
+        this.settleReady?.(err);
+        this.settleReady = undefined;
+        this.emit('error', err);
+      }
     }
     if (ev & C.EV_RECV && this.state === 'open' && this.handler) {
-      this.batch.length = this.ctrl[C.C_RCOUNT] ?? 0;
+      // Never more entries than the memory holds, whatever the count says.
+      this.batch.length = Math.min(rcount >>> 0, this.rmetaEntries);
       try {
         this.handler(this.batch);
       } finally {
@@ -429,10 +463,31 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       }
     }
     if (ev & (C.EV_SENT | C.EV_CLOSED)) {
-      this.queue.reap(true);
+      this.queue.reap(true, sdone);
+      if (this.queue.corrupt && this.state === 'open') this.protocolFailure('more sends completed than were queued');
       if (this.state === 'open' && this.queue.takeDrain()) this.emit('drain');
     }
-    if (ev & C.EV_CLOSED) this.finishClose();
+    if (ev & C.EV_CLOSED) {
+      // Sends native never took (a refused tail) fail now: every accepted
+      // send's callback is called exactly once.
+      this.queue.failRest(-125 /* ECANCELED */);
+      this.finishClose();
+    }
+  }
+
+  /**
+   * Words only this library writes were changed (by code holding a view of
+   * the shared memory): the socket cannot be trusted to work. It reports
+   * ERR_IOURING_NET_PROTOCOL and closes; native already refused to act on
+   * the bad word.
+   */
+  private protocolFailure(what: string): void {
+    if (this.state !== 'open') return;
+    const err = new CodedError('ERR_IOURING_NET_PROTOCOL', `shared memory of this socket was overwritten (${what}); closing it`);
+    this.settleReady?.(err);
+    this.settleReady = undefined;
+    this.emit('error', err);
+    if (this.state === 'open') this.close();
   }
 
   setTTL(ttl: number): number {
@@ -472,8 +527,6 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     return v;
   }
 
-  // ---- added for the node:dgram layer (src/dgram/socket.ts) ----
-
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (0..255). */
   setMulticastTTL(ttl: number): number {
     if (!Number.isInteger(ttl)) throw invalidArgType('ttl', 'of type number', ttl);
@@ -488,15 +541,6 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     this.setOpt(U.OPT_MULTICAST_LOOP, flag ? 1 : 0, 'setMulticastLoopback');
     return flag;
   }
-
-  // ---- end of the node:dgram layer's additions ----
-
-  // ---- added for the tunnel (src/tunnel/tunnel.ts): sending from shared memory ----
-
-  private ownWords: Float64Array | undefined;
-  private srcView: Uint8Array | undefined;
-  private srcBytes: Uint8Array | undefined;
-  private srcWords: Float64Array | undefined;
 
   /**
    * Queue one datagram whose payload is `length` bytes at `offset` of `src`
@@ -514,26 +558,15 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (cb !== undefined && typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
     this.healthCheck();
     if (this.refuseOversize(length, length + 7, cb)) return true;
+    this.memory.ensure();
     const reserved = this.queue.reserve(length + 7);
     if (reserved < 0) return false;
-    if (src !== this.srcView) this.cacheSource(src);
-    const from = src.byteOffset + offset;
-    const at = alignedAt(reserved, from);
-    this.ownWords ??= wordsOf(this.bytes);
-    copyBytes(this.bytes, this.ownWords, at, this.srcBytes!, this.srcWords!, from, length);
+    const at = alignedAt(reserved, src.byteOffset + offset);
+    this.copier.copy(this.bytes, at, src, offset, length);
     this.queue.push(at, length, ep.family, ep.port, ep.scope, ep.words, 0, cb);
     this.afterPush();
     return true;
   }
-
-  /** Views over the whole buffer of the last source (made once per source). */
-  private cacheSource(src: Uint8Array): void {
-    this.srcView = src;
-    this.srcBytes = new Uint8Array(src.buffer);
-    this.srcWords = new Float64Array(src.buffer, 0, src.buffer.byteLength >> 3);
-  }
-
-  // ---- end of the tunnel's additions ----
 
   /** Join a multicast group (IP_ADD_MEMBERSHIP / IPV6_ADD_MEMBERSHIP). */
   addMembership(group: string, iface?: string): void {
@@ -593,6 +626,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
 
   /** Counters since the socket opened. */
   stats(): UdpStats {
+    if (this.state !== 'closed') this.memory.ensure();
     return readStats(this.statsView, this.native.reactorInfo());
   }
 

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "file/file.h"
+#include "file/file_internal.h"
 #include "core/reactor.h"
 #include "test_util.h"
 
@@ -33,9 +33,9 @@
 /* A ring-less reactor, one object, its shared memory, and a peer fd. */
 typedef struct {
   ion_reactor rx;
-  int32_t ready[READY_CAP];
   ion_file_config cfg;
   ion_file_layout lay;
+  ion_mem *block; /* our reference, as a JS view holds one */
   uint8_t *mem;
   int32_t *ctrl;
   ion_file *f;
@@ -57,8 +57,6 @@ static void rx_init(pfix *p) {
   p->rx.ring.fd = -1;
   p->rx.efd = -1;
   p->rx.ring_err = -EPERM;
-  p->rx.ready = p->ready;
-  p->rx.ready_cap = READY_CAP;
   p->rx.poll_hook = count_hook;
   p->rx.hook_data = p;
 }
@@ -75,12 +73,14 @@ static int obj_open(pfix *p, int kind, int packet_info) {
                              .backend = ION_FILE_BACKEND_POLL};
   int rc = ion_file_layout_of(&p->cfg, &p->lay);
   if (rc < 0) return rc;
-  p->mem = calloc(1, p->lay.total);
-  if (!p->mem) return -ENOMEM;
-  p->ctrl = (int32_t *)(p->mem + p->lay.ctrl);
-  rc = ion_file_create(&p->rx, &p->cfg, p->fd, p->mem, p->lay.total, &p->f);
+  rc = ion_file_create(&p->rx, &p->cfg, p->fd, &p->f);
   if (rc < 0) return rc;
   p->fd = -1; /* the object's now */
+  /* What JS does: a view of the object's memory, holding a reference. */
+  p->block = ion_file_mem(p->f);
+  ion_mem_ref(p->block);
+  p->mem = p->block->base;
+  p->ctrl = (int32_t *)(p->mem + p->lay.ctrl);
   p->o = ion_file_obj(p->f);
   return 0;
 }
@@ -89,15 +89,18 @@ static void teardown(pfix *p) {
   if (p->f) ion_file_close(p->f); /* no-op if closing */
   ion_reactor_shutdown(&p->rx);
   ion_reactor_destroy(&p->rx);
-  free(p->mem);
+  ion_mem_unref(p->block);
   if (p->fd >= 0) close(p->fd);
   if (p->peer >= 0) close(p->peer);
 }
 
-/* What JS does after a batch: clear the events, let objects recycle. */
+/* What the addon does around a JS call: hand the events over in ready
+ * entries, then let the objects recycle. */
 static void dispatch(pfix *p) {
-  p->ctrl[ION_C_EVENTS] = 0;
-  ion_reactor_after_dispatch(&p->rx, p->rx.ready_n);
+  int32_t e[READY_CAP * ION_E_WORDS];
+  uint32_t n = p->rx.queue_n < READY_CAP ? p->rx.queue_n : READY_CAP;
+  ion_reactor_entries(&p->rx, n, e);
+  ion_reactor_after_dispatch(&p->rx, n);
 }
 
 static int32_t *qdesc(pfix *p, uint32_t slot) {
@@ -150,9 +153,9 @@ static int t_file_rw(void) {
   memcpy(push(&p, 1, 8, 3, ION_QOP_WRITE, -1), "abc", 3);
   push(&p, 2, 16, 5, ION_QOP_READ, 100);
   push(&p, 3, 24, 10, ION_QOP_READ, 200); /* past the end: 0 bytes */
-  CHECK(p.ctrl[ION_C_SDONE] == 0); /* nothing runs before the flush */
+  CHECK((int32_t)p.o->sdone == 0); /* nothing runs before the flush */
   ion_file_flush(p.f);
-  CHECK(p.ctrl[ION_C_SDONE] == 4 && p.ctrl[ION_C_SSUB] == 4);
+  CHECK((int32_t)p.o->sdone == 4 && (int32_t)p.f->dr.next == 4);
   CHECK(qdesc(&p, 0)[ION_Q_RES] == 5 && qdesc(&p, 1)[ION_Q_RES] == 3);
   CHECK(qdesc(&p, 2)[ION_Q_RES] == 5 && qdesc(&p, 3)[ION_Q_RES] == 0);
   CHECK(memcmp(p.mem + p.lay.qdata + 16, "hello", 5) == 0);
@@ -185,7 +188,7 @@ static int t_file_bad_desc(void) {
   CHECK(qdesc(&p, 1)[ION_Q_RES] == -EINVAL);
   CHECK(qdesc(&p, 2)[ION_Q_RES] == -EFAULT);
   CHECK(qdesc(&p, 3)[ION_Q_RES] == 4);
-  CHECK(p.ctrl[ION_C_SDONE] == 4 && (p.ctrl[ION_C_EVENTS] & ION_EV_SENT));
+  CHECK((int32_t)p.o->sdone == 4 && ((int32_t)p.o->events & ION_EV_SENT));
   st = PASS;
 out:
   teardown(&p);
@@ -203,14 +206,9 @@ static int t_file_refused(void) {
   p.fd = pipefd[0];
   CHECK(obj_open(&p, ION_FILE_REGULAR, 0) == -ESPIPE);
   CHECK(p.fd == pipefd[0] && fcntl(p.fd, F_GETFD) >= 0);
-  free(p.mem);
-  p.mem = NULL;
   p.cfg.backend = ION_FILE_BACKEND_URING;
-  CHECK(ion_file_create(&p.rx, &p.cfg, p.fd, NULL, 0, &p.f) == -EINVAL);
-  ion_file_layout_of(&p.cfg, &p.lay);
-  CHECK((p.mem = calloc(1, p.lay.total)) != NULL);
-  CHECK(ion_file_create(&p.rx, &p.cfg, p.fd, p.mem, p.lay.total, &p.f) ==
-        -EPERM);
+  CHECK(ion_file_create(&p.rx, &p.cfg, -1, &p.f) == -EBADF);
+  CHECK(ion_file_create(&p.rx, &p.cfg, p.fd, &p.f) == -EPERM);
   p.f = NULL;
   st = PASS;
 out:
@@ -244,7 +242,7 @@ static int t_tun_read(void) {
     CHECK(send(p.peer, pkt, len, 0) == (ssize_t)len);
   }
   p.o->poll->readable(p.o);
-  CHECK(p.ctrl[ION_C_RCOUNT] == 4 && (p.ctrl[ION_C_EVENTS] & ION_EV_RECV));
+  CHECK((int32_t)p.o->rcount == 4 && ((int32_t)p.o->events & ION_EV_RECV));
   for (uint32_t i = 0; i < 4; i++) {
     int32_t *m = rmeta(&p, i);
     CHECK(m[ION_R_PROTO] == 0x0800);
@@ -253,12 +251,12 @@ static int t_tun_read(void) {
     CHECK((m[ION_R_FLAGS] & ION_RF_TRUNC) == (i == 1 || i == 2 ? 1 : 0));
   }
   dispatch(&p);
-  CHECK(p.ctrl[ION_C_RCOUNT] == 0);
+  CHECK((int32_t)p.o->rcount == 0);
   p.o->poll->readable(p.o);
-  CHECK(p.ctrl[ION_C_RCOUNT] == 2 && p.mem[rmeta(&p, 1)[ION_R_OFF]] == 5);
+  CHECK((int32_t)p.o->rcount == 2 && p.mem[rmeta(&p, 1)[ION_R_OFF]] == 5);
   dispatch(&p);
   p.o->poll->readable(p.o); /* nothing left: EAGAIN, no event */
-  CHECK(p.ctrl[ION_C_RCOUNT] == 0 && p.ctrl[ION_C_EVENTS] == 0);
+  CHECK((int32_t)p.o->rcount == 0 && (int32_t)p.o->events == 0);
   st = PASS;
 out:
   teardown(&p);
@@ -276,12 +274,12 @@ static int t_tun_write_eagain(void) {
   setsockopt(p.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
   CHECK(obj_open(&p, ION_FILE_TUN, 0) == 0);
   uint32_t n = 0;
-  while (p.ctrl[ION_C_SDONE] == (int32_t)n && n < 4096) {
+  while ((int32_t)p.o->sdone == (int32_t)n && n < 4096) {
     push(&p, n, (n % QSLOTS) * 512, 512, ION_QOP_WRITE, -1)[0] = (uint8_t)n;
     n++;
     ion_file_flush(p.f);
   }
-  uint32_t done = (uint32_t)p.ctrl[ION_C_SDONE];
+  uint32_t done = (uint32_t)(int32_t)p.o->sdone;
   CHECK(done == n - 1 && n > 1); /* the last one is waiting */
   CHECK(p.o->poll->events(p.o) == POLLOUT && p.hooks == 1);
   CHECK(p.rx.alive == 1);
@@ -289,7 +287,7 @@ static int t_tun_write_eagain(void) {
   while (recv(p.peer, buf, sizeof(buf), 0) > 0) {
   }
   p.o->poll->writable(p.o);
-  CHECK(p.ctrl[ION_C_SDONE] == (int32_t)n);
+  CHECK((int32_t)p.o->sdone == (int32_t)n);
   CHECK(qdesc(&p, (n - 1) % QSLOTS)[ION_Q_RES] == 512);
   CHECK(p.o->poll->events(p.o) == 0 && p.hooks == 2 && p.rx.alive == 0);
   CHECK(recv(p.peer, buf, sizeof(buf), 0) == 512 && buf[0] == (uint8_t)(n - 1));
@@ -312,17 +310,17 @@ static int t_tun_close(void) {
   CHECK(obj_open(&p, ION_FILE_TUN, 0) == 0);
   CHECK(ion_file_start(p.f) == 0);
   uint32_t n = 0;
-  while (p.ctrl[ION_C_SDONE] == (int32_t)n && n < 4096) {
+  while ((int32_t)p.o->sdone == (int32_t)n && n < 4096) {
     push(&p, n++, 0, 512, ION_QOP_WRITE, -1)[0] = 0x45;
     ion_file_flush(p.f);
   }
   push(&p, n++, 0, 512, ION_QOP_WRITE, -1); /* pushed, never flushed */
   int fd = ion_file_fd(p.f);
   ion_file_close(p.f);
-  CHECK(p.ctrl[ION_C_SDONE] == (int32_t)n);
+  CHECK((int32_t)p.o->sdone == (int32_t)n);
   CHECK(qdesc(&p, (n - 1) % QSLOTS)[ION_Q_RES] == -ECANCELED);
   CHECK(qdesc(&p, (n - 2) % QSLOTS)[ION_Q_RES] == -ECANCELED);
-  CHECK(p.ctrl[ION_C_EVENTS] & ION_EV_CLOSED);
+  CHECK((int32_t)p.o->events & ION_EV_CLOSED);
   CHECK(p.o->finalized && fcntl(fd, F_GETFD) < 0 && errno == EBADF);
   CHECK(p.rx.alive == 0);
   dispatch(&p); /* JS saw 'close': the id goes, and the object with it */
@@ -344,8 +342,8 @@ static int t_tun_poll_error(void) {
   CHECK(obj_open(&p, ION_FILE_TUN, 0) == 0);
   CHECK(ion_file_start(p.f) == 0);
   p.o->poll->error(p.o, -EBADF);
-  CHECK(p.ctrl[ION_C_EVENTS] & ION_EV_ERROR);
-  CHECK(p.ctrl[ION_C_RERR] == -EBADF);
+  CHECK((int32_t)p.o->events & ION_EV_ERROR);
+  CHECK(p.o->rerr == -EBADF);
   CHECK(p.o->poll->events(p.o) == 0 && p.rx.alive == 0);
   st = PASS;
 out:

@@ -64,9 +64,9 @@ typedef struct {
   ion_reactor rx;
   bool rx_up;
   bool ringless;
-  int32_t *ready;
   ion_udp_config cfg;
   ion_udp_layout lay;
+  ion_mem *block; /* our reference, as a JS view holds one */
   uint8_t *mem;
   int32_t *ctrl;
   ion_udp *u;
@@ -98,10 +98,6 @@ static int rx_open(mfix *f, bool ringless) {
     if (rc < 0) return rc;
   }
   f->rx_up = true;
-  f->ready = calloc(READY_CAP, sizeof(int32_t)); /* JS: an Int32Array */
-  if (!f->ready) return -ENOMEM;
-  f->rx.ready = f->ready;
-  f->rx.ready_cap = READY_CAP;
   f->rx.poll_hook = count_poll_hook;
   f->rx.release_hook = count_release;
   g_hooks = g_hook_events = g_released = 0;
@@ -116,11 +112,13 @@ static int mfix_open(mfix *f, bool ringless, const ion_udp_config *cfg,
   if (rc != 0) return rc;
   f->cfg = *cfg;
   if ((rc = ion_udp_layout_of(&f->cfg, &f->lay)) < 0) return rc;
-  f->mem = calloc(1, f->lay.total); /* JS: an ArrayBuffer, 8-aligned */
-  if (!f->mem) return -ENOMEM;
-  f->ctrl = (int32_t *)(f->mem + f->lay.ctrl);
-  f->id = ion_udp_create(&f->rx, &f->cfg, f->mem, f->lay.total, &f->u);
+  f->id = ion_udp_create(&f->rx, &f->cfg, &f->u);
   if (f->id < 0) return f->u = NULL, f->id;
+  /* What JS does: a view of the socket's memory, holding a reference. */
+  f->block = ion_udp_mem(f->u);
+  ion_mem_ref(f->block);
+  f->mem = f->block->base;
+  f->ctrl = (int32_t *)(f->mem + f->lay.ctrl);
   f->u->obj.poll = &ion_mmsg_poll_ops; /* as the addon does */
   if (cfg->family == 6) return 0;      /* the v6 test binds itself */
   if ((rc = ion_udp_bind(f->u, 4, LOOPBACK, 0, 0, 0)) < 0) return rc;
@@ -141,16 +139,17 @@ static void mfix_teardown(mfix *f) {
     ion_reactor_shutdown(&f->rx);
     ion_reactor_destroy(&f->rx);
   }
-  free(f->mem);
-  free(f->ready);
+  ion_mem_unref(f->block);
   if (f->peer >= 0) close(f->peer);
 }
 
-/* What JS does with a batch: read and clear the events of the objects it
- * was given, then return (after_dispatch). */
+/* What the addon does around a JS call: hand the queued objects' events
+ * over in ready entries, then let them recycle (after_dispatch). */
 static void dispatch(mfix *f) {
-  f->ctrl[ION_C_EVENTS] = 0;
-  ion_reactor_after_dispatch(&f->rx, f->rx.ready_n);
+  int32_t e[READY_CAP * ION_E_WORDS];
+  uint32_t n = f->rx.queue_n < READY_CAP ? f->rx.queue_n : READY_CAP;
+  ion_reactor_entries(&f->rx, n, e);
+  ion_reactor_after_dispatch(&f->rx, n);
 }
 
 static int32_t *rmeta(mfix *f, unsigned i) {
@@ -218,12 +217,12 @@ static bool mfix_close_checked(mfix *f) {
   ion_udp_close(f->u);
   ion_obj *o = ion_reactor_get(&f->rx, (uint32_t)f->id);
   if (!o || !o->finalized || o->inflight || f->rx.alive != 0) return false;
-  if (!(f->ctrl[ION_C_EVENTS] & ION_EV_CLOSED)) return false;
+  if (!((int32_t)f->u->obj.events & ION_EV_CLOSED)) return false;
   int released = g_released;
   dispatch(f);
   f->u = NULL; /* freed by the reactor with its id */
   return ion_reactor_get(&f->rx, (uint32_t)f->id) == NULL &&
-         f->rx.nobjs == 0 && f->rx.ready_n == 0 &&
+         f->rx.nobjs == 0 && f->rx.queue_n == 0 &&
          g_released == released + 1;
 }
 
@@ -286,17 +285,16 @@ static int t_create(bool ringless) {
   if (!ringless) CHECK(ion_ring_sq_pending(&f.rx.ring) == 0); /* no SQE */
   CHECK(g_hooks == 0);
   /* Backend refused / unknown. */
-  uint8_t *mem2 = f.mem; /* never mapped: create fails before */
   ion_udp_config c2 = cfg;
   c2.backend = 7;
-  rc = ion_udp_create(&f.rx, &c2, mem2, f.lay.total, &u2);
+  rc = ion_udp_create(&f.rx, &c2, &u2);
   CHECKF(rc == -EINVAL, "rc=%d", rc);
   if (ringless) {
     c2.backend = ION_BACKEND_URING;
-    rc = ion_udp_create(&f.rx, &c2, mem2, f.lay.total, &u2);
+    rc = ion_udp_create(&f.rx, &c2, &u2);
     CHECKF(rc == -EPERM, "rc=%d", rc);
     f.rx.ring_err = 0; /* no recorded error: still refused */
-    rc = ion_udp_create(&f.rx, &c2, mem2, f.lay.total, &u2);
+    rc = ion_udp_create(&f.rx, &c2, &u2);
     f.rx.ring_err = -EPERM;
     CHECKF(rc == -ENOSYS, "rc=%d", rc);
   }
@@ -327,9 +325,9 @@ static int t_recv(bool ringless) {
   }
   ion_obj *o = &f.u->obj;
   o->poll->readable(o); /* the addon's path; same as ion_mmsg_on_readable */
-  CHECKF(f.ctrl[ION_C_RCOUNT] == 5, "rcount=%d", f.ctrl[ION_C_RCOUNT]);
-  CHECK(f.ctrl[ION_C_EVENTS] == ION_EV_RECV && f.ctrl[ION_C_RERR] == 0);
-  CHECK(f.rx.ready_n == 1 && f.ready[0] == f.id);
+  CHECKF((int32_t)f.u->obj.rcount == 5, "rcount=%d", (int32_t)f.u->obj.rcount);
+  CHECK((int32_t)f.u->obj.events == ION_EV_RECV && f.u->obj.rerr == 0);
+  CHECK(f.rx.queue_n == 1 && f.rx.queue[0] == (uint32_t)f.id);
   for (unsigned i = 0; i < 5; i++)
     CHECKF(check_entry(&f, i, lens[i], i, room_of(&f)),
            "entry %u: off=%d len=%d flags=%d port=%d fam=%d", i,
@@ -339,10 +337,10 @@ static int t_recv(bool ringless) {
   CHECK(stat_of(&f, ION_S_PKTS_IN) == 5 && stat_of(&f, ION_S_BYTES_IN) == bytes);
   CHECK(stat_of(&f, ION_S_TRUNC) == 0 && stat_of(&f, ION_S_DROPS) == 0);
   ion_mmsg_on_readable(f.u); /* EAGAIN: not an error */
-  CHECK(f.ctrl[ION_C_RCOUNT] == 5 && f.ctrl[ION_C_RERR] == 0);
-  CHECK(stat_of(&f, ION_S_RECV_ERRORS) == 0 && f.rx.ready_n == 1);
+  CHECK((int32_t)f.u->obj.rcount == 5 && f.u->obj.rerr == 0);
+  CHECK(stat_of(&f, ION_S_RECV_ERRORS) == 0 && f.rx.queue_n == 1);
   dispatch(&f);
-  CHECK(f.ctrl[ION_C_RCOUNT] == 0 && f.rx.ready_n == 0);
+  CHECK((int32_t)f.u->obj.rcount == 0 && f.rx.queue_n == 0);
   CHECK(stat_of(&f, ION_S_BATCHES) == 1);
   CHECK(g_hooks == 0);
   CHECK(mfix_close_checked(&f));
@@ -365,19 +363,19 @@ static int t_recv_batch_limit(bool ringless) {
   for (unsigned k = 0; k < 10; k++)
     CHECK(send_pattern(f.peer, &f.obj_addr, 20 + k, k));
   ion_mmsg_on_readable(f.u);
-  CHECKF(f.ctrl[ION_C_RCOUNT] == 4, "rcount=%d", f.ctrl[ION_C_RCOUNT]);
+  CHECKF((int32_t)f.u->obj.rcount == 4, "rcount=%d", (int32_t)f.u->obj.rcount);
   CHECK(queued_bytes(&f) > 0);
   ion_mmsg_on_readable(f.u); /* slots full: must not read */
-  CHECK(f.ctrl[ION_C_RCOUNT] == 4 && stat_of(&f, ION_S_PKTS_IN) == 4);
+  CHECK((int32_t)f.u->obj.rcount == 4 && stat_of(&f, ION_S_PKTS_IN) == 4);
   for (int round = 0; round < 3; round++) {
     unsigned want = round < 2 ? 4 : 2;
     if (round > 0) {
-      CHECK(f.ctrl[ION_C_RCOUNT] == 0);
+      CHECK((int32_t)f.u->obj.rcount == 0);
       ion_mmsg_on_readable(f.u);
     }
-    CHECKF(f.ctrl[ION_C_RCOUNT] == (int32_t)want, "round %d rcount=%d",
-           round, f.ctrl[ION_C_RCOUNT]);
-    CHECK(f.ctrl[ION_C_EVENTS] & ION_EV_RECV);
+    CHECKF((int32_t)f.u->obj.rcount == (int32_t)want, "round %d rcount=%d",
+           round, (int32_t)f.u->obj.rcount);
+    CHECK((int32_t)f.u->obj.events & ION_EV_RECV);
     for (unsigned i = 0; i < want; i++, got++)
       CHECKF(check_entry(&f, i, 20 + got, got, room_of(&f)), "datagram %u",
              got);
@@ -405,8 +403,8 @@ static int t_recv_many(bool ringless) {
   for (unsigned k = 0; k < n; k++)
     CHECK(send_pattern(f.peer, &f.obj_addr, 32, k));
   ion_mmsg_on_readable(f.u);
-  CHECKF(f.ctrl[ION_C_RCOUNT] == (int32_t)n, "rcount=%d drops=%g",
-         f.ctrl[ION_C_RCOUNT], stat_of(&f, ION_S_DROPS));
+  CHECKF((int32_t)f.u->obj.rcount == (int32_t)n, "rcount=%d drops=%g",
+         (int32_t)f.u->obj.rcount, stat_of(&f, ION_S_DROPS));
   for (unsigned i = 0; i < n; i++)
     CHECKF(check_entry(&f, i, 32, i, room_of(&f)), "entry %u", i);
   dispatch(&f);
@@ -429,7 +427,7 @@ static int t_recv_trunc(bool ringless) {
   CHECK(send_pattern(f.peer, &f.obj_addr, 100, 1));
   CHECK(send_pattern(f.peer, &f.obj_addr, 50, 2));
   ion_mmsg_on_readable(f.u);
-  CHECKF(f.ctrl[ION_C_RCOUNT] == 3, "rcount=%d", f.ctrl[ION_C_RCOUNT]);
+  CHECKF((int32_t)f.u->obj.rcount == 3, "rcount=%d", (int32_t)f.u->obj.rcount);
   CHECKF(check_entry(&f, 0, 150, 0, 100), "len=%d flags=%d",
          rmeta(&f, 0)[ION_M_LEN], rmeta(&f, 0)[ION_M_FLAGS]);
   CHECK(rmeta(&f, 0)[ION_M_FLAGS] == ION_MF_TRUNC);
@@ -466,7 +464,7 @@ static int t_recv_drops(bool ringless) {
   CHECK(stat_of(&f, ION_S_PKTS_IN) < 64);
   CHECK(send_pattern(f.peer, &f.obj_addr, 77, 5));
   ion_mmsg_on_readable(f.u);
-  for (int i = 0; i < f.ctrl[ION_C_RCOUNT]; i++)
+  for (int i = 0; i < (int32_t)f.u->obj.rcount; i++)
     if (rmeta(&f, (unsigned)i)[ION_M_LEN] == 77) marker = true;
   CHECK(marker);
   CHECKF(stat_of(&f, ION_S_DROPS) > 0, "drops=%g in=%g",
@@ -510,7 +508,7 @@ static int t_ipv6(bool ringless) {
   fill(buf, 40, 9);
   CHECK(sendto(p6, buf, 40, 0, (struct sockaddr *)&oa, sizeof(oa)) == 40);
   ion_mmsg_on_readable(f.u);
-  CHECK(f.ctrl[ION_C_RCOUNT] == 1);
+  CHECK((int32_t)f.u->obj.rcount == 1);
   int32_t *m = rmeta(&f, 0);
   CHECK(m[ION_M_FAMILY] == 6 && m[ION_M_PORT] == ntohs(pa.sin6_port));
   CHECK(m[ION_M_SCOPE] == 0 && m[ION_M_LEN] == 40);
@@ -528,7 +526,7 @@ static int t_ipv6(bool ringless) {
   memcpy(&d[ION_M_ADDR], &in6addr_loopback, 16);
   f.ctrl[ION_C_STAIL] = 1;
   ion_udp_flush(f.u);
-  CHECKF(f.ctrl[ION_C_SDONE] == 1 && d[ION_M_FLAGS] == 33, "res=%d",
+  CHECKF((int32_t)f.u->obj.sdone == 1 && d[ION_M_FLAGS] == 33, "res=%d",
          d[ION_M_FLAGS]);
   CHECK(recv(p6, buf, sizeof(buf), MSG_DONTWAIT) == 33 && same(buf, 33, 4));
   CHECK(mfix_close_checked(&f));
@@ -565,9 +563,9 @@ static int t_send(bool ringless) {
     }
     f.ctrl[ION_C_STAIL] = (int32_t)n;
     ion_udp_flush(f.u);
-    CHECKF(f.ctrl[ION_C_SDONE] == (int32_t)n, "round %d sdone=%d", round,
-           f.ctrl[ION_C_SDONE]);
-    CHECK(f.ctrl[ION_C_SSUB] == (int32_t)n);
+    CHECKF((int32_t)f.u->obj.sdone == (int32_t)n, "round %d sdone=%d", round,
+           (int32_t)f.u->obj.sdone);
+    CHECK((int32_t)f.u->dr.next == (int32_t)n);
     for (unsigned k = first; k < n; k++) {
       int32_t want = (k - first) == 3 ? 0 : (int32_t)(100 + k * 7);
       struct sockaddr_in from;
@@ -579,9 +577,9 @@ static int t_send(bool ringless) {
       CHECK(ntohs(from.sin_port) == f.port);
     }
     if (round < 2) {
-      CHECK(f.rx.ready_n == 0 && f.ctrl[ION_C_EVENTS] == 0);
+      CHECK(f.rx.queue_n == 0 && (int32_t)f.u->obj.events == 0);
     } else {
-      CHECK(f.ctrl[ION_C_EVENTS] == ION_EV_SENT && f.rx.ready_n == 1);
+      CHECK((int32_t)f.u->obj.events == ION_EV_SENT && f.rx.queue_n == 1);
       dispatch(&f);
     }
   }
@@ -619,13 +617,13 @@ static int t_gso_gro(bool ringless) {
   }
   f.ctrl[ION_C_STAIL] = 11;
   ion_udp_flush(f.u);
-  CHECKF(f.ctrl[ION_C_SDONE] == 11, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == 11, "sdone=%d", (int32_t)f.u->obj.sdone);
   for (unsigned k = 0; k < 11; k++)
     CHECKF(result_of(&f, k) == (k == 10 ? 500 : 1000), "send %u res=%d", k,
            result_of(&f, k));
   CHECK(stat_of(&f, ION_S_GSO_SENDS) == 1 && stat_of(&f, ION_S_PKTS_OUT) == 11);
   ion_mmsg_on_readable(f.u);
-  CHECKF(f.ctrl[ION_C_RCOUNT] == 11, "rcount=%d", f.ctrl[ION_C_RCOUNT]);
+  CHECKF((int32_t)f.u->obj.rcount == 11, "rcount=%d", (int32_t)f.u->obj.rcount);
   CHECK(stat_of(&f, ION_S_GRO_RECVS) == 1 && stat_of(&f, ION_S_PKTS_IN) == 11);
   uint32_t base = f.lay.rpool + ION_UDP_SLOT_HDR;
   for (unsigned k = 0; k < 11; k++) {
@@ -637,7 +635,7 @@ static int t_gso_gro(bool ringless) {
     CHECK(same(f.mem + m[ION_M_OFF], (size_t)len, k));
   }
   dispatch(&f);
-  CHECK(f.ctrl[ION_C_RCOUNT] == 0 && f.u->mm_used == 0);
+  CHECK((int32_t)f.u->obj.rcount == 0 && f.u->mm_used == 0);
   CHECK(mfix_close_checked(&f));
   st = PASS;
 out:
@@ -668,12 +666,12 @@ static int t_send_bad_desc(bool ringless) {
   put_sdesc(&f, 6, sd + 100, 20, &f.peer_addr);                  /* ok */
   f.ctrl[ION_C_STAIL] = 7;
   ion_udp_flush(f.u);
-  CHECKF(f.ctrl[ION_C_SDONE] == 7, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == 7, "sdone=%d", (int32_t)f.u->obj.sdone);
   const int32_t want[7] = {10, -EFAULT, -EFAULT, -EFAULT, -EINVAL, -EINVAL, 20};
   for (unsigned k = 0; k < 7; k++)
     CHECKF(result_of(&f, k) == want[k], "desc %u res=%d", k, result_of(&f, k));
   CHECK(stat_of(&f, ION_S_SEND_ERRORS) == 5 && stat_of(&f, ION_S_PKTS_OUT) == 2);
-  CHECK((f.ctrl[ION_C_EVENTS] & ION_EV_SENT) && f.rx.ready_n == 1);
+  CHECK(((int32_t)f.u->obj.events & ION_EV_SENT) && f.rx.queue_n == 1);
   CHECK(recv(f.peer, in, sizeof(in), 0) == 10 && same(in, 10, 1));
   CHECK(recv(f.peer, in, sizeof(in), 0) == 20 && same(in, 20, 2));
   CHECK(recv(f.peer, in, sizeof(in), MSG_DONTWAIT) < 0 && errno == EAGAIN);
@@ -708,15 +706,15 @@ static int t_econnrefused(bool ringless) {
   CHECK(wait_pollerr(fd));
   ion_obj *o = &f.u->obj;
   o->poll->error(o, -EBADF); /* the addon's path to ion_mmsg_on_error */
-  CHECKF(f.ctrl[ION_C_RERR] == -ECONNREFUSED, "rerr=%d", f.ctrl[ION_C_RERR]);
-  CHECK(f.ctrl[ION_C_EVENTS] == ION_EV_ERROR && f.rx.ready_n == 1);
+  CHECKF(f.u->obj.rerr == -ECONNREFUSED, "rerr=%d", f.u->obj.rerr);
+  CHECK((int32_t)f.u->obj.events == ION_EV_ERROR && f.rx.queue_n == 1);
   CHECK(stat_of(&f, ION_S_RECV_ERRORS) == 1);
   int err = -1;
   socklen_t elen = sizeof(err);
   CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0);
   dispatch(&f);
   ion_mmsg_on_error(f.u, -EBADF); /* nothing pending: the fallback */
-  CHECKF(f.ctrl[ION_C_RERR] == -EBADF, "rerr=%d", f.ctrl[ION_C_RERR]);
+  CHECKF(f.u->obj.rerr == -EBADF, "rerr=%d", f.u->obj.rerr);
   dispatch(&f);
   /* Pending error, then a flush of two: the first fails with it (the
    * kernel hands the error to that sendmmsg), the second goes out. */
@@ -728,17 +726,17 @@ static int t_econnrefused(bool ringless) {
   put_sdesc(&f, 3, f.lay.sdata, 12, NULL);
   f.ctrl[ION_C_STAIL] = 4;
   ion_udp_flush(f.u);
-  CHECKF(f.ctrl[ION_C_SDONE] == 4, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == 4, "sdone=%d", (int32_t)f.u->obj.sdone);
   CHECKF(result_of(&f, 2) == -ECONNREFUSED, "res=%d", result_of(&f, 2));
   CHECKF(result_of(&f, 3) == 12, "res=%d", result_of(&f, 3));
-  CHECK(f.ctrl[ION_C_EVENTS] == ION_EV_SENT);
+  CHECK((int32_t)f.u->obj.events == ION_EV_SENT);
   CHECK(stat_of(&f, ION_S_SEND_ERRORS) == 1);
   dispatch(&f);
   /* The last one is refused too: a readable now gets the error. */
   CHECK(wait_pollerr(fd));
   ion_mmsg_on_readable(f.u);
-  CHECKF(f.ctrl[ION_C_RERR] == -ECONNREFUSED, "rerr=%d", f.ctrl[ION_C_RERR]);
-  CHECK(f.ctrl[ION_C_EVENTS] == ION_EV_ERROR && f.ctrl[ION_C_RCOUNT] == 0);
+  CHECKF(f.u->obj.rerr == -ECONNREFUSED, "rerr=%d", f.u->obj.rerr);
+  CHECK((int32_t)f.u->obj.events == ION_EV_ERROR && (int32_t)f.u->obj.rcount == 0);
   CHECK(stat_of(&f, ION_S_RECV_ERRORS) == 3);
   dispatch(&f);
   CHECK(mfix_close_checked(&f));
@@ -801,34 +799,34 @@ static int t_send_eagain(bool ringless) {
   }
   f.ctrl[ION_C_STAIL] = (int32_t)total;
   ion_udp_flush(f.u);
-  int32_t done = f.ctrl[ION_C_SDONE];
+  int32_t done = (int32_t)f.u->obj.sdone;
   CHECKF(done > 0 && done < (int32_t)total, "sdone=%d", done);
-  CHECK(f.ctrl[ION_C_SSUB] == done);
+  CHECK((int32_t)f.u->dr.next == done);
   CHECK(f.u->want_write);
   CHECK(ion_mmsg_poll_events(f.u) == (POLLIN | POLLOUT));
   CHECKF(g_hooks == 1 && g_hook_events == (POLLIN | POLLOUT),
          "hooks=%d events=0x%x", g_hooks, g_hook_events);
   CHECKF(f.rx.alive == 1, "alive=%u (sends wait for POLLOUT)", f.rx.alive);
   CHECK(result_of(&f, (unsigned)done) == SENTINEL);
-  CHECK(f.rx.ready_n == 0); /* nothing failed, SWANT 0 */
+  CHECK(f.rx.queue_n == 0); /* nothing failed, SWANT 0 */
   struct pollfd p = {.fd = fd, .events = POLLOUT};
   CHECK(poll(&p, 1, 0) == 0); /* really not writable */
   /* A retry (after_dispatch flushes) while still full: no change. */
   ion_udp_flush(f.u);
-  CHECK(f.ctrl[ION_C_SDONE] == done && f.u->want_write && g_hooks == 1);
+  CHECK((int32_t)f.u->obj.sdone == done && f.u->want_write && g_hooks == 1);
   for (int round = 0; round < 200 && f.u->want_write; round++) {
-    int32_t before = f.ctrl[ION_C_SDONE];
+    int32_t before = (int32_t)f.u->obj.sdone;
     int got = drain_in_order(sv[1], &next);
     CHECKF(got > 0, "round %d: got %d after %u", round, got, next);
     CHECK(ion_mmsg_poll_events(f.u) & POLLOUT);
     f.u->obj.poll->writable(&f.u->obj); /* the watcher saw POLLOUT */
-    CHECKF(f.ctrl[ION_C_SDONE] > before, "round %d: sdone=%d", round,
-           f.ctrl[ION_C_SDONE]);
-    CHECK(f.ctrl[ION_C_SSUB] == f.ctrl[ION_C_SDONE]);
+    CHECKF((int32_t)f.u->obj.sdone > before, "round %d: sdone=%d", round,
+           (int32_t)f.u->obj.sdone);
+    CHECK((int32_t)f.u->dr.next == (int32_t)f.u->obj.sdone);
     CHECK(f.rx.alive == (f.u->want_write ? 1u : 0u));
   }
-  CHECKF(f.ctrl[ION_C_SDONE] == (int32_t)total, "sdone=%d",
-         f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == (int32_t)total, "sdone=%d",
+         (int32_t)f.u->obj.sdone);
   CHECK(drain_in_order(sv[1], &next) >= 0 && next == total);
   for (unsigned k = 0; k < total; k++)
     CHECKF(result_of(&f, k) == 1000, "desc %u res=%d", k, result_of(&f, k));
@@ -863,7 +861,7 @@ static int t_close_pending(bool ringless) {
   int fd = ion_udp_fd(f.u);
   CHECK(send_pattern(f.peer, &f.obj_addr, 10, 0));
   ion_mmsg_on_readable(f.u);
-  CHECK(f.ctrl[ION_C_RCOUNT] == 1 && f.rx.ready_n == 1);
+  CHECK((int32_t)f.u->obj.rcount == 1 && f.rx.queue_n == 1);
   put_sdesc(&f, 0, f.lay.sdata, 8, &f.peer_addr);
   put_sdesc(&f, 1, f.lay.sdata, 8, &f.peer_addr);
   f.ctrl[ION_C_STAIL] = 2; /* no flush */
@@ -872,34 +870,34 @@ static int t_close_pending(bool ringless) {
   CHECK(o->closing && o->finalized && o->inflight == 0);
   CHECK(f.u->fd == -1 && fcntl(fd, F_GETFD) < 0 && errno == EBADF);
   if (!ringless) CHECK(ion_ring_sq_pending(&f.rx.ring) == 0); /* no cancel */
-  CHECKF(f.ctrl[ION_C_SDONE] == 2 && f.ctrl[ION_C_SSUB] == 2, "sdone=%d",
-         f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == 2 && (int32_t)f.u->dr.next == 2, "sdone=%d",
+         (int32_t)f.u->obj.sdone);
   CHECK(result_of(&f, 0) == -ECANCELED && result_of(&f, 1) == -ECANCELED);
   CHECK(stat_of(&f, ION_S_PKTS_OUT) == 0);
-  CHECKF(f.ctrl[ION_C_EVENTS] == (ION_EV_RECV | ION_EV_SENT | ION_EV_CLOSED),
-         "events=0x%x", f.ctrl[ION_C_EVENTS]);
-  CHECK(f.rx.ready_n == 1 && f.ready[0] == f.id); /* listed once */
+  CHECKF((int32_t)f.u->obj.events == (ION_EV_RECV | ION_EV_SENT | ION_EV_CLOSED),
+         "events=0x%x", (int32_t)f.u->obj.events);
+  CHECK(f.rx.queue_n == 1 && f.rx.queue[0] == (uint32_t)f.id); /* listed once */
   CHECK(f.rx.alive == 0 && ion_mmsg_poll_events(f.u) == 0);
   CHECK(o->poll->events(o) == 0);
   /* Everything after the close is a no-op. */
-  int32_t ev = f.ctrl[ION_C_EVENTS];
+  int32_t ev = (int32_t)f.u->obj.events;
   ion_mmsg_on_readable(f.u);
   ion_mmsg_on_writable(f.u);
   ion_mmsg_on_error(f.u, -EBADF);
   ion_udp_flush(f.u);
   ion_udp_close(f.u);
-  CHECK(f.ctrl[ION_C_EVENTS] == ev && f.ctrl[ION_C_RERR] == 0);
+  CHECK((int32_t)f.u->obj.events == ev && f.u->obj.rerr == 0);
   CHECK(ion_udp_start(f.u) == -EBADF);
   CHECK(g_hooks == 0);
   /* JS has not seen the events (word not cleared): the id stays. */
-  ion_reactor_after_dispatch(&f.rx, f.rx.ready_n);
+  ion_reactor_after_dispatch(&f.rx, f.rx.queue_n);
   CHECK(ion_reactor_get(&f.rx, (uint32_t)f.id) == o);
-  CHECK(f.rx.ready_n == 1 && f.rx.nobjs == 1 && g_released == 0);
+  CHECK(f.rx.queue_n == 1 && f.rx.nobjs == 1 && g_released == 0);
   /* Seen now: released, once. */
   dispatch(&f);
   f.u = NULL;
   CHECK(ion_reactor_get(&f.rx, (uint32_t)f.id) == NULL);
-  CHECK(f.rx.ready_n == 0 && f.rx.nobjs == 0 && g_released == 1);
+  CHECK(f.rx.queue_n == 0 && f.rx.nobjs == 0 && g_released == 1);
   ion_reactor_after_dispatch(&f.rx, 1); /* nothing listed: nothing happens */
   CHECK(g_released == 1);
   st = PASS;

@@ -30,7 +30,7 @@
 #include "core/reactor.h"
 #include "core/ring.h"
 #include "test_util.h"
-#include "udp/udp.h"
+#include "udp/udp_internal.h"
 
 /* ---- ring helpers ---- */
 
@@ -523,9 +523,9 @@ out:
 typedef struct {
   ion_reactor rx;
   bool rx_up;
-  int32_t *ready;
   ion_udp_config cfg;
   ion_udp_layout lay;
+  ion_mem *block; /* our reference, as a JS view holds one */
   uint8_t *mem;
   int32_t *ctrl;
   ion_udp *u;
@@ -543,20 +543,17 @@ static int rfix_open(rfix *f, int multishot, uint32_t rslots) {
   int rc = ion_reactor_init(&f->rx, 64);
   if (rc < 0) return rc;
   f->rx_up = true;
-  /* The addon normally supplies the ready list (a JS Int32Array). */
-  f->ready = calloc(READY_CAP, sizeof(int32_t));
-  if (!f->ready) return -ENOMEM;
-  f->rx.ready = f->ready;
-  f->rx.ready_cap = READY_CAP;
   f->cfg = (ion_udp_config){.family = 4, .rslots = rslots, .rslot = 512,
                             .sslots = 8, .sdata_len = 4096,
                             .multishot = multishot};
   if ((rc = ion_udp_layout_of(&f->cfg, &f->lay)) < 0) return rc;
-  f->mem = calloc(1, f->lay.total); /* JS: an ArrayBuffer, 8-aligned */
-  if (!f->mem) return -ENOMEM;
-  f->ctrl = (int32_t *)(f->mem + f->lay.ctrl);
-  f->id = ion_udp_create(&f->rx, &f->cfg, f->mem, f->lay.total, &f->u);
+  f->id = ion_udp_create(&f->rx, &f->cfg, &f->u);
   if (f->id < 0) return f->u = NULL, f->id;
+  /* What JS does: a view of the socket's memory, holding a reference. */
+  f->block = ion_udp_mem(f->u);
+  ion_mem_ref(f->block);
+  f->mem = f->block->base;
+  f->ctrl = (int32_t *)(f->mem + f->lay.ctrl);
   if ((rc = ion_udp_bind(f->u, 4, LOOPBACK, 0, 0, 0)) < 0) return rc;
   int32_t w[ION_M_WORDS];
   if ((rc = ion_udp_name(f->u, 0, w)) < 0) return rc;
@@ -575,29 +572,39 @@ static void rfix_teardown(rfix *f) {
     ion_reactor_shutdown(&f->rx);
     ion_reactor_destroy(&f->rx);
   }
-  free(f->mem);
-  free(f->ready);
+  ion_mem_unref(f->block);
   if (f->peer >= 0) close(f->peer);
 }
 
-/* Enter + reap until ctrl[word] has all bits of want (bits) or is >= want,
- * or ~2 s pass. */
+/* What native reports to JS about the object (its ready entry's words). */
+enum { W_EVENTS, W_RCOUNT, W_SDONE };
+static int32_t reported(rfix *f, int word) {
+  ion_obj *o = &f->u->obj;
+  return (int32_t)(word == W_EVENTS ? o->events
+                   : word == W_RCOUNT ? o->rcount
+                                      : o->sdone);
+}
+
+/* Enter + reap until the reported word has all bits of want (bits) or is
+ * >= want, or ~2 s pass. */
 static bool rfix_pump(rfix *f, int word, int32_t want, bool bits) {
   for (int i = 0; i < 2000; i++) {
     ion_reactor_submit(&f->rx, true);
     ion_reactor_reap(&f->rx);
-    int32_t v = f->ctrl[word];
+    int32_t v = reported(f, word);
     if (bits ? (v & want) == want : v >= want) return true;
     sleep_ms(1);
   }
   return false;
 }
 
-/* What JS does with a batch: read and clear the events of the ready_n
- * objects it was given, return. */
+/* What the addon does around a JS call: hand the queued objects' events
+ * over in ready entries, then let them recycle (after_dispatch). */
 static void rfix_dispatch(rfix *f) {
-  f->ctrl[ION_C_EVENTS] = 0;
-  ion_reactor_after_dispatch(&f->rx, f->rx.ready_n);
+  int32_t e[READY_CAP * ION_E_WORDS];
+  uint32_t n = f->rx.queue_n < READY_CAP ? f->rx.queue_n : READY_CAP;
+  ion_reactor_entries(&f->rx, n, e);
+  ion_reactor_after_dispatch(&f->rx, n);
 }
 
 static int32_t *rmeta(rfix *f, unsigned i) {
@@ -629,13 +636,13 @@ static bool check_rmeta(rfix *f, const int32_t *m, size_t sent, unsigned seed) {
 /* Close, run until ION_EV_CLOSED, then the dispatch frees the id. */
 static bool rfix_close_checked(rfix *f) {
   ion_udp_close(f->u);
-  if (!rfix_pump(f, ION_C_EVENTS, ION_EV_CLOSED, true)) return false;
+  if (!rfix_pump(f, W_EVENTS, ION_EV_CLOSED, true)) return false;
   ion_obj *o = ion_reactor_get(&f->rx, (uint32_t)f->id);
   if (!o || !o->finalized || f->rx.alive != 0) return false;
   rfix_dispatch(f);
   f->u = NULL; /* freed by the reactor with its id */
   return ion_reactor_get(&f->rx, (uint32_t)f->id) == NULL &&
-         f->rx.nobjs == 0 && f->rx.ready_n == 0;
+         f->rx.nobjs == 0 && f->rx.queue_n == 0;
 }
 
 /* Four datagrams (the last larger than a slot, so truncated) reach the
@@ -652,10 +659,10 @@ static int reactor_recv_case(int multishot) {
   CHECK(f.rx.alive == 1);
   for (unsigned k = 0; k < 4; k++)
     CHECK(send_pattern(f.peer, &f.obj_addr, lens[k], k));
-  CHECKF(rfix_pump(&f, ION_C_RCOUNT, 4, false), "rcount=%d",
-         f.ctrl[ION_C_RCOUNT]);
-  CHECK(f.ctrl[ION_C_RCOUNT] == 4 && (f.ctrl[ION_C_EVENTS] & ION_EV_RECV));
-  CHECK(f.rx.ready_n == 1 && f.ready[0] == f.id);
+  CHECKF(rfix_pump(&f, W_RCOUNT, 4, false), "rcount=%d",
+         (int32_t)f.u->obj.rcount);
+  CHECK((int32_t)f.u->obj.rcount == 4 && ((int32_t)f.u->obj.events & ION_EV_RECV));
+  CHECK(f.rx.queue_n == 1 && f.rx.queue[0] == (uint32_t)f.id);
   for (unsigned i = 0; i < 4; i++) {
     /* Datagrams differ in length, which tells us which one each entry is. */
     int32_t *m = rmeta(&f, i);
@@ -667,7 +674,7 @@ static int reactor_recv_case(int multishot) {
   }
   CHECK(stat_of(&f, ION_S_PKTS_IN) == 4 && stat_of(&f, ION_S_TRUNC) == 1);
   rfix_dispatch(&f);
-  CHECK(f.rx.ready_n == 0 && f.ctrl[ION_C_RCOUNT] == 0);
+  CHECK(f.rx.queue_n == 0 && (int32_t)f.u->obj.rcount == 0);
   CHECK(rfix_close_checked(&f));
   st = PASS;
 out:
@@ -691,8 +698,8 @@ static int t_reactor_rearm(void) {
   for (unsigned k = 0; k < 5; k++)
     CHECK(send_pattern(f.peer, &f.obj_addr, 32, k));
   for (int round = 0; round < 10 && got < 5; round++) {
-    CHECK(rfix_pump(&f, ION_C_RCOUNT, 1, false));
-    for (int i = 0; i < f.ctrl[ION_C_RCOUNT]; i++, got++)
+    CHECK(rfix_pump(&f, W_RCOUNT, 1, false));
+    for (int i = 0; i < (int32_t)f.u->obj.rcount; i++, got++)
       CHECKF(check_rmeta(&f, rmeta(&f, (unsigned)i), 32, (unsigned)got),
              "packet %d", got);
     rfix_dispatch(&f);
@@ -733,7 +740,7 @@ static int t_reactor_multishot_einval(void) {
   CHECK(!ion_udp_is_multishot(f.u) && !f.rx.multishot_recvmsg);
   rfix_dispatch(&f);
   CHECK(send_pattern(f.peer, &f.obj_addr, 50, 0));
-  CHECK(rfix_pump(&f, ION_C_RCOUNT, 1, false));
+  CHECK(rfix_pump(&f, W_RCOUNT, 1, false));
   CHECK(check_rmeta(&f, rmeta(&f, 0), 50, 0));
   rfix_dispatch(&f);
   CHECK(rfix_close_checked(&f));
@@ -777,7 +784,7 @@ static int reactor_drops_case(int multishot) {
   CHECK(ion_udp_setopt(f.u, ION_OPT_RCVBUF, 1) == 0); /* kernel minimum */
   for (unsigned k = 0; k < 64; k++)
     CHECK(send_pattern(f.peer, &f.obj_addr, 1000, k));
-  for (int i = 0; i < 2000 && (f.rx.ready_n || queued_bytes(&f) != 0); i++) {
+  for (int i = 0; i < 2000 && (f.rx.queue_n || queued_bytes(&f) != 0); i++) {
     ion_reactor_submit(&f.rx, true);
     ion_reactor_reap(&f.rx);
     rfix_dispatch(&f);
@@ -786,8 +793,8 @@ static int reactor_drops_case(int multishot) {
   CHECK(queued_bytes(&f) == 0);
   CHECK(send_pattern(f.peer, &f.obj_addr, 77, 5));
   for (int round = 0; round < 10 && !marker; round++) {
-    CHECK(rfix_pump(&f, ION_C_RCOUNT, 1, false));
-    for (int i = 0; i < f.ctrl[ION_C_RCOUNT]; i++)
+    CHECK(rfix_pump(&f, W_RCOUNT, 1, false));
+    for (int i = 0; i < (int32_t)f.u->obj.rcount; i++)
       if (rmeta(&f, (unsigned)i)[ION_M_LEN] == 77) marker = true;
     rfix_dispatch(&f);
   }
@@ -831,8 +838,8 @@ static int t_reactor_send(void) {
   put_sdesc(&f, 0, f.lay.sdata + 128, 200, &f.peer_addr);
   f.ctrl[ION_C_STAIL] = 1;
   ion_udp_flush(f.u);
-  CHECK(f.ctrl[ION_C_SSUB] == 1);
-  CHECKF(rfix_pump(&f, ION_C_SDONE, 1, false), "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECK((int32_t)f.u->dr.next == 1);
+  CHECKF(rfix_pump(&f, W_SDONE, 1, false), "sdone=%d", (int32_t)f.u->obj.sdone);
   CHECKF(sdesc(&f, 0)[ION_M_FLAGS] == 200, "res=%d", sdesc(&f, 0)[ION_M_FLAGS]);
   ssize_t n =
       recvfrom(f.peer, in, sizeof(in), 0, (struct sockaddr *)&from, &alen);
@@ -840,7 +847,7 @@ static int t_reactor_send(void) {
   CHECK(ntohs(from.sin_port) == f.port);
   CHECK(stat_of(&f, ION_S_PKTS_OUT) == 1);
   CHECK(stat_of(&f, ION_S_BYTES_OUT) == 200);
-  CHECK(f.rx.ready_n == 0); /* SWANT is 0 and the send succeeded */
+  CHECK(f.rx.queue_n == 0); /* SWANT is 0 and the send succeeded */
   CHECK(rfix_close_checked(&f));
   st = PASS;
 out:
@@ -861,11 +868,11 @@ static int t_reactor_bad_desc(void) {
   put_sdesc(&f, 1, f.lay.sdata + f.cfg.sdata_len - 8, 16, &f.peer_addr);
   f.ctrl[ION_C_STAIL] = 2;
   ion_udp_flush(f.u);
-  CHECKF(f.ctrl[ION_C_SDONE] == 2, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == 2, "sdone=%d", (int32_t)f.u->obj.sdone);
   CHECK(sdesc(&f, 0)[ION_M_FLAGS] == -EFAULT);
   CHECK(sdesc(&f, 1)[ION_M_FLAGS] == -EFAULT);
   CHECK(stat_of(&f, ION_S_SEND_ERRORS) == 2);
-  CHECK((f.ctrl[ION_C_EVENTS] & ION_EV_SENT) && f.rx.ready_n == 1);
+  CHECK(((int32_t)f.u->obj.events & ION_EV_SENT) && f.rx.queue_n == 1);
   rfix_dispatch(&f);
   CHECK(recv(f.peer, in, sizeof(in), MSG_DONTWAIT) < 0 && errno == EAGAIN);
   /* A good descriptor after the bad ones still goes out. */
@@ -873,7 +880,7 @@ static int t_reactor_bad_desc(void) {
   put_sdesc(&f, 2, f.lay.sdata, 10, &f.peer_addr);
   f.ctrl[ION_C_STAIL] = 3;
   ion_udp_flush(f.u);
-  CHECK(rfix_pump(&f, ION_C_SDONE, 3, false));
+  CHECK(rfix_pump(&f, W_SDONE, 3, false));
   CHECK(sdesc(&f, 2)[ION_M_FLAGS] == 10);
   CHECK(recv(f.peer, in, sizeof(in), 0) == 10 && same(in, 10, 3));
   CHECK(rfix_close_checked(&f));
@@ -894,7 +901,7 @@ static int t_reactor_close_pending(void) {
   put_sdesc(&f, 1, f.lay.sdata, 8, &f.peer_addr);
   f.ctrl[ION_C_STAIL] = 2; /* no flush */
   ion_udp_close(f.u);
-  CHECKF(f.ctrl[ION_C_SDONE] == 2, "sdone=%d", f.ctrl[ION_C_SDONE]);
+  CHECKF((int32_t)f.u->obj.sdone == 2, "sdone=%d", (int32_t)f.u->obj.sdone);
   CHECK(sdesc(&f, 0)[ION_M_FLAGS] == -ECANCELED);
   CHECK(sdesc(&f, 1)[ION_M_FLAGS] == -ECANCELED);
   CHECK(rfix_close_checked(&f)); /* second close is a no-op */
@@ -939,9 +946,6 @@ static int t_reactor_ids(void) {
   int rc = ion_reactor_init(&f.rx, 8);
   CHECKF(rc == 0, "init=%d", rc);
   f.rx_up = true;
-  CHECK((f.ready = calloc(READY_CAP, sizeof(int32_t))) != NULL);
-  f.rx.ready = f.ready;
-  f.rx.ready_cap = READY_CAP;
   for (int i = 1; i <= 100; i++) {
     ion_obj *o = malloc(sizeof(*o)); /* the reactor frees it */
     CHECK(o != NULL);
@@ -960,21 +964,29 @@ static int t_reactor_ids(void) {
     o->closing = true;
     ion_reactor_maybe_finalize(&f.rx, o);
   }
-  CHECK(g_finalized == 100 && f.rx.ready_n == 100);
+  CHECK(g_finalized == 100 && f.rx.queue_n == 100);
   CHECK(ion_reactor_get(&f.rx, 7) != NULL); /* not freed before dispatch */
   /* JS saw only the first 60: the other 40 stay listed, ids still held. */
+  int32_t e[100 * ION_E_WORDS];
+  CHECK(ion_reactor_entries(&f.rx, 60, e) == 60);
+  CHECK(e[ION_E_ID] == 1 && e[ION_E_EVENTS] == ION_EV_CLOSED);
   ion_reactor_after_dispatch(&f.rx, 60);
-  CHECK(f.rx.nobjs == 40 && f.rx.ready_n == 40 && f.ready[0] == 61);
+  CHECK(f.rx.nobjs == 40 && f.rx.queue_n == 40 && f.rx.queue[0] == 61);
   CHECK(!ion_reactor_get(&f.rx, 7) && ion_reactor_get(&f.rx, 61));
-  ion_reactor_after_dispatch(&f.rx, 1000); /* clamped to ready_n */
-  CHECK(f.rx.nobjs == 0 && f.rx.ready_n == 0);
+  /* Not yet told: after_dispatch keeps them (they stay listed). */
+  ion_reactor_after_dispatch(&f.rx, 40);
+  CHECK(f.rx.nobjs == 40 && f.rx.queue_n == 40);
+  ion_reactor_entries(&f.rx, 1000, e); /* clamped to queue_n */
+  ion_reactor_after_dispatch(&f.rx, 1000); /* clamped to queue_n */
+  CHECK(f.rx.nobjs == 0 && f.rx.queue_n == 0);
   ion_obj *o = malloc(sizeof(*o));
   CHECK(o != NULL);
   int id = ion_reactor_add(&f.rx, o, &dummy_ops);
   CHECKF(id >= 1 && id <= 100 && f.rx.objs_cap == 128, "id=%d", id);
   o->closing = true;
   ion_reactor_maybe_finalize(&f.rx, o);
-  ion_reactor_after_dispatch(&f.rx, f.rx.ready_n);
+  ion_reactor_entries(&f.rx, f.rx.queue_n, e);
+  ion_reactor_after_dispatch(&f.rx, f.rx.queue_n);
   CHECK(f.rx.nobjs == 0);
   st = PASS;
 out:

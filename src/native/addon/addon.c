@@ -75,63 +75,61 @@ addon *ion_addon_get(napi_env env, napi_callback_info info, size_t want,
   return a;
 }
 
-/* ---- the ready list shared with JS ---- */
+/* ---- memory JS sees ---- */
 
-static int grow_ready(addon *a) {
-  ion_reactor *rx = &a->rx;
-  if (rx->objs_cap <= rx->ready_cap && a->ready_ta) return 0;
-  uint32_t cap = rx->objs_cap > 64 ? rx->objs_cap : 64;
+static void mem_view_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  ion_mem_unref(hint);
+}
+
+napi_value ion_addon_mem_view(napi_env env, ion_mem *m) {
+  napi_value ab;
+  ion_mem_ref(m);
+  if (napi_create_external_arraybuffer(env, m->base, m->len, mem_view_finalize,
+                                       m, &ab) != napi_ok) {
+    ion_mem_unref(m);
+    napi_throw_error(env, "ERR_IOURING_NET_MEMORY",
+                     "cannot give JS a view of native memory (external "
+                     "ArrayBuffers are not allowed in this runtime)");
+    return NULL;
+  }
+  return ab;
+}
+
+/* Room for n ready entries. A new block replaces a smaller one; the old
+ * one lives on while JS still holds a view of it. */
+static int ensure_entries(addon *a, uint32_t n) {
+  if (n <= a->entries_cap && a->entries_ta) return 0;
+  uint32_t cap = a->entries_cap ? a->entries_cap : 64;
+  while (cap < n) cap *= 2;
+  ion_mem *m = ion_mem_new((size_t)cap * ION_E_WORDS * 4);
+  if (!m) return -ENOMEM;
   napi_value ab, ta;
-  void *data;
-  if (napi_create_arraybuffer(a->env, cap * 4, &data, &ab) != napi_ok ||
-      napi_create_typedarray(a->env, napi_int32_array, cap, ab, 0, &ta) !=
-          napi_ok)
+  ab = ion_addon_mem_view(a->env, m);
+  if (!ab || napi_create_typedarray(a->env, napi_int32_array,
+                                    (size_t)cap * ION_E_WORDS, ab, 0,
+                                    &ta) != napi_ok) {
+    napi_value err;
+    napi_get_and_clear_last_exception(a->env, &err);
+    ion_mem_unref(m);
     return -ENOMEM;
-  if (rx->ready_n) memcpy(data, rx->ready, rx->ready_n * 4);
-  if (a->ready_ta) napi_delete_reference(a->env, a->ready_ta);
-  napi_create_reference(a->env, ta, 1, &a->ready_ta);
-  rx->ready = data;
-  rx->ready_cap = cap;
+  }
+  if (a->entries_ta) napi_delete_reference(a->env, a->entries_ta);
+  napi_create_reference(a->env, ta, 1, &a->entries_ta);
+  ion_mem_unref(a->entries_mem);
+  a->entries_mem = m;
+  a->entries_cap = cap;
   return 0;
 }
 
-int ion_addon_track(addon *a, ion_obj *o, napi_value mem) {
-  if (o->id >= a->obj_refs_cap) {
-    uint32_t cap = a->rx.objs_cap;
-    napi_ref *n = realloc(a->obj_refs, cap * sizeof(*n));
-    if (!n) return -ENOMEM;
-    memset(n + a->obj_refs_cap, 0, (cap - a->obj_refs_cap) * sizeof(*n));
-    a->obj_refs = n;
-    a->obj_refs_cap = cap;
-  }
-  if (napi_create_reference(a->env, mem, 1, &a->obj_refs[o->id]) != napi_ok)
-    return -ENOMEM;
-  return grow_ready(a);
-}
-
-static void release_hook(ion_reactor *rx, ion_obj *o) {
-  addon *a = rx->hook_data;
-  if (o->id < a->obj_refs_cap && a->obj_refs[o->id]) {
-    napi_delete_reference(a->env, a->obj_refs[o->id]);
-    a->obj_refs[o->id] = NULL;
-  }
-}
-
 /* ---- the drain ---- */
-
-static bool any_events(ion_reactor *rx, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    ion_obj *o = ion_reactor_get(rx, (uint32_t)rx->ready[i]);
-    if (o && o->ctrl && o->ctrl[ION_C_EVENTS]) return true;
-  }
-  return false;
-}
 
 static void call_js(addon *a, uint32_t n) {
   napi_env env = a->env;
   napi_value fn, ta, global, argv[2], result;
   napi_get_reference_value(env, a->dispatch, &fn);
-  napi_get_reference_value(env, a->ready_ta, &ta);
+  napi_get_reference_value(env, a->entries_ta, &ta);
   napi_get_global(env, &global);
   argv[0] = ta;
   napi_create_uint32(env, n, &argv[1]);
@@ -156,7 +154,10 @@ static void dispatch_rounds(addon *a, bool with_ring) {
     if (with_ring) ion_reactor_submit(rx, true);
     uint32_t seen = ion_reactor_reap(rx);
     if (seen == 0) break;
-    if (any_events(rx, seen)) call_js(a, seen);
+    /* Out of memory for a bigger list: deliver what fits, rest next. */
+    if (ensure_entries(a, seen) < 0 && (seen = a->entries_cap) == 0) break;
+    if (ion_reactor_entries(rx, seen, (int32_t *)a->entries_mem->base))
+      call_js(a, seen);
     if (a->torn_down) break;
     ion_reactor_after_dispatch(rx, seen);
   }
@@ -182,6 +183,14 @@ static void on_ring_poll(uv_poll_t *h, int status, int events) {
   dispatch_rounds(a, true);
 }
 
+/* An enter failed or an object found no SQE: try again now. */
+static void on_retry(uv_timer_t *h) {
+  addon *a = h->data;
+  if (a->torn_down) return;
+  if (!ion_reactor_retry(&a->rx)) a->retry_ms = 1;
+  dispatch_rounds(a, true);
+}
+
 /* Objects became ready outside a drain (a poll-backend send finished inside
  * a JS call, a close finished at once): deliver them on the next turn. */
 static void on_kick(uv_async_t *h) {
@@ -194,7 +203,7 @@ void ion_addon_sync(addon *a) {
   ion_reactor_submit(&a->rx, false);
   /* One handle keeps the loop alive for every object that wants it, and
    * until events already in the ready list have reached JS. */
-  bool want = a->rx.alive > 0 || a->rx.ready_n > 0;
+  bool want = a->rx.alive > 0 || a->rx.queue_n > 0;
   if (want != a->keep_refd) {
     if (want)
       uv_ref((uv_handle_t *)&a->keep);
@@ -202,13 +211,19 @@ void ion_addon_sync(addon *a) {
       uv_unref((uv_handle_t *)&a->keep);
     a->keep_refd = want;
   }
-  if (a->rx.ready_n && !a->rx.draining) uv_async_send(&a->keep);
+  if (a->rx.queue_n && !a->rx.draining) uv_async_send(&a->keep);
+  if (a->rx.retry && !uv_is_active((uv_handle_t *)&a->retry)) {
+    /* Back off while the kernel keeps refusing (EAGAIN is memory
+     * pressure): 1 ms, doubling up to 128 ms. */
+    uv_timer_start(&a->retry, on_retry, a->retry_ms, 0);
+    a->retry_ms = a->retry_ms < 128 ? a->retry_ms * 2 : 128;
+  }
 }
 
 /* ---- teardown (environment exit, worker end) ---- */
 
 static void free_addon_now(addon *a) {
-  free(a->obj_refs);
+  ion_mem_unref(a->entries_mem);
   free(a->polls);
   free(a);
 }
@@ -237,12 +252,13 @@ static void cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg) {
   /* Wait until the kernel has given back every request before anything it
    * could write into is freed. */
   ion_reactor_shutdown(rx);
-  if (a->ready_ta) napi_delete_reference(a->env, a->ready_ta);
+  if (a->entries_ta) napi_delete_reference(a->env, a->entries_ta);
   if (a->dispatch) napi_delete_reference(a->env, a->dispatch);
   napi_async_destroy(a->env, a->actx);
-  a->ready_ta = a->dispatch = NULL;
-  a->open_handles = 1 + (a->ring_polled ? 1 : 0);
+  a->entries_ta = a->dispatch = NULL;
+  a->open_handles = 2 + (a->ring_polled ? 1 : 0);
   uv_close((uv_handle_t *)&a->keep, on_handle_closed);
+  uv_close((uv_handle_t *)&a->retry, on_handle_closed);
   if (a->ring_polled) uv_close((uv_handle_t *)&a->ring_poll, on_handle_closed);
 }
 
@@ -275,27 +291,33 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   }
   int ring_err = ion_reactor_init(&a->rx, SQ_ENTRIES);
   a->rx.ring_err = ring_err;
-  a->rx.release_hook = release_hook;
   a->rx.poll_hook = ion_addon_poll_hook;
   a->rx.hook_data = a;
   napi_get_uv_event_loop(env, &a->loop);
   a->keep.data = a;
+  a->retry.data = a;
+  a->retry_ms = 1;
   int rc = uv_async_init(a->loop, &a->keep, on_kick);
-  if (rc == 0 && (rc = start_ring_poll(a)) != 0) {
+  if (rc == 0 && (rc = uv_timer_init(a->loop, &a->retry)) != 0)
     uv_close((uv_handle_t *)&a->keep, NULL);
+  else if (rc == 0 && (rc = start_ring_poll(a)) != 0) {
+    uv_close((uv_handle_t *)&a->keep, NULL);
+    uv_close((uv_handle_t *)&a->retry, NULL);
   }
   if (rc != 0) {
     ion_reactor_destroy(&a->rx);
     return ion_int(env, rc);
   }
   uv_unref((uv_handle_t *)&a->keep);
+  /* A retry alone does not keep the process alive; objects do (keep). */
+  uv_unref((uv_handle_t *)&a->retry);
   a->handles_started = true;
   napi_create_reference(env, argv[0], 1, &a->dispatch);
   napi_create_object(env, &res);
   napi_create_string_utf8(env, "iouring-net", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, res, name, &a->actx);
   a->rx_ready = true;
-  grow_ready(a);
+  ensure_entries(a, 64);
   napi_add_async_cleanup_hook(env, cleanup_hook, a, &a->cleanup);
   return ion_int(env, ring_err);
 }

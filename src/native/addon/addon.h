@@ -8,6 +8,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "core/mem.h"
 #include "core/reactor.h"
 
 typedef struct addon {
@@ -24,13 +25,15 @@ typedef struct addon {
   int open_handles;    /* during teardown */
   uv_async_t keep;     /* keeps the loop alive; also the "deliver soon" kick */
   uv_poll_t ring_poll; /* the ring's eventfd */
+  uv_timer_t retry;    /* submits again after a failed enter (backoff) */
+  uint64_t retry_ms;
   uv_poll_t **polls;   /* per object id: poll-backend watcher, or NULL */
   uint32_t polls_cap;
-  napi_ref dispatch;      /* JS function(readyInt32Array, count) */
-  napi_ref ready_ta;      /* Int32Array over rx.ready */
+  napi_ref dispatch;      /* JS function(entries: Int32Array, count) */
+  napi_ref entries_ta;    /* Int32Array over entries_mem */
+  ion_mem *entries_mem;   /* ready entries for JS (reactor.h ION_E_*) */
+  uint32_t entries_cap;   /* entries that fit */
   napi_async_context actx;
-  napi_ref *obj_refs; /* per object id: its shared ArrayBuffer */
-  uint32_t obj_refs_cap;
   napi_async_cleanup_hook_handle cleanup;
 } addon;
 
@@ -41,8 +44,9 @@ bool ion_arg_bytes(napi_env env, napi_value v, void **data, size_t *len);
 /* The reactor of this environment, or NULL after throwing. */
 addon *ion_addon_get(napi_env env, napi_callback_info info, size_t want,
                      napi_value *argv);
-/* Keep a JS reference to an object's shared memory; grow the ready list. */
-int ion_addon_track(addon *a, ion_obj *o, napi_value mem);
+/* An ArrayBuffer over m for JS; it holds a reference to m until V8 drops
+ * it (wherever it was transferred to). NULL after throwing. */
+napi_value ion_addon_mem_view(napi_env env, ion_mem *m);
 /* Submit queued SQEs, ref/unref the loop to match rx.alive, and schedule
  * a dispatch if objects became ready outside one. */
 void ion_addon_sync(addon *a);

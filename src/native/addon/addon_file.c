@@ -121,39 +121,21 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
 }
 
 /* fileCreate(fd, kind, rslots, rslot, qslots, qdataLen, multishot,
- * packetInfo, maxPacket, backend, mem: ArrayBuffer) -> id or -errno. Takes
- * the fd: it is closed with the object, or at once if creation fails. */
+ * packetInfo, maxPacket, backend) -> id or -errno. Takes the fd: it is
+ * closed with the object, or at once if creation fails. The object's
+ * shared memory is its own: JS asks for a view with fileMem(id). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
-  addon *a = ion_addon_get(env, info, 11, argv);
+  napi_value argv[10];
+  addon *a = ion_addon_get(env, info, 10, argv);
   if (!a) return NULL;
   int32_t fd, v[9];
   if (!ion_arg_i32(env, argv[0], &fd) || !i32_args(env, argv + 1, v, 9))
     return NULL;
-  bool is_ab = false;
-  void *mem = NULL;
-  size_t len = 0;
-  if (napi_is_arraybuffer(env, argv[10], &is_ab) != napi_ok || !is_ab ||
-      napi_get_arraybuffer_info(env, argv[10], &mem, &len) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected ArrayBuffer");
-    return NULL;
-  }
   ion_file_config cfg;
   config_of(v, true, &cfg);
   ion_file *f = NULL;
-  int id = len > UINT32_MAX ? -EINVAL
-                            : ion_file_create(&a->rx, &cfg, fd, mem,
-                                              (uint32_t)len, &f);
-  if (id < 0) {
-    if (fd >= 0) close(fd);
-    return ion_int(env, id);
-  }
-  int rc = ion_addon_track(a, ion_file_obj(f), argv[10]);
-  if (rc < 0) {
-    ion_file_close(f); /* closes the fd once nothing is in flight */
-    ion_addon_sync(a);
-    return ion_int(env, rc);
-  }
+  int id = ion_file_create(&a->rx, &cfg, fd, &f);
+  if (id < 0 && fd >= 0) close(fd);
   return ion_int(env, id);
 }
 

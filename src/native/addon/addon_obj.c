@@ -62,6 +62,25 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
   return ion_int(env, 0);
 }
 
+/* mem(id) -> an ArrayBuffer over the object's shared memory. JS asks
+ * again when its view was detached (transferred away): the memory stays
+ * the object's, and each view keeps it mapped while V8 holds it. */
+static napi_value js_mem(napi_env env, napi_callback_info info) {
+  OBJ_PROLOGUE(1);
+  ion_udp *u = o->ops == &ion_udp_ops ? (ion_udp *)o : NULL;
+  ion_file *f = ion_file_of(o);
+  ion_mem *m = u ? ion_udp_mem(u) : f ? ion_file_mem(f) : NULL;
+  if (!m) return ion_int(env, -EBADF);
+  return ion_addon_mem_view(env, m);
+}
+
+/* sdone(id) -> the send frontier: every request before it has completed.
+ * For a sender whose ring is full between dispatches. */
+static napi_value js_sdone(napi_env env, napi_callback_info info) {
+  OBJ_PROLOGUE(1);
+  return ion_int(env, (int32_t)o->sdone);
+}
+
 /* close(id): begin the close contract; ION_EV_CLOSED follows. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   OBJ_PROLOGUE(1);
@@ -78,7 +97,8 @@ static void define(napi_env env, napi_value exports, const char *prefix,
     const char *suffix;
     napi_callback fn;
   } calls[] = {{"Start", js_start}, {"Flush", js_flush}, {"Ref", js_ref},
-               {"Close", js_close}};
+               {"Close", js_close}, {"Mem", js_mem},
+               {"Sdone", js_sdone}};
   for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
     char name[32];
     snprintf(name, sizeof(name), "%s%s", prefix, calls[i].suffix);

@@ -59,22 +59,15 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
 }
 
 /* create(family, rslots, rslot, sslots, sdataLen, multishot, ipv6Only,
- * maxPayload, backend, flags, mem: ArrayBuffer) -> id or -errno */
+ * maxPayload, backend, flags) -> id or -errno. The socket's shared memory
+ * is its own: JS asks for a view with udpMem(id). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
-  addon *a = ion_addon_get(env, info, 11, argv);
+  napi_value argv[10];
+  addon *a = ion_addon_get(env, info, 10, argv);
   if (!a) return NULL;
   int32_t v[10];
   for (size_t i = 0; i < 10; i++)
     if (!ion_arg_i32(env, argv[i], &v[i])) return NULL;
-  bool is_ab = false;
-  void *mem = NULL;
-  size_t len = 0;
-  if (napi_is_arraybuffer(env, argv[10], &is_ab) != napi_ok || !is_ab ||
-      napi_get_arraybuffer_info(env, argv[10], &mem, &len) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected ArrayBuffer");
-    return NULL;
-  }
   ion_udp_config cfg = {.family = v[0],
                         .rslots = (uint32_t)v[1],
                         .rslot = (uint32_t)v[2],
@@ -87,17 +80,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                         .gro = (v[9] & F_GRO) != 0,
                         .gso = (v[9] & F_GSO) != 0};
   ion_udp *u;
-  if (len > UINT32_MAX) return ion_int(env, -EINVAL);
-  int id = ion_udp_create(&a->rx, &cfg, mem, (uint32_t)len, &u);
+  int id = ion_udp_create(&a->rx, &cfg, &u);
   if (id < 0) return ion_int(env, id);
   /* The addon's uv_poll moves this socket's packets (addon_poll.c). */
   if (cfg.backend == ION_BACKEND_MMSG) u->obj.poll = &ion_mmsg_poll_ops;
-  int rc = ion_addon_track(a, &u->obj, argv[10]);
-  if (rc < 0) {
-    ion_udp_close(u);
-    ion_addon_sync(a);
-    return ion_int(env, rc);
-  }
   return ion_int(env, id);
 }
 

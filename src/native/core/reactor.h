@@ -1,13 +1,20 @@
 /*
  * The reactor: one per JS thread (per Node environment). It owns the ring,
- * the table of sockets (any object whose requests go through the ring) and
- * the "ready list" shared with JS. Plain C: the addon supplies the wake-up
- * (uv_poll on the eventfd) and the single call into JS per drain.
+ * the table of objects (anything whose requests go through the ring, or
+ * that a poll backend drives) and the queue of objects ready for JS. Plain
+ * C: the addon supplies the wake-up (uv_poll on the eventfd), the retry
+ * timer and the single call into JS per drain.
  *
- * user_data of every SQE: socket id in the high 32 bits, operation kind in
- * bits 24..31, slot index in bits 0..23. A socket id is reused only after
- * every request of the previous owner has completed (inflight == 0), so a
- * completion can never reach the wrong socket.
+ * user_data of every SQE: object id in the high 32 bits, operation kind in
+ * bits 24..31, slot index in bits 0..23. An id is reused only after every
+ * request of the previous owner has completed (inflight == 0) and JS has
+ * been told it closed, so a completion can never reach the wrong object.
+ *
+ * What JS learns comes from here, never from memory JS can write: each
+ * object's pending events, receive count, send frontier and last error are
+ * native fields, copied into the ready entries handed to JS per drain
+ * (ion_reactor_entries). Words JS writes (the send tail, descriptors) are
+ * validated by the object that reads them.
  */
 #ifndef ION_REACTOR_H
 #define ION_REACTOR_H
@@ -23,13 +30,25 @@
 #define ION_UD_ID(ud) ((uint32_t)((ud) >> 32))
 #define ION_UD_KIND(ud) ((unsigned)(((ud) >> 24) & 0xff))
 #define ION_UD_IDX(ud) ((uint32_t)((ud) & 0xffffff))
+/* Operation kind of the reactor's own recovery cancels (objects use 1..31). */
+#define ION_K_RECOVER 0xfe
 
-/* Event bits a socket reports to JS through its control words. */
+/* Event bits an object reports to JS in its ready entry. */
 enum {
   ION_EV_RECV = 1,   /* a receive batch is waiting */
   ION_EV_SENT = 2,   /* the send frontier moved and JS asked to hear */
-  ION_EV_ERROR = 4,  /* a receive error (ctrl[ION_C_RERR]) */
+  ION_EV_ERROR = 4,  /* an error (entry's rerr) */
   ION_EV_CLOSED = 8, /* everything finished; native resources released */
+};
+
+/* A ready entry handed to JS: ION_E_WORDS int32 words per object. */
+enum {
+  ION_E_ID = 0,
+  ION_E_EVENTS = 1,
+  ION_E_RCOUNT = 2, /* packets in the receive batch */
+  ION_E_SDONE = 3,  /* send frontier: every request before it completed */
+  ION_E_RERR = 4,   /* with ION_EV_ERROR: -errno */
+  ION_E_WORDS = 5
 };
 
 typedef struct ion_reactor ion_reactor;
@@ -50,6 +69,12 @@ typedef struct ion_obj_ops {
   int (*start)(void *obj);
   void (*flush)(void *obj);
   void (*set_ref)(void *obj, int ref);
+  /* Ask again for what failed for want of an SQE (the SQ was full, or an
+   * enter failed): re-arm receives, queue sends, queue the close's cancel. */
+  void (*resume)(void *obj);
+  /* The fd whose requests the reactor may cancel to recover from dropped
+   * completions (-1: none). */
+  int (*fd)(const void *obj);
 } ion_obj_ops;
 
 /* How an object moves its data on a poll backend (io_uring refused, or not
@@ -72,24 +97,34 @@ typedef struct ion_obj {
   const ion_poll_ops *poll; /* set on poll-backend objects, else NULL */
   uint32_t id;
   uint32_t inflight; /* SQEs submitted whose final CQE has not arrived */
-  uint32_t events;   /* ION_EV_* not yet reported */
-  bool queued;       /* in the ready list */
+  uint32_t events;   /* ION_EV_* not yet handed to JS */
+  uint32_t rcount;   /* packets in the current receive batch */
+  uint32_t sdone;    /* send frontier */
+  int32_t rerr;      /* last error, -errno */
+  bool queued;       /* in the ready queue */
   bool closing;
-  bool keeps_alive; /* counted in reactor.alive */
-  bool finalized;   /* resources released; id freed after the dispatch */
-  int32_t *ctrl;    /* control words shared with JS (may be NULL) */
+  bool keeps_alive;  /* counted in reactor.alive */
+  bool finalized;    /* resources released */
+  bool closed_told;  /* JS got ION_EV_CLOSED: the id may be reused */
+  bool starved;      /* wanted an SQE and got none: resume() later */
+  uint8_t recover;   /* recovery cancels sent after dropped CQEs */
 } ion_obj;
 
-/* Control word indices shared by every object kind (Int32Array in JS). */
+/* Control word indices shared by every object kind (Int32Array in JS).
+ * Only words JS writes live here now; native never trusts them. */
 enum {
-  ION_C_EVENTS = 0,
-  ION_C_RCOUNT = 1, /* packets in the current receive batch */
-  ION_C_RERR = 2,   /* last receive error, -errno */
-  ION_C_STAIL = 3,  /* JS: send descriptors pushed (wrapping counter) */
-  ION_C_SDONE = 4,  /* native: every send before this has completed */
-  ION_C_SSUB = 5,   /* native: send descriptors taken by native */
-  ION_C_SWANT = 6,  /* JS: 1 = report ION_EV_SENT when SDONE moves */
+  ION_C_STAIL = 3, /* JS: request descriptors pushed (wrapping counter) */
+  ION_C_SWANT = 6, /* JS: nonzero = report ION_EV_SENT when SDONE moves */
   ION_C_WORDS = 16
+};
+
+/* io_uring_enter failures, counted by kind (stats). */
+enum {
+  ION_ENTER_EAGAIN = 0,
+  ION_ENTER_EBUSY,
+  ION_ENTER_EBADR,
+  ION_ENTER_OTHER,
+  ION_ENTER_KINDS
 };
 
 struct ion_reactor {
@@ -103,19 +138,26 @@ struct ion_reactor {
   uint32_t objs_cap;
   uint32_t free_id; /* head of a free list threaded through objs[] */
   uint32_t nobjs;
-  int32_t *ready; /* ids of objects with events, shared with JS */
-  uint32_t ready_cap;
-  uint32_t ready_n;
+  uint32_t *queue; /* ids of objects with something for JS or to recycle */
+  uint32_t queue_cap;
+  uint32_t queue_n;
   uint32_t alive; /* objects that keep the event loop alive */
   double enters;  /* io_uring_enter calls, for stats */
   double wakeups; /* times the loop woke for the ring's eventfd, for stats */
+  double overflows;
+  double enter_errors[ION_ENTER_KINDS];
+  double lost_cqes;   /* times the kernel said it dropped completions */
+  double recoveries;  /* objects finalized after their CQEs were lost */
+  double taskruns;    /* extra enters because IORING_SQ_TASKRUN was set */
+  bool cqes_lost;     /* completions were dropped: closes must recover */
+  uint32_t starved_n; /* objects waiting for SQ room (obj.starved) */
+  bool retry;         /* an enter failed or SQEs were refused: retry later */
   /* Called when an object's id is released (after JS saw ION_EV_CLOSED),
    * just before its memory is freed: the addon drops its JS references. */
   void (*release_hook)(struct ion_reactor *rx, ion_obj *o);
   void *hook_data;
   /* Called when a poll-backend object wants other poll events (o->poll). */
   void (*poll_hook)(struct ion_reactor *rx, ion_obj *o);
-  double overflows;
   bool draining;
 };
 
@@ -131,22 +173,38 @@ int ion_reactor_add(ion_reactor *rx, ion_obj *o, const ion_obj_ops *ops);
 ion_obj *ion_reactor_get(ion_reactor *rx, uint32_t id);
 
 /* An SQE for the object; submits to make room when the SQ is full. NULL
- * only if the kernel refuses to take SQEs. Counts the request in inflight. */
+ * when there is no room even then: the object is marked starved and its
+ * resume() runs once room returns (ion_reactor_retry). Counts the request
+ * in inflight. */
 struct ion_sqe *ion_reactor_sqe(ion_reactor *rx, ion_obj *o);
-/* Submit queued SQEs (one io_uring_enter), optionally running task work. */
+/* The object could not queue what it needs now (no SQ room): resume()
+ * later. ion_reactor_sqe calls it itself. */
+void ion_reactor_starve(ion_reactor *rx, ion_obj *o);
+/* Submit queued SQEs (one io_uring_enter), optionally running task work.
+ * A failed enter is counted, leaves the SQEs queued, and asks for a retry
+ * (rx->retry). Returns the enter's result. */
 int ion_reactor_submit(ion_reactor *rx, bool getevents);
+/* The retry: submit what is queued, then let starved objects ask again.
+ * Returns true if a further retry is still needed. */
+bool ion_reactor_retry(ion_reactor *rx);
 
-/* Mark events for JS and queue the object in the ready list. */
+/* Mark events for JS and queue the object. */
 void ion_reactor_notify(ion_reactor *rx, ion_obj *o, uint32_t events);
+/* The object failed: report err once with ION_EV_ERROR. */
+void ion_reactor_fail(ion_reactor *rx, ion_obj *o, int32_t err);
 /* Keep the event loop alive for this object, or stop. */
 void ion_reactor_set_alive(ion_reactor *rx, ion_obj *o, bool alive);
 
 /* Reap every completion; deliver each to its object. Returns how many
- * objects are in the ready list afterwards. */
+ * objects are queued afterwards. */
 unsigned ion_reactor_reap(ion_reactor *rx);
-/* After JS has seen the first n entries of the ready list: let each of
- * them recycle and re-arm (or release its id if finalized) and drop them
- * from the list. Entries added meanwhile stay for the next round. */
+/* Fill ION_E_WORDS words per object for the first n queued objects and
+ * hand their events over (they are JS's now). Returns how many entries
+ * carry events. */
+uint32_t ion_reactor_entries(ion_reactor *rx, uint32_t n, int32_t *out);
+/* After JS has seen the first n queued objects: let each of them recycle
+ * and re-arm (or release its id once JS knows it closed) and drop them
+ * from the queue. Objects queued meanwhile stay for the next round. */
 void ion_reactor_after_dispatch(ion_reactor *rx, uint32_t n);
 /* Finalize the object now if it is closing and nothing is in flight. */
 void ion_reactor_maybe_finalize(ion_reactor *rx, ion_obj *o);

@@ -33,10 +33,12 @@ static int sys_register(int fd, unsigned op, void *arg, unsigned nr) {
 }
 
 /* The order in which we give up flags when the kernel says EINVAL: newest
- * first. DEFER_TASKRUN needs SINGLE_ISSUER, so it goes before it. */
+ * first. DEFER_TASKRUN needs SINGLE_ISSUER, and TASKRUN_FLAG needs
+ * DEFER_TASKRUN (or COOP_TASKRUN), so each goes before what it needs. */
 static const uint32_t drop_order[] = {
-    ION_SETUP_NO_SQARRAY,   ION_SETUP_DEFER_TASKRUN, ION_SETUP_SINGLE_ISSUER,
-    ION_SETUP_SUBMIT_ALL,   ION_SETUP_CLAMP,         ION_SETUP_CQSIZE,
+    ION_SETUP_NO_SQARRAY,    ION_SETUP_TASKRUN_FLAG, ION_SETUP_DEFER_TASKRUN,
+    ION_SETUP_SINGLE_ISSUER, ION_SETUP_SUBMIT_ALL,   ION_SETUP_CLAMP,
+    ION_SETUP_CQSIZE,
 };
 
 static int setup_with_fallback(unsigned entries, unsigned cq_entries,
@@ -135,14 +137,18 @@ struct ion_sqe *ion_ring_get_sqe(ion_ring *r) {
 }
 
 unsigned ion_ring_sq_pending(const ion_ring *r) {
-  return r->sqe_tail - *r->sq_ktail;
+  return r->sqe_tail - load_acquire(r->sq_khead);
 }
 
 int ion_ring_submit(ion_ring *r, unsigned wait_nr, bool getevents) {
-  unsigned to_submit = ion_ring_sq_pending(r);
   store_release(r->sq_ktail, r->sqe_tail);
+  unsigned to_submit = ion_ring_sq_pending(r);
   unsigned flags = (getevents || wait_nr) ? ION_ENTER_GETEVENTS : 0;
   if (to_submit == 0 && flags == 0) return 0;
+  if (r->inject_n) {
+    r->inject_n--;
+    return r->inject_err;
+  }
   int rc;
   do {
     rc = sys_enter(r->fd, to_submit, wait_nr, flags);
@@ -164,6 +170,10 @@ unsigned ion_ring_peek_cqes(ion_ring *r, struct ion_cqe **out, unsigned max) {
 
 void ion_ring_cq_advance(ion_ring *r, unsigned n) {
   if (n) store_release(r->cq_khead, *r->cq_khead + n);
+}
+
+bool ion_ring_taskrun_pending(const ion_ring *r) {
+  return (load_acquire(r->sq_kflags) & ION_SQ_TASKRUN) != 0;
 }
 
 bool ion_ring_cq_overflowed(const ion_ring *r) {

@@ -24,7 +24,7 @@ typedef struct ion_ring {
   uint32_t *sq_array; /* NULL with NO_SQARRAY */
   uint32_t sq_mask;
   uint32_t sq_entries;
-  uint32_t sqe_tail; /* local: SQEs handed out, not yet published */
+  uint32_t sqe_tail; /* local: SQEs handed out (published at submit) */
   struct ion_sqe *sqes;
   /* completion queue */
   uint32_t *cq_khead;
@@ -39,6 +39,11 @@ typedef struct ion_ring {
   void *cq_map; /* == sq_map with SINGLE_MMAP */
   size_t cq_map_len;
   size_t sqes_map_len;
+  /* Fault injection for the C tests only: the next inject_n calls of
+   * ion_ring_submit fail with inject_err without entering the kernel, as
+   * a refused io_uring_enter would (EAGAIN, EBUSY, EBADR). */
+  int inject_err;
+  unsigned inject_n;
 } ion_ring;
 
 /* Setup flags we ask for first; ion_ring_init drops them one at a time on
@@ -46,7 +51,8 @@ typedef struct ion_ring {
  * credentials of the creator (libuv CVE-2024-22017). */
 #define ION_RING_WANT_FLAGS                                                  \
   (ION_SETUP_SINGLE_ISSUER | ION_SETUP_DEFER_TASKRUN | ION_SETUP_NO_SQARRAY | \
-   ION_SETUP_CQSIZE | ION_SETUP_CLAMP | ION_SETUP_SUBMIT_ALL)
+   ION_SETUP_CQSIZE | ION_SETUP_CLAMP | ION_SETUP_SUBMIT_ALL |               \
+   ION_SETUP_TASKRUN_FLAG)
 
 /* Create a ring with sq_entries SQEs and cq_entries CQEs, asking for `flags`
  * and dropping unsupported ones. */
@@ -56,13 +62,19 @@ void ion_ring_close(ion_ring *r);
 
 /* Next free SQE (zeroed), or NULL when the SQ is full: submit, then retry. */
 struct ion_sqe *ion_ring_get_sqe(ion_ring *r);
-/* SQEs handed out and not yet submitted. */
+/* SQEs handed out that the kernel has not consumed yet, counted from the
+ * kernel's head as liburing does: SQEs left by a failed or partial enter
+ * are still pending and are offered again by the next submit. */
 unsigned ion_ring_sq_pending(const ion_ring *r);
 
 /* Publish pending SQEs and enter the kernel once. With getevents (or
  * wait_nr > 0) deferred task work runs and completions are posted.
- * Returns the number submitted, or -errno (EINTR is retried here). */
+ * Returns the number submitted, or -errno (EINTR is retried here; EAGAIN,
+ * EBUSY and EBADR are the caller's to count and retry later). */
 int ion_ring_submit(ion_ring *r, unsigned wait_nr, bool getevents);
+/* True when the kernel has task work waiting for us (IORING_SQ_TASKRUN,
+ * with TASKRUN_FLAG): enter with GETEVENTS to run it. */
+bool ion_ring_taskrun_pending(const ion_ring *r);
 
 /* Completions: peek up to max CQEs without consuming them, then advance. */
 unsigned ion_ring_peek_cqes(ion_ring *r, struct ion_cqe **out, unsigned max);

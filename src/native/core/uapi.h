@@ -128,6 +128,7 @@ _Static_assert(sizeof(struct ion_recvmsg_out) == 16, "recvmsg out ABI");
 #define ION_SETUP_CLAMP (1U << 4)
 #define ION_SETUP_SUBMIT_ALL (1U << 7)
 #define ION_SETUP_COOP_TASKRUN (1U << 8)
+#define ION_SETUP_TASKRUN_FLAG (1U << 9)
 #define ION_SETUP_SINGLE_ISSUER (1U << 12)
 #define ION_SETUP_DEFER_TASKRUN (1U << 13)
 #define ION_SETUP_NO_SQARRAY (1U << 16)
@@ -180,6 +181,7 @@ enum {
 
 /* sq_ring->flags */
 #define ION_SQ_CQ_OVERFLOW (1U << 1)
+#define ION_SQ_TASKRUN (1U << 2)
 
 /* mmap offsets */
 #define ION_OFF_SQ_RING 0ULL

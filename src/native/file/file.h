@@ -2,9 +2,10 @@
  * A file-like fd on the reactor's ring: a TUN queue (packets read into a
  * pool, packets written from a request ring) or a regular file (reads and
  * writes at an offset from the request ring). All memory JS sees lives in
- * one block ("mem", a JS ArrayBuffer) laid out by ion_file_layout_of:
+ * one block the object owns (core/mem.h; JS gets views of it) laid out by
+ * ion_file_layout_of:
  *
- *   ctrl   Int32[16]          control words (reactor.h, ION_C_*)
+ *   ctrl   Int32[16]          control words JS writes (reactor.h, ION_C_*)
  *   stats  Float64[16]        counters (ION_FS_*)
  *   rmeta  Int32[rslots*4]    one entry per packet read (ION_R_*)
  *   qdesc  Int32[qslots*12]   one entry per request (ION_Q_*)
@@ -30,8 +31,8 @@
  * writes are write()n at flush; regular files, which cannot be polled, are
  * read and written with pread/pwrite at flush, on the loop thread.
  *
- * Requests use the same descriptor stride and first words as UDP sends
- * (udp.h ION_M_*), so src/sendqueue.ts drives both. Native never trusts an
+ * Requests are the descriptor ring every object kind shares (core/dring.h),
+ * so src/core/sendqueue.ts drives both. Native never trusts an
  * offset, length or op found in shared memory: each is checked first.
  */
 #ifndef ION_FILE_H
@@ -110,10 +111,12 @@ extern const ion_obj_ops ion_file_ops;
 /* -EINVAL if the config is out of range. */
 int ion_file_layout_of(const ion_file_config *cfg, ion_file_layout *out);
 /* Register an object for fd (which it owns from then on, closing it at
- * finalize; on failure the caller keeps it). mem must be layout.total bytes
- * and stay valid until finalize. Returns the id or -errno. */
+ * finalize; on failure the caller keeps it), with its shared memory (an
+ * ion_mem of layout.total bytes, ion_file_mem). Returns the id or -errno. */
 int ion_file_create(ion_reactor *rx, const ion_file_config *cfg, int fd,
-                    uint8_t *mem, uint32_t mem_len, ion_file **out);
+                    ion_file **out);
+/* The object's shared block (mem.h); take a reference to keep it. */
+struct ion_mem *ion_file_mem(ion_file *f);
 /* The file object behind o, or NULL if o is something else. */
 ion_file *ion_file_of(ion_obj *o);
 ion_obj *ion_file_obj(ion_file *f);

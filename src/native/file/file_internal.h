@@ -1,12 +1,19 @@
-/* ion_file internals shared by file.c (the ring path and the lifecycle) and
- * file_poll.c (the poll backend). Not for other files. */
+/* ion_file internals shared by file.c (the lifecycle and the requests),
+ * tun/tun_io.c (reading a TUN queue on the ring) and file_poll.c (the poll
+ * backend). Not for other files. */
 #ifndef ION_FILE_INTERNAL_H
 #define ION_FILE_INTERNAL_H
 
 #include <stdbool.h>
 
-#include "file/file.h"
+#include "core/dring.h"
+#include "core/mem.h"
 #include "core/ring.h"
+#include "core/rpool.h"
+#include "file/file.h"
+
+/* Operation kinds in user_data (reactor.h). */
+enum { K_READ_MULTI = 1, K_READ_SINGLE = 2, K_REQ = 3, K_CANCEL = 4 };
 
 struct ion_file {
   ion_obj obj; /* first: the reactor frees ion_file through it */
@@ -14,30 +21,24 @@ struct ion_file {
   int fd;
   ion_file_config cfg;
   ion_file_layout lay;
-  uint8_t *mem;
+  ion_mem *block; /* the memory shared with JS (mem.h); ours until finalize */
+  uint8_t *mem;   /* block->base */
   int32_t *ctrl;
   double *stats;
   int32_t *rmeta;
-  int32_t *qdesc;
-  uint8_t *rpool;
-  /* reading (TUN) */
+  /* reading (TUN, tun/tun_io.c) */
+  ion_rpool pool;
   bool reading;
   bool refd;
   bool multishot;
   bool ms_armed;
   bool ms_delivered; /* multishot worked once: later errors are real */
-  ion_bufring br;
   uint32_t *free_slots; /* single: slots neither in a chain nor with JS */
   uint32_t nfree;
   uint32_t chain_left; /* single: reads of the current chain in flight */
   bool cancelling;     /* a cancel request is in flight */
-  uint32_t *held;      /* slots delivered to JS, recycled after dispatch */
-  uint32_t held_n;
-  uint32_t rcount;
   /* requests */
-  uint8_t *qdone;
-  uint32_t q_next;     /* next descriptor to take from JS */
-  uint32_t q_frontier; /* every descriptor before it has completed */
+  ion_dring dr;
   bool want_write;     /* poll: a TUN write hit EAGAIN, wait for POLLOUT */
 };
 
@@ -50,7 +51,9 @@ typedef struct ion_file_req {
   uint64_t pos; /* when at_pos */
 } ion_file_req;
 
-uint8_t *ion_file_slot(ion_file *f, uint32_t i);
+static inline uint8_t *ion_file_slot(ion_file *f, uint32_t i) {
+  return ion_rpool_slot(&f->pool, i);
+}
 void ion_file_update_alive(ion_file *f);
 /* Slot i holds res bytes read from the fd: describe the packet for JS. */
 void ion_file_deliver(ion_file *f, uint32_t i, uint32_t res);
@@ -60,6 +63,22 @@ void ion_file_read_error(ion_file *f, int32_t res);
 int ion_file_check_req(ion_file *f, const int32_t *d, ion_file_req *out);
 /* Request slot finished with res (bytes or -errno). */
 void ion_file_req_done(ion_file *f, uint32_t slot, int32_t res);
+/* The tail JS published, or -EPROTO after failing the object (dring.h). */
+int ion_file_tail(ion_file *f, uint32_t *tail);
+/* One cancel for everything on the fd (at most one in flight). */
+void ion_file_queue_cancel(ion_file *f);
+
+/* Reading a TUN queue on the ring (tun/tun_io.c). */
+int ion_tun_io_alloc(ion_file *f);
+int ion_tun_io_arm(ion_file *f);
+void ion_tun_io_complete(ion_file *f, unsigned kind, uint32_t slot,
+                         int32_t res, uint32_t flags);
+/* After the dispatch: lent slots back to the kernel, reads re-armed. */
+void ion_tun_io_recycle(ion_file *f);
+/* A cancel finished (closing a single-mode reader repeats it). */
+void ion_tun_io_cancelled(ion_file *f);
+/* What found no SQE: the multishot read or the chain. */
+void ion_tun_io_resume(ion_file *f);
 
 /* The poll backend (file_poll.c): run every request JS pushed now. */
 void ion_fpoll_flush(ion_file *f);

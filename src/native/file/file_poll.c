@@ -2,7 +2,8 @@
  * (seccomp, io_uring_disabled, old kernels) or not wanted. The addon
  * watches a TUN fd with uv_poll and calls in here; packets and request
  * results land in the same shared memory, with the same events, as on the
- * ring path (file.c), so JS only sees the difference in device.backend.
+ * ring path (file.c, tun/tun_io.c), so JS only sees the difference in
+ * device.backend.
  *
  * Regular files cannot be polled (they are always "ready"): their requests
  * run with pread/pwrite at flush, synchronously on the loop thread. Never
@@ -23,7 +24,7 @@
  * after each dispatch, so the j-th packet of a batch sits in slot j).
  * 0, or -errno (-EAGAIN: nothing queued). */
 static int read_packet(ion_file *f) {
-  uint32_t slot = f->held_n;
+  uint32_t slot = f->pool.held_n;
   ssize_t n;
   do {
     n = read(f->fd, ion_file_slot(f, slot), f->cfg.rslot);
@@ -36,7 +37,8 @@ static int read_packet(ion_file *f) {
 static void fpoll_readable(void *obj) {
   ion_file *f = obj;
   for (unsigned k = 0; k < READ_BUDGET; k++) {
-    if (f->obj.closing || !f->reading || f->held_n >= f->cfg.rslots) return;
+    if (f->obj.closing || !f->reading || f->pool.held_n >= f->cfg.rslots)
+      return;
     int rc = read_packet(f);
     if (rc == -EAGAIN || rc == -EWOULDBLOCK) return;
     if (rc < 0) ion_file_read_error(f, rc); /* also stops reading */
@@ -58,15 +60,15 @@ static int32_t run_req(ion_file *f, const ion_file_req *r) {
 }
 
 void ion_fpoll_flush(ion_file *f) {
-  uint32_t tail = (uint32_t)f->ctrl[ION_C_STAIL], mask = f->cfg.qslots - 1;
+  uint32_t tail;
+  if (ion_file_tail(f, &tail) < 0) return;
   bool wanted = f->want_write;
   f->want_write = false;
-  /* The second test stops a JS bug from pushing past the ring. */
-  while (f->q_next != tail && f->q_next - f->q_frontier < f->cfg.qslots) {
-    uint32_t slot = f->q_next & mask;
+  /* Bounded: the tail is at most qslots past the frontier (dring.h). */
+  while (f->dr.next != tail) {
+    uint32_t slot = ion_dring_slot(&f->dr, f->dr.next);
     ion_file_req r;
-    int32_t res = ion_file_check_req(f, &f->qdesc[(size_t)slot * ION_Q_WORDS],
-                                     &r);
+    int32_t res = ion_file_check_req(f, ion_dring_desc(&f->dr, slot), &r);
     if (res == 0) res = run_req(f, &r);
     /* A full TUN queue: the addon polls for POLLOUT, then this retries.
      * (A regular file never says EAGAIN; if one did, fail rather than
@@ -76,10 +78,9 @@ void ion_fpoll_flush(ion_file *f) {
       f->want_write = true;
       break;
     }
-    f->q_next++;
+    f->dr.next++;
     ion_file_req_done(f, slot, res);
   }
-  f->ctrl[ION_C_SSUB] = (int32_t)f->q_next;
   ion_file_update_alive(f);
   if (wanted != f->want_write && f->rx->poll_hook)
     f->rx->poll_hook(f->rx, &f->obj);
@@ -97,7 +98,7 @@ static void fpoll_writable(void *obj) {
 static void fpoll_error(void *obj, int fallback) {
   ion_file *f = obj;
   if (f->obj.closing) return;
-  if (f->reading && f->held_n < f->cfg.rslots) {
+  if (f->reading && f->pool.held_n < f->cfg.rslots) {
     int rc = read_packet(f);
     /* Nothing to read, yet an error: report libuv's, or it would spin. */
     if (rc == -EAGAIN || rc == -EWOULDBLOCK) rc = fallback;

@@ -11,7 +11,7 @@
 #include "udp/udp_internal.h"
 
 static uint8_t *payload_of(ion_udp *u, uint32_t slot) {
-  return u->rpool + (size_t)slot * u->cfg.rslot + ION_UDP_SLOT_HDR;
+  return ion_rpool_slot(&u->pool, slot) + ION_UDP_SLOT_HDR;
 }
 
 /* Receive into slots mm_used.. (every slot is free again after each
@@ -79,14 +79,12 @@ static int send_batch(ion_udp *u, unsigned n) {
  * or a GSO run of several (udp_gso.c); invalid descriptors before the first
  * valid one fail on the spot. Returns the message count. */
 static unsigned build_run(ion_udp *u, uint32_t tail, bool *failed) {
-  uint32_t mask = u->cfg.sslots - 1;
-  uint32_t seq = u->send_next;
+  uint32_t seq = u->dr.next;
   unsigned n = 0;
-  while (n < ION_MMSG_BATCH && seq != tail &&
-         seq - u->frontier < u->cfg.sslots) {
-    uint32_t slot = seq & mask;
-    int rc = ion_udp_build_send(u, slot,
-                                &u->sdesc[(size_t)slot * ION_M_WORDS]);
+  /* Bounded: the tail is at most sslots past the frontier (dring.h). */
+  while (n < ION_MMSG_BATCH && seq != tail) {
+    uint32_t slot = ion_dring_slot(&u->dr, seq);
+    int rc = ion_udp_build_send(u, slot, ion_dring_desc(&u->dr, slot));
     if (rc == 0) {
       seq += ion_udp_gso_run(u, seq, tail);
       u->mm_hdrs[n].msg_hdr = u->sends[slot].msg;
@@ -96,7 +94,7 @@ static unsigned build_run(ion_udp *u, uint32_t tail, bool *failed) {
     }
     if (n) break; /* send the run first; this one fails next time */
     ion_udp_send_done(u, slot, rc);
-    u->send_next++;
+    u->dr.next++;
     seq++;
     *failed = true;
   }
@@ -108,7 +106,11 @@ static uint32_t run_len(const ion_udp *u, uint32_t slot) {
 }
 
 void ion_mmsg_flush(ion_udp *u) {
-  uint32_t tail = (uint32_t)u->ctrl[ION_C_STAIL], mask = u->cfg.sslots - 1;
+  uint32_t tail;
+  if (ion_dring_tail(&u->dr, &tail) < 0) {
+    ion_udp_protocol_error(u);
+    return;
+  }
   bool failed = false, wanted = u->want_write;
   u->want_write = false;
   for (;;) {
@@ -119,27 +121,26 @@ void ion_mmsg_flush(ion_udp *u) {
       u->want_write = true; /* the addon polls for POLLOUT, then retries */
       break;
     }
-    uint32_t head = u->send_next & mask;
+    uint32_t head = ion_dring_slot(&u->dr, u->dr.next);
     if (r < 0 && run_len(u, head) > 1) {
       /* The route refused the run: its datagrams go out one by one. */
       ion_udp_gso_learn(u, head, r);
-      u->nogso_until = u->send_next + run_len(u, head);
+      u->nogso_until = u->dr.next + run_len(u, head);
       continue;
     }
     if (r < 0) { /* this datagram is refused (EMSGSIZE, ECONNREFUSED...) */
       ion_udp_send_done(u, head, r);
-      u->send_next++;
+      u->dr.next++;
       failed = true;
       continue;
     }
     for (int k = 0; k < r; k++) {
-      uint32_t slot = u->send_next & mask, g = run_len(u, slot);
+      uint32_t slot = ion_dring_slot(&u->dr, u->dr.next), g = run_len(u, slot);
       ion_udp_gso_done(u, slot, g, (int32_t)u->mm_hdrs[k].msg_len);
-      u->send_next += g;
+      u->dr.next += g;
     }
   }
-  u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
-  ion_udp_advance_frontier(u, failed);
+  ion_udp_report_sends(u, failed);
   ion_udp_update_alive(u);
   if (wanted != u->want_write && u->rx->poll_hook)
     u->rx->poll_hook(u->rx, &u->obj);

@@ -52,15 +52,13 @@ int ion_udp_layout_of(const ion_udp_config *cfg, ion_udp_layout *out) {
 
 static void udp_close_op(void *obj) { ion_udp_close(obj); }
 
-static void udp_finalize(void *obj) {
-  ion_udp *u = obj;
-  ion_bufring_free(&u->rx->ring, &u->br);
-  if (u->fd >= 0) close(u->fd);
-  u->fd = -1;
+/* Native state only; the shared block goes with the last reference. */
+static void release(ion_udp *u) {
+  ion_rpool_free(&u->pool, &u->rx->ring);
+  ion_dring_free(&u->dr);
   free(u->singles);
-  free(u->held);
+  free(u->unarmed);
   free(u->sends);
-  free(u->sdone);
   free(u->mm_hdrs);
   free(u->mm_bufs);
   free(u->giov);
@@ -70,14 +68,25 @@ static void udp_finalize(void *obj) {
   u->mm_hdrs = NULL;
   u->mm_bufs = NULL;
   u->singles = NULL;
-  u->held = NULL;
+  u->unarmed = NULL;
   u->sends = NULL;
-  u->sdone = NULL;
+}
+
+static void udp_finalize(void *obj) {
+  ion_udp *u = obj;
+  release(u);
+  /* Only now: the kernel has returned every request that used the fd
+   * and the memory. JS views keep the block alive as long as they live. */
+  if (u->fd >= 0) close(u->fd);
+  u->fd = -1;
+  ion_mem_unref(u->block);
+  u->block = NULL;
 }
 
 static int udp_start_op(void *obj) { return ion_udp_start(obj); }
 static void udp_flush_op(void *obj) { ion_udp_flush(obj); }
 static void udp_ref_op(void *obj, int ref) { ion_udp_set_ref(obj, ref); }
+static int udp_fd_op(const void *obj) { return ion_udp_fd(obj); }
 
 const ion_obj_ops ion_udp_ops = {
     .complete = ion_udp_io_complete,
@@ -87,22 +96,23 @@ const ion_obj_ops ion_udp_ops = {
     .start = udp_start_op,
     .flush = udp_flush_op,
     .set_ref = udp_ref_op,
+    .resume = ion_udp_io_resume,
+    .fd = udp_fd_op,
 };
 
 static int alloc_state(ion_udp *u) {
   const ion_udp_config *c = &u->cfg;
-  u->held = calloc(c->rslots, sizeof(*u->held));
   u->sends = calloc(c->sslots, sizeof(*u->sends));
-  u->sdone = calloc(c->sslots, 1);
+  if (!u->sends) return -ENOMEM;
   if (c->backend == ION_BACKEND_MMSG) {
     u->mm_hdrs = calloc(ION_MMSG_BATCH, sizeof(*u->mm_hdrs));
     u->mm_bufs = calloc(ION_MMSG_BATCH, sizeof(*u->mm_bufs));
     if (!u->mm_hdrs || !u->mm_bufs) return -ENOMEM;
   } else if (!c->multishot) {
     u->singles = calloc(c->rslots, sizeof(*u->singles));
-    if (!u->singles) return -ENOMEM;
+    u->unarmed = calloc(c->rslots, sizeof(*u->unarmed));
+    if (!u->singles || !u->unarmed) return -ENOMEM;
   }
-  if (!u->held || !u->sends || !u->sdone) return -ENOMEM;
   if (c->gso) {
     u->giov = calloc(c->sslots, sizeof(*u->giov));
     u->gcount = calloc(c->sslots, 1);
@@ -126,22 +136,28 @@ static void setup_offloads(ion_udp *u) {
   u->gso_max_seg = ION_UDP_GSO_BYTES;
 }
 
-static void map_mem(ion_udp *u, uint8_t *mem) {
-  u->mem = mem;
+/* The block JS will see, laid out by ion_udp_layout_of, and the shared
+ * structures over it. */
+static int map_mem(ion_udp *u) {
+  u->block = ion_mem_new(u->lay.total);
+  if (!u->block) return -ENOMEM;
+  uint8_t *mem = u->mem = u->block->base;
   u->ctrl = (int32_t *)(mem + u->lay.ctrl);
   u->stats = (double *)(mem + u->lay.stats);
   u->rmeta = (int32_t *)(mem + u->lay.rmeta);
-  u->sdesc = (int32_t *)(mem + u->lay.sdesc);
-  u->rpool = mem + u->lay.rpool;
-  memset(mem, 0, u->lay.rpool);
+  int rc = ion_rpool_init(&u->pool, mem + u->lay.rpool, u->cfg.rslots,
+                          u->cfg.rslot);
+  if (rc == 0)
+    rc = ion_dring_init(&u->dr, (int32_t *)(mem + u->lay.sdesc), u->ctrl,
+                        u->cfg.sslots);
+  return rc;
 }
 
-int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
-                   uint32_t mem_len, ion_udp **out) {
+int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg,
+                   ion_udp **out) {
   ion_udp_layout lay;
   int rc = ion_udp_layout_of(cfg, &lay);
   if (rc < 0) return rc;
-  if (mem_len < lay.total || ((uintptr_t)mem & 7)) return -EINVAL;
   bool mmsg = cfg->backend == ION_BACKEND_MMSG;
   if (!mmsg && cfg->backend != ION_BACKEND_URING) return -EINVAL;
   if (!mmsg && rx->ring.fd < 0) return rx->ring_err ? rx->ring_err : -ENOSYS;
@@ -160,6 +176,7 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
                  SOCK_DGRAM | SOCK_CLOEXEC | (mmsg ? SOCK_NONBLOCK : 0), 0);
   if (u->fd < 0) rc = -errno;
   if (rc == 0) rc = alloc_state(u);
+  if (rc == 0) rc = map_mem(u);
   if (rc == 0) {
     int one = 1;
     /* Ask for the kernel's drop counter with every datagram. */
@@ -177,8 +194,6 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
     return rc;
   }
   u->multishot = u->cfg.multishot != 0;
-  map_mem(u, mem);
-  u->obj.ctrl = u->ctrl;
   *out = u;
   return rc;
 }
@@ -408,9 +423,19 @@ void ion_udp_set_ref(ion_udp *u, int ref) {
 
 void ion_udp_update_alive(ion_udp *u) {
   /* want_write (mmsg): sends wait for POLLOUT, not yet taken (send_next). */
-  bool alive = u->obj.closing || u->send_next != u->frontier ||
+  bool alive = u->obj.closing || ion_dring_busy(&u->dr) ||
                u->want_write || (u->refd && u->receiving);
   if (!u->obj.finalized) ion_reactor_set_alive(u->rx, &u->obj, alive);
+}
+
+/* One cancel for everything on the fd; it also gives the close a
+ * completion to finish on when nothing else was in flight. No SQE: the
+ * reactor's retry asks again (ion_udp_io_resume). */
+void ion_udp_queue_cancel(ion_udp *u) {
+  struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
+  if (!sqe) return;
+  ion_prep_cancel_fd(sqe, u->fd, ION_UD(u->obj.id, K_CANCEL, 0));
+  u->cancel_queued = true;
 }
 
 void ion_udp_close(ion_udp *u) {
@@ -424,12 +449,7 @@ void ion_udp_close(ion_udp *u) {
     ion_reactor_maybe_finalize(u->rx, &u->obj);
     return;
   }
-  /* One cancel for everything on the fd; it also gives us a completion to
-   * finish the close on when nothing else was in flight. */
-  struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
-  if (sqe) {
-    ion_prep_cancel_fd(sqe, u->fd, ION_UD(u->obj.id, K_CANCEL, 0));
-  }
+  ion_udp_queue_cancel(u);
   ion_udp_update_alive(u);
   ion_reactor_maybe_finalize(u->rx, &u->obj);
 }
@@ -438,3 +458,4 @@ int ion_udp_fd(const ion_udp *u) { return u->fd; }
 int ion_udp_is_multishot(const ion_udp *u) { return u->multishot; }
 int ion_udp_gro_on(const ion_udp *u) { return u->gro; }
 int ion_udp_gso_on(const ion_udp *u) { return u->gso; }
+struct ion_mem *ion_udp_mem(ion_udp *u) { return u->block; }

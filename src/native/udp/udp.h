@@ -1,10 +1,10 @@
 /*
  * A UDP socket on the reactor's ring: multishot recvmsg with a provided
  * buffer ring (or a fixed set of single-shot recvmsg), and sendmsg from a
- * send region that JS fills. All memory JS sees lives in one block ("mem",
- * a JS ArrayBuffer) laid out by ion_udp_layout:
+ * send region that JS fills. All memory JS sees lives in one block the
+ * socket owns (core/mem.h; JS gets views of it) laid out by ion_udp_layout:
  *
- *   ctrl   Int32[16]          control words (reactor.h, ION_C_*)
+ *   ctrl   Int32[16]          control words JS writes (reactor.h, ION_C_*)
  *   stats  Float64[16]        counters (ION_S_*)
  *   rmeta  Int32[rslots*12]   one entry per received packet (ION_M_*)
  *   sdesc  Int32[sslots*12]   one entry per send (ION_M_*)
@@ -100,10 +100,12 @@ extern const ion_obj_ops ion_udp_ops;
 
 /* -EINVAL if the config is out of range. */
 int ion_udp_layout_of(const ion_udp_config *cfg, ion_udp_layout *out);
-/* Create the socket and register it; mem must be layout.total bytes and
- * stay valid until finalize. Returns the id or -errno. */
-int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg, uint8_t *mem,
-                   uint32_t mem_len, ion_udp **out);
+/* Create the socket and register it, with its shared memory (an ion_mem
+ * of layout.total bytes, ion_udp_mem). Returns the id or -errno. */
+int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg,
+                   ion_udp **out);
+/* The socket's shared block (mem.h); take a reference to keep it. */
+struct ion_mem *ion_udp_mem(ion_udp *u);
 
 int ion_udp_bind(ion_udp *u, int family, const uint8_t *addr, uint32_t scope,
                  int port, int flags);

@@ -34,9 +34,9 @@ uint32_t ion_udp_gso_run(ion_udp *u, uint32_t seq, uint32_t tail) {
   /* Descriptors pushed after the head, and free room in the ring after it
    * (JS never pushes past it; do not trust that). */
   uint32_t pushed = tail - seq - 1;
-  uint32_t window = u->cfg.sslots - (seq - u->frontier) - 1;
+  uint32_t window = u->cfg.sslots - (seq - u->dr.frontier) - 1;
   uint32_t avail = pushed < window ? pushed : window;
-  const int32_t *hd = &u->sdesc[(size_t)head * ION_M_WORDS];
+  const int32_t *hd = ion_dring_desc(&u->dr, head);
   /* The run's iovecs must be contiguous: it stops at the ring's end. */
   uint32_t room = u->cfg.sslots - head;
   uint32_t limit = avail + 1 < room ? avail + 1 : room;
@@ -44,7 +44,7 @@ uint32_t ion_udp_gso_run(ion_udp *u, uint32_t seq, uint32_t tail) {
   uint32_t n = 1, total = seg;
   while (n < limit) {
     uint32_t slot = head + n;
-    const int32_t *d = &u->sdesc[(size_t)slot * ION_M_WORDS];
+    const int32_t *d = ion_dring_desc(&u->dr, slot);
     if (!same_dest(hd, d) || ion_udp_build_send(u, slot, d) < 0) break;
     uint32_t len = (uint32_t)u->sends[slot].iov.iov_len;
     if (len == 0 || len > seg || total + len > ION_UDP_GSO_BYTES) break;

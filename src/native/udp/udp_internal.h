@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "core/dring.h"
+#include "core/mem.h"
+#include "core/rpool.h"
 #include "udp/udp.h"
 
 /* Operation kinds in user_data (reactor.h). */
@@ -37,29 +40,26 @@ struct ion_udp {
   int fd;
   ion_udp_config cfg;
   ion_udp_layout lay;
-  uint8_t *mem;
+  ion_mem *block; /* the memory shared with JS (mem.h); ours until finalize */
+  uint8_t *mem;   /* block->base */
   int32_t *ctrl;
   double *stats;
   int32_t *rmeta;
-  int32_t *sdesc;
-  uint8_t *rpool;
   /* receive */
+  ion_rpool pool;
   bool receiving;
   bool multishot;
   bool multishot_armed;
   bool multishot_ever_delivered;
   bool refd;
-  ion_bufring br;
+  bool cancel_queued; /* the close's cancel is in the SQ */
   struct msghdr ms_msg; /* multishot: only namelen/controllen matter */
   ion_udp_single *singles;
-  uint32_t *held; /* slots delivered to JS, recycled after dispatch */
-  uint32_t held_n;
-  uint32_t rcount;
+  uint32_t *unarmed; /* single: slots whose receive found no SQE */
+  uint32_t unarmed_n;
   /* send */
+  ion_dring dr;
   ion_udp_send *sends;
-  uint8_t *sdone;
-  uint32_t send_next; /* next descriptor to take from JS */
-  uint32_t frontier;  /* every descriptor before it has completed */
   /* GSO (ring backend): a run of descriptors goes out as one sendmsg whose
    * iovecs are giov[head..head+n); gcount[head] = n, 0 for the others. */
   bool gso;              /* the socket may group sends now */
@@ -102,7 +102,10 @@ void ion_udp_deliver_gro(ion_udp *u, uint8_t *payload, uint32_t len,
                          uint32_t seg);
 int ion_udp_build_send(ion_udp *u, uint32_t slot, const int32_t *d);
 void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res);
-void ion_udp_advance_frontier(ion_udp *u, bool tell);
+/* Tell JS about finished sends (dring.h ion_dring_report). */
+void ion_udp_report_sends(ion_udp *u, bool tell);
+/* JS published an impossible send tail: fail the socket (-EPROTO). */
+void ion_udp_protocol_error(ion_udp *u);
 
 /* GSO runs (udp_gso.c). gso_run: with the descriptor at sequence seq
  * built, how many descriptors from it (tail: JS's push count) go out in
@@ -122,6 +125,8 @@ extern const ion_poll_ops ion_mmsg_poll_ops;
 void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
                          uint32_t flags);
 void ion_udp_io_after_dispatch(void *obj);
+void ion_udp_io_resume(void *obj);
+void ion_udp_queue_cancel(ion_udp *u);
 int ion_udp_io_arm(ion_udp *u);
 /* Fail every descriptor JS pushed that native has not taken yet. */
 void ion_udp_io_fail_pending(ion_udp *u, int32_t err);

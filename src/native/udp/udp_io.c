@@ -12,7 +12,7 @@
 #include "udp/udp_internal.h"
 
 static uint8_t *slot_ptr(ion_udp *u, uint32_t i) {
-  return u->rpool + (size_t)i * u->cfg.rslot;
+  return ion_rpool_slot(&u->pool, i);
 }
 
 static void arm_multishot(ion_udp *u) {
@@ -21,7 +21,7 @@ static void arm_multishot(ion_udp *u) {
   memset(&u->ms_msg, 0, sizeof(u->ms_msg));
   u->ms_msg.msg_namelen = ION_UDP_NAMELEN;
   u->ms_msg.msg_controllen = ION_UDP_CTRLLEN;
-  ion_prep_recvmsg_multishot(sqe, u->fd, &u->ms_msg, u->br.bgid,
+  ion_prep_recvmsg_multishot(sqe, u->fd, &u->ms_msg, u->pool.br.bgid,
                              ION_UD(u->obj.id, K_RECV_MULTI, 0));
   u->multishot_armed = true;
 }
@@ -29,7 +29,10 @@ static void arm_multishot(ion_udp *u) {
 static void arm_single(ion_udp *u, uint32_t i) {
   ion_udp_single *s = &u->singles[i];
   struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
-  if (!sqe) return;
+  if (!sqe) { /* no room in the SQ: resume() arms it later */
+    if (u->unarmed_n < u->cfg.rslots) u->unarmed[u->unarmed_n++] = i;
+    return;
+  }
   memset(&s->msg, 0, sizeof(s->msg));
   s->iov.iov_base = slot_ptr(u, i) + ION_UDP_SLOT_HDR;
   s->iov.iov_len = ion_udp_recv_len(u);
@@ -45,10 +48,11 @@ static void arm_single(ion_udp *u, uint32_t i) {
 /* Multishot is unavailable for this socket: use single-shot receives. */
 static int switch_to_single(ion_udp *u) {
   if (!u->singles) u->singles = calloc(u->cfg.rslots, sizeof(*u->singles));
-  if (!u->singles) return -ENOMEM;
+  if (!u->unarmed) u->unarmed = calloc(u->cfg.rslots, sizeof(*u->unarmed));
+  if (!u->singles || !u->unarmed) return -ENOMEM;
   u->multishot = false;
   u->multishot_armed = false;
-  ion_bufring_free(&u->rx->ring, &u->br);
+  ion_bufring_free(&u->rx->ring, &u->pool.br);
   /* Not after close began: nothing would cancel these and the close
    * would never finish. */
   if (u->receiving)
@@ -56,27 +60,35 @@ static int switch_to_single(ion_udp *u) {
   return 0;
 }
 
-static int setup_bufring(ion_udp *u) {
-  /* Group ids are 16 bits; very high socket ids use single-shot. */
-  if (u->obj.id >= 0xfff0) return -ENOSPC;
-  int rc = ion_bufring_setup(&u->rx->ring, &u->br, u->cfg.rslots,
-                             (uint16_t)u->obj.id);
-  if (rc < 0) return rc;
-  for (uint32_t i = 0; i < u->cfg.rslots; i++)
-    ion_bufring_add(&u->br, slot_ptr(u, i), u->cfg.rslot, (uint16_t)i);
-  ion_bufring_publish(&u->br);
-  return 0;
-}
-
 int ion_udp_io_arm(ion_udp *u) {
   if (u->multishot) {
-    if (!u->br.registered && setup_bufring(u) < 0) return switch_to_single(u);
+    if (!u->pool.br.registered &&
+        ion_rpool_ring_setup(&u->pool, &u->rx->ring, u->obj.id) < 0)
+      return switch_to_single(u);
     arm_multishot(u);
     return 0;
   }
   if (!u->singles) return -ENOMEM;
   for (uint32_t i = 0; i < u->cfg.rslots; i++) arm_single(u, i);
   return 0;
+}
+
+/* Ask again for what found no SQE (reactor.h resume): receives, the
+ * close's cancel, and sends. */
+void ion_udp_io_resume(void *obj) {
+  ion_udp *u = obj;
+  if (u->obj.closing) {
+    if (!u->cancel_queued) ion_udp_queue_cancel(u);
+    return;
+  }
+  if (u->cfg.backend != ION_BACKEND_URING) return;
+  if (u->receiving && u->multishot && !u->multishot_armed &&
+      u->pool.br.registered)
+    arm_multishot(u);
+  uint32_t n = u->unarmed_n;
+  u->unarmed_n = 0;
+  for (uint32_t k = 0; k < n && u->receiving; k++) arm_single(u, u->unarmed[k]);
+  ion_udp_flush(u);
 }
 
 /* The kernel's drop counter (SO_RXQ_OVFL) and the GRO segment size
@@ -109,14 +121,13 @@ uint32_t ion_udp_read_cmsgs(ion_udp *u, const uint8_t *ctl, size_t len) {
 void ion_udp_deliver(ion_udp *u, uint8_t *payload, uint32_t len, bool trunc,
                     const void *name, uint32_t namelen) {
   /* Cannot happen: rmeta has room for every datagram of every buffer. */
-  if (u->rcount >= u->lay.rmeta_n) return;
-  int32_t *m = &u->rmeta[(size_t)u->rcount * ION_M_WORDS];
+  if (u->obj.rcount >= u->lay.rmeta_n) return;
+  int32_t *m = &u->rmeta[(size_t)u->obj.rcount * ION_M_WORDS];
   m[ION_M_OFF] = (int32_t)(payload - u->mem);
   m[ION_M_LEN] = (int32_t)len;
   m[ION_M_FLAGS] = trunc ? ION_MF_TRUNC : 0;
   ion_udp_from_sockaddr(name, namelen, m);
-  u->rcount++;
-  u->ctrl[ION_C_RCOUNT] = (int32_t)u->rcount;
+  u->obj.rcount++;
   u->stats[ION_S_PKTS_IN]++;
   u->stats[ION_S_BYTES_IN] += len;
   if (trunc) u->stats[ION_S_TRUNC]++;
@@ -146,8 +157,7 @@ void ion_udp_deliver_gro(ion_udp *u, uint8_t *payload, uint32_t len,
 
 void ion_udp_recv_error(ion_udp *u, int32_t res) {
   u->stats[ION_S_RECV_ERRORS]++;
-  u->ctrl[ION_C_RERR] = res;
-  ion_reactor_notify(u->rx, &u->obj, ION_EV_ERROR);
+  ion_reactor_fail(u->rx, &u->obj, res);
 }
 
 static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
@@ -182,7 +192,7 @@ static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
                                                       : ION_UDP_CTRLLEN;
   uint32_t seg = ion_udp_read_cmsgs(u, slot + 16 + ION_UDP_NAMELEN, ctl_len);
   u->multishot_ever_delivered = true;
-  u->held[u->held_n++] = bid;
+  if (!ion_rpool_hold(&u->pool, bid)) return;
   uint32_t namelen = out.namelen < ION_UDP_NAMELEN ? out.namelen
                                                    : ION_UDP_NAMELEN;
   struct sockaddr_in6 name;
@@ -194,7 +204,7 @@ static void on_recv_multi(ion_udp *u, int32_t res, uint32_t flags) {
 static void on_recv_single(ion_udp *u, uint32_t i, int32_t res) {
   if (i >= u->cfg.rslots || !u->singles || res == -ECANCELED) return;
   ion_udp_single *s = &u->singles[i];
-  u->held[u->held_n++] = i; /* re-armed after the dispatch */
+  if (!ion_rpool_hold(&u->pool, i)) return; /* re-armed after the dispatch */
   if (res < 0) {
     ion_udp_recv_error(u, res);
     return;
@@ -208,20 +218,17 @@ static void on_recv_single(ion_udp *u, uint32_t i, int32_t res) {
                       trunc, &s->name, s->msg.msg_namelen, seg);
 }
 
-void ion_udp_advance_frontier(ion_udp *u, bool tell) {
-  uint32_t mask = u->cfg.sslots - 1;
-  while (u->frontier != u->send_next && u->sdone[u->frontier & mask]) {
-    u->sdone[u->frontier & mask] = 0;
-    u->frontier++;
-  }
-  u->ctrl[ION_C_SDONE] = (int32_t)u->frontier;
-  if (tell || u->ctrl[ION_C_SWANT])
-    ion_reactor_notify(u->rx, &u->obj, ION_EV_SENT);
+void ion_udp_report_sends(ion_udp *u, bool tell) {
+  ion_dring_report(&u->dr, u->rx, &u->obj, tell);
+}
+
+void ion_udp_protocol_error(ion_udp *u) {
+  /* Reported once: the ring stays poisoned and takes nothing more. */
+  if (u->obj.rerr != -EPROTO) ion_reactor_fail(u->rx, &u->obj, -EPROTO);
 }
 
 void ion_udp_send_done(ion_udp *u, uint32_t slot, int32_t res) {
-  u->sdesc[(size_t)slot * ION_M_WORDS + ION_M_FLAGS] = res;
-  u->sdone[slot] = 1;
+  ion_dring_done(&u->dr, slot, res);
   if (res >= 0) {
     u->stats[ION_S_PKTS_OUT]++;
     u->stats[ION_S_BYTES_OUT] += res;
@@ -260,7 +267,7 @@ static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
   if (n > 1) {
     u->gcount[slot] = 0;
     if (res < 0 && res != -ECANCELED && !u->obj.closing) {
-      ion_udp_advance_frontier(u, gso_refused(u, slot, n, res));
+      ion_udp_report_sends(u, gso_refused(u, slot, n, res));
       ion_udp_update_alive(u);
       return;
     }
@@ -268,7 +275,7 @@ static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
   } else {
     ion_udp_send_done(u, slot, res);
   }
-  ion_udp_advance_frontier(u, res < 0);
+  ion_udp_report_sends(u, res < 0);
   ion_udp_update_alive(u);
 }
 
@@ -281,6 +288,8 @@ void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
     on_recv_single(u, idx, res);
   else if (kind == K_SEND)
     on_send(u, idx, res);
+  else if (kind == K_CANCEL)
+    u->cancel_queued = false;
 }
 
 /* Check one descriptor from JS and build its msghdr in u->sends[slot].
@@ -315,43 +324,36 @@ void ion_udp_flush(ion_udp *u) {
     ion_mmsg_flush(u);
     return;
   }
-  uint32_t tail = (uint32_t)u->ctrl[ION_C_STAIL], mask = u->cfg.sslots - 1;
+  uint32_t tail;
+  if (ion_dring_tail(&u->dr, &tail) < 0) {
+    ion_udp_protocol_error(u);
+    return;
+  }
   bool failed = false;
-  /* The second test stops a JS bug from pushing past the ring. */
-  while (u->send_next != tail && u->send_next - u->frontier < u->cfg.sslots) {
-    uint32_t slot = u->send_next & mask;
-    int rc = ion_udp_build_send(u, slot, &u->sdesc[(size_t)slot * ION_M_WORDS]);
+  /* Bounded: the tail is at most sslots past the frontier (dring.h). */
+  while (u->dr.next != tail) {
+    uint32_t slot = ion_dring_slot(&u->dr, u->dr.next);
+    int rc = ion_udp_build_send(u, slot, ion_dring_desc(&u->dr, slot));
     if (rc < 0) {
-      u->send_next++;
+      u->dr.next++;
       ion_udp_send_done(u, slot, rc);
       failed = true;
       continue;
     }
-    uint32_t n = ion_udp_gso_run(u, u->send_next, tail);
+    uint32_t n = ion_udp_gso_run(u, u->dr.next, tail);
     if (submit_send(u, slot) < 0) {
-      /* No SQE: the head is rebuilt next time, whole run again. */
+      /* No SQE: the head is rebuilt by resume(), whole run again. */
       ion_udp_gso_unrun(u, slot);
       break;
     }
-    u->send_next += n;
+    u->dr.next += n;
   }
-  u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
-  if (failed) ion_udp_advance_frontier(u, true);
+  if (failed) ion_udp_report_sends(u, true);
   ion_udp_update_alive(u);
 }
 
 void ion_udp_io_fail_pending(ion_udp *u, int32_t err) {
-  uint32_t tail = (uint32_t)u->ctrl[ION_C_STAIL], mask = u->cfg.sslots - 1;
-  bool any = false;
-  while (u->send_next != tail && u->send_next - u->frontier < u->cfg.sslots) {
-    uint32_t slot = u->send_next & mask;
-    u->sdesc[(size_t)slot * ION_M_WORDS + ION_M_FLAGS] = err;
-    u->sdone[slot] = 1;
-    u->send_next++;
-    any = true;
-  }
-  u->ctrl[ION_C_SSUB] = (int32_t)u->send_next;
-  if (any) ion_udp_advance_frontier(u, true);
+  if (ion_dring_fail_pending(&u->dr, err)) ion_udp_report_sends(u, true);
 }
 
 void ion_udp_io_after_dispatch(void *obj) {
@@ -360,21 +362,19 @@ void ion_udp_io_after_dispatch(void *obj) {
   if (u->cfg.backend == ION_BACKEND_MMSG) {
     /* Nothing to hand back: the next recvmmsg reuses every slot. */
     u->mm_used = 0;
+    u->pool.held_n = 0;
   } else if (u->multishot) {
-    for (uint32_t i = 0; i < u->held_n; i++)
-      ion_bufring_add(&u->br, slot_ptr(u, u->held[i]), u->cfg.rslot,
-                      (uint16_t)u->held[i]);
-    if (u->held_n) ion_bufring_publish(&u->br);
+    ion_rpool_recycle_ring(&u->pool);
     if (u->receiving && !u->multishot_armed) {
       u->stats[ION_S_REARMS]++;
       arm_multishot(u);
     }
-  } else if (u->receiving) {
-    for (uint32_t i = 0; i < u->held_n; i++) arm_single(u, u->held[i]);
+  } else {
+    for (uint32_t i = 0; i < u->pool.held_n && u->receiving; i++)
+      arm_single(u, u->pool.held[i]);
+    u->pool.held_n = 0;
   }
-  if (u->rcount) u->stats[ION_S_BATCHES]++;
-  u->held_n = 0;
-  u->rcount = 0;
-  u->ctrl[ION_C_RCOUNT] = 0;
+  if (u->obj.rcount) u->stats[ION_S_BATCHES]++;
+  u->obj.rcount = 0;
   ion_udp_flush(u);
 }
