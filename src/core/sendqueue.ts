@@ -21,6 +21,19 @@ export interface SendSink {
   sent(result: number, cb: SendCallback | undefined): void;
 }
 
+/** Linux errno values end at 4095. */
+const MAX_ERRNO = 4095;
+const EPROTO = -71;
+
+/**
+ * A result word native wrote in shared memory: bytes (never more than the
+ * payload) or -errno. A value no native code writes was overwritten:
+ * EPROTO, a coded error, instead.
+ */
+function checkResult(result: number, len: number): number {
+  return result <= len && result >= -MAX_ERRNO ? result : EPROTO;
+}
+
 export class SendQueue {
   private desc: Int32Array;
   private ctrl: Int32Array;
@@ -30,6 +43,8 @@ export class SendQueue {
   private readonly dataLen: number;
   /** Relative end of each descriptor's payload, to free it in order. */
   private readonly slotEnd: Int32Array;
+  /** Length of each descriptor's payload: a result word is never more. */
+  private readonly slotLen: Int32Array;
   private readonly cbs: (SendCallback | undefined)[];
   private tail = 0; // descriptors pushed (wrapping u32 counter)
   private done = 0; // descriptors whose completion JS has processed
@@ -63,6 +78,7 @@ export class SendQueue {
     this.dataStart = dataStart;
     this.dataLen = dataLen;
     this.slotEnd = new Int32Array(slots);
+    this.slotLen = new Int32Array(slots);
     this.cbs = new Array<SendCallback | undefined>(slots).fill(undefined);
   }
 
@@ -132,6 +148,7 @@ export class SendQueue {
     const rel = at - this.dataStart;
     this.dtail = rel + len;
     this.slotEnd[slot] = this.dtail;
+    this.slotLen[slot] = len;
     if (cb !== undefined) {
       this.cbs[slot] = cb;
       this.waitingCbs++;
@@ -161,7 +178,7 @@ export class SendQueue {
     // Bounded by `ahead` <= pending <= slots: never by a word JS can write.
     for (let k = 0; k < ahead; k++) {
       const slot = this.done & this.mask;
-      const result = desc[slot * M_WORDS + M_FLAGS] ?? 0;
+      const result = checkResult(desc[slot * M_WORDS + M_FLAGS] ?? 0, this.slotLen[slot] ?? 0);
       const cb = this.cbs[slot];
       if (!deliver && (cb !== undefined || result < 0)) break;
       this.retire(slot);

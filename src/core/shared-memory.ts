@@ -8,8 +8,15 @@
  * detached view has byteLength 0) and asks native for a fresh view of the
  * same memory, then lets the owner rebuild its typed arrays: the object
  * keeps working.
+ *
+ * On Node 20 the views native gives (external ArrayBuffers) cannot be
+ * detached from JS at all: structuredClone and postMessage copy them. The
+ * remapping covers runtimes that do detach them, and V8's own detach
+ * (`%ArrayBufferDetach`, which the tests use to exercise it).
  */
 import { CodedError, errnoException } from './errors.js';
+
+const EBADF = -9;
 
 export class SharedMemory {
   /** The whole block, as bytes (offset 0 of its buffer). */
@@ -25,16 +32,21 @@ export class SharedMemory {
   constructor(fetch: () => ArrayBuffer | number, rebuild: (buffer: ArrayBuffer) => void) {
     this.fetch = fetch;
     this.rebuild = rebuild;
-    this.bytes = this.map();
+    this.bytes = this.map(true);
   }
 
-  /** The views are usable: remade if they were detached. */
+  /**
+   * The views are usable: remade if they were detached. Only while the
+   * native object lives (after its close, native has no memory to give).
+   */
   ensure(): void {
-    if (this.bytes.byteLength === 0) this.bytes = this.map();
+    if (this.bytes.byteLength === 0) this.bytes = this.map(false);
   }
 
-  private map(): Uint8Array {
+  private map(first: boolean): Uint8Array {
     const buf = this.fetch();
+    // EBADF later: the native object finished closing; nothing to remap.
+    if (buf === EBADF && !first) return this.bytes;
     if (typeof buf === 'number') throw errnoException(buf, 'mmap');
     if (buf.byteLength === 0) {
       // The dgram driver's memory is a JS ArrayBuffer: once transferred

@@ -158,7 +158,8 @@ export class FileCore implements ReactorClient, SendSink {
 
   /** @internal ReactorClient: the events of one drain (native's own values). */
   onEvents(ev: number, rcount: number, sdone: number, rerr: number): void {
-    if (this.state !== 'closed') this.memory.ensure();
+    // After EV_CLOSED native has no memory left to give a new view of.
+    if (this.state !== 'closed' && !(ev & L.EV_CLOSED)) this.memory.ensure();
     if (ev & L.EV_ERROR && this.state === 'open') this.owner.onReadError(rerr < 0 ? rerr : -5 /* EIO */);
     // Never more entries than the memory holds, whatever the count says.
     if (ev & L.EV_RECV && this.state === 'open') this.owner.onPackets(Math.min(rcount >>> 0, this.rmetaEntries));

@@ -437,7 +437,8 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
 
   /** @internal ReactorClient: events of one drain (native's own values). */
   onEvents(ev: number, rcount: number, sdone: number, rerr: number): void {
-    if (this.state !== 'closed') this.memory.ensure();
+    // After EV_CLOSED native has no memory left to give a new view of.
+    if (this.state !== 'closed' && !(ev & C.EV_CLOSED)) this.memory.ensure();
     if (ev & C.EV_LISTENING && this.state === 'open') {
       this.settleReady?.();
       this.settleReady = undefined;

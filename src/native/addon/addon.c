@@ -77,14 +77,21 @@ addon *ion_addon_get(napi_env env, napi_callback_info info, size_t want,
 
 /* ---- memory JS sees ---- */
 
+/* V8 does not know the size behind an external ArrayBuffer: without this
+ * accounting it would not collect dropped views (and their blocks, often
+ * megabytes) for lack of pressure. Node runs the finalizer on the thread
+ * of the environment that made the view. */
 static void mem_view_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)data;
-  ion_mem_unref(hint);
+  ion_mem *m = hint;
+  int64_t total;
+  napi_adjust_external_memory(env, -(int64_t)m->len, &total);
+  ion_mem_unref(m);
 }
 
 napi_value ion_addon_mem_view(napi_env env, ion_mem *m) {
   napi_value ab;
+  int64_t total;
   ion_mem_ref(m);
   if (napi_create_external_arraybuffer(env, m->base, m->len, mem_view_finalize,
                                        m, &ab) != napi_ok) {
@@ -94,6 +101,7 @@ napi_value ion_addon_mem_view(napi_env env, ion_mem *m) {
                      "ArrayBuffers are not allowed in this runtime)");
     return NULL;
   }
+  napi_adjust_external_memory(env, (int64_t)m->len, &total);
   return ab;
 }
 

@@ -231,7 +231,9 @@ static bool send_recovery(ion_reactor *rx, ion_obj *o) {
 
 static void on_recovery(ion_reactor *rx, ion_obj *o, int32_t res) {
   uint8_t empty = o->recover & (uint8_t)~RECOVER_SENT;
-  empty = res == -ENOENT ? (uint8_t)(empty + 1) : 0;
+  /* With CANCEL_ALL the result is how many were cancelled (0: none);
+   * -ENOENT from kernels that answer so. */
+  empty = res == 0 || res == -ENOENT ? (uint8_t)(empty + 1) : 0;
   o->recover = empty;
   if (empty < RECOVER_EMPTY_CANCELS || !o->inflight) return;
   rx->recoveries++;
