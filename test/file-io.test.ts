@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, read, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, read, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -196,4 +196,20 @@ test("requests complete while libuv's fs thread pool is stuck", { skip, timeout:
     while (unblocked < pool && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     closeSync(fd);
   }
+});
+
+test('bad open flags and mode are refused with Node codes before anything is opened', () => {
+  const path = join(tmpdir(), `ionet-badflags-${process.pid}`);
+  const range = { code: 'ERR_OUT_OF_RANGE' };
+  const type = { code: 'ERR_INVALID_ARG_TYPE' };
+  // -0 reached an assertion inside Node's fs.openSync that aborted the process.
+  assert.throws(() => openFile(path, { flags: -0 }), range);
+  assert.throws(() => openFile(path, { flags: 1.5 }), range);
+  assert.throws(() => openFile(path, { flags: -1 }), range);
+  assert.throws(() => openFile(path, { flags: 2 ** 40 }), range);
+  assert.throws(() => openFile(path, { flags: {} as never }), type);
+  assert.throws(() => openFile(path, { flags: 'w', mode: -0 }), range);
+  assert.throws(() => openFile(path, { flags: 'w', mode: 0o10000 }), range);
+  assert.throws(() => openFile(path, { flags: 'w', mode: '644' as never }), type);
+  assert.equal(existsSync(path), false, 'nothing was created');
 });

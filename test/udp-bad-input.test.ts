@@ -142,3 +142,31 @@ test('a batch index out of range throws instead of reading other memory', async 
     await closeSock(a);
   }
 });
+
+test('misused batch API calls throw errors with Node codes, never plain TypeErrors', async () => {
+  const s = await open({ type: 'udp4', address: '127.0.0.1' });
+  try {
+    const batch = await new Promise<import('../src/index.js').RecvBatch>((resolve) => {
+      s.onBatch = (b) => resolve(b);
+      openUdp({ type: 'udp4', address: '127.0.0.1' }).once('listening', function (this: UdpSocket) {
+        this.send(Buffer.from('x'), s.address().port, '127.0.0.1', () => this.close());
+      });
+    });
+    const type = { code: 'ERR_INVALID_ARG_TYPE' };
+    assert.throws(() => s.reply({} as never, 0), type);
+    assert.throws(() => s.reply(null as never, 0), type);
+    assert.throws(() => s.reply(batch, Symbol('i') as never), type);
+    assert.throws(() => s.reply(batch, 1n as never), type);
+    assert.throws(() => s.reply(batch, 0.5), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => s.sendMany(null as never), type);
+    assert.throws(() => s.sendMany([null as never], 9, '127.0.0.1'), type);
+    assert.throws(() => s.connect(9, 42 as never), type);
+    assert.throws(() => s.connect(9, Symbol('a') as never), type);
+    assert.throws(() => s.send(Buffer.alloc(1), 9, {} as never), type);
+    assert.throws(() => s.sendFrom(Buffer.alloc(4), 1n as never, 2, s.endpoint('127.0.0.1', 9)), type);
+    assert.throws(() => s.sendFrom(Buffer.alloc(4), 0, '2' as never, s.endpoint('127.0.0.1', 9)), type);
+    assert.throws(() => s.sendFrom(Buffer.alloc(4), 2, 3, s.endpoint('127.0.0.1', 9)), { code: 'ERR_OUT_OF_RANGE' });
+  } finally {
+    await closeSock(s);
+  }
+});

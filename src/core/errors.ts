@@ -99,7 +99,7 @@ export function invalidArgValue(name: string, value: unknown, reason = 'is inval
 export function outOfRange(name: string, range: string, value: unknown): CodedRangeError {
   return new CodedRangeError(
     'ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${String(value)}`,
+    `The value of "${name}" is out of range. It must be ${range}. Received ${Object.is(value, -0) ? '-0' : String(value)}`,
   );
 }
 

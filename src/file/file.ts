@@ -432,6 +432,31 @@ function checkPosition(position: number | null): number {
 }
 
 /**
+ * fs.openSync's flags, checked here: a number it has not checked itself
+ * (-0, fractions, beyond int32) reaches an assertion inside Node that
+ * aborts the process. Strings are Node's to check ('r', 'w+'...).
+ */
+function openFlags(flags: unknown): string | number {
+  if (flags === undefined) return 'r';
+  if (typeof flags === 'string') return flags;
+  if (typeof flags !== 'number') throw invalidArgType('options.flags', 'of type string or number', flags);
+  if (!Number.isInteger(flags) || Object.is(flags, -0) || flags < 0 || flags > 0x7fffffff) {
+    throw outOfRange('options.flags', 'an integer from 0 to 2147483647', flags);
+  }
+  return flags;
+}
+
+/** The creation mode: an integer permission mask (0 to 0o7777), not -0. */
+function openMode(mode: unknown): number {
+  if (mode === undefined) return 0o666;
+  if (typeof mode !== 'number') throw invalidArgType('options.mode', 'of type number', mode);
+  if (!Number.isInteger(mode) || Object.is(mode, -0) || mode < 0 || mode > 0o7777) {
+    throw outOfRange('options.mode', 'an integer from 0 to 0o7777', mode);
+  }
+  return mode;
+}
+
+/**
  * Open a file (or take an fd: it is then closed by close()) whose reads
  * and writes go through io_uring, or the poll backend where io_uring is
  * refused. Throws a Node-style error (ENOENT with `path`...) when opening
@@ -447,9 +472,11 @@ export function openFile(file: string | URL | number, options: OpenFileOptions =
   }
   const path = file instanceof URL ? fileURLToPath(file) : file;
   if (typeof path !== 'string') throw invalidArgType('path', 'of type string or an instance of URL', file);
+  const flags = openFlags(options.flags);
+  const mode = openMode(options.mode);
   // Fail before opening anything when no backend can be used.
   const site = fileSite(options.backend, 'a file');
-  const fd = openSync(path, options.flags ?? 'r', options.mode ?? 0o666);
+  const fd = openSync(path, flags, mode);
   return new RingFile(site, path, fd, queueSize, bufferBytes);
 }
 

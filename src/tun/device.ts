@@ -313,6 +313,8 @@ export class TunDevice extends EventEmitter implements CoreOwner {
    */
   writeFrom(src: Uint8Array, offset: number, length: number, cb?: SendCallback): boolean {
     if (!(src instanceof Uint8Array)) throw invalidArgType('src', 'an instance of Buffer or Uint8Array', src);
+    if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
+    if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
     if (!(offset >= 0 && length >= 0 && offset + length <= src.byteLength) || !Number.isInteger(offset) || !Number.isInteger(length)) {
       throw new CodedRangeError('ERR_OUT_OF_RANGE', `bytes [${offset}, ${offset}+${length}) are not inside src (${src.byteLength} bytes)`);
     }

@@ -180,6 +180,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   }
 
   private parse(address: string, what: string): { family: Family; bytes: Uint8Array; scope: number } {
+    if (typeof address !== 'string') throw invalidArgType(what, 'of type string', address);
     let p = parseAddress(address);
     if (!p) throw invalidArgValue(what, address, 'must be an IP address literal');
     if (p.family === 4 && this.family === 6) p = toV4Mapped(p);
@@ -551,6 +552,8 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
    */
   sendFrom(src: Uint8Array, offset: number, length: number, ep: Endpoint, cb?: SendCallback): boolean {
     if (!(src instanceof Uint8Array)) throw invalidArgType('src', 'an instance of Buffer or Uint8Array', src);
+    if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
+    if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
     if (!(offset >= 0 && length >= 0 && offset + length <= src.byteLength) || !Number.isInteger(offset) || !Number.isInteger(length)) {
       throw new CodedRangeError('ERR_OUT_OF_RANGE', `bytes [${offset}, ${offset}+${length}) are not inside src (${src.byteLength} bytes)`);
     }
