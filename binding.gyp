@@ -16,7 +16,17 @@
         "src/native/ring.c",
         "src/native/udp.c",
         "src/native/udp_io.c",
-        "src/native/udp_gso.c"
+        "src/native/udp_gso.c",
+        "src/native/wg/addon_wg.c",
+        "src/native/wg/addon_wg_batch.c",
+        "src/native/wg/aead.c",
+        "src/native/wg/allowedips.c",
+        "src/native/wg/device.c",
+        "src/native/wg/keypair.c",
+        "src/native/wg/peer.c",
+        "src/native/wg/recv.c",
+        "src/native/wg/replay.c",
+        "src/native/wg/send.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],
