@@ -257,6 +257,42 @@ out:
   return st;
 }
 
+/* A responder's fresh keypair is only "next": it cannot send on it (its
+ * packets stage, a handshake is flagged as wireguard-go does) until the
+ * initiator's first packet confirms it; then the staged packets flush. */
+static int t_responder_waits(void) {
+  int st = FAIL;
+  pair pr;
+  wg_tx_result tr;
+  wg_rx_result rr;
+  wg_peer_summary s;
+  wg_tx_sink sink;
+  static uint8_t from_b[1600];
+  CHECK(pair_open(&pr, 1420, 0, true) == 0);
+  sink = tx_sink(pr.tx);
+  lens[0] = ip4_pkt(pk[0], 2, 1, 60, 1);
+  CHECK(send_pkts(&pr, pr.b, pk, lens, 1, T0, &tr) == 0);
+  CHECK(tr.sent == 0 && tr.staged == 1);
+  CHECK(summary_of(pr.b, A_PEER, &s));
+  CHECK(s.flags == (WG_PEER_HANDSHAKE_WANTED | WG_PEER_STAGED));
+  tx_reset(pr.tx);
+  CHECK(wg_send_keepalive(pr.a, B_PEER, &sink, T0, false) == 1);
+  CHECK(recv_all(&pr, pr.b, ep4(1, 51820), T0, &rr) == 0 && rr.keepalives == 1);
+  CHECK(summary_of(pr.b, A_PEER, &s));
+  CHECK(s.flags & WG_PEER_KEYPAIR_CONFIRMED);
+  CHECK(s.flags & WG_PEER_STAGED); /* waiting for a flush */
+  tx_reset(pr.tx);
+  CHECK(wg_flush_staged(pr.b, &sink, T0, &tr) == 0 && tr.sent == 1);
+  memcpy(from_b, tx_data(pr.tx, 0), pr.tx->msgs[0].len);
+  wg_datagram dg = {from_b, pr.tx->msgs[0].len, ep4(2, 51820)};
+  CHECK(recv_dgs(&pr, pr.a, &dg, 1, T0, &rr) == 0 && rr.delivered == 1);
+  CHECK(memcmp(pr.rx->pkts[0].data, pk[0], lens[0]) == 0);
+  st = PASS;
+out:
+  pair_close(&pr);
+  return st;
+}
+
 /* One peer's messages of a batch come out back to back (for UDP GSO), each
  * peer's in input order, chunk by chunk when the batch is longer than the
  * device's max_batch. */
@@ -354,6 +390,7 @@ int main(void) {
       {"receive drops by reason; forgeries change nothing", t_rx_drops},
       {"send drops by reason", t_tx_drops},
       {"staged without keys, flushed in order after install", t_staged},
+      {"responder waits for confirmation, then flushes", t_responder_waits},
       {"messages grouped per peer, in order, per chunk", t_grouping},
       {"full sink: staged, flushed later, nothing lost", t_sink_full},
   };
