@@ -8,6 +8,8 @@
         "src/native/addon/addon_obj.c",
         "src/native/addon/addon_poll.c",
         "src/native/addon/addon_udp.c",
+        "src/native/addon/addon_wg.c",
+        "src/native/addon/addon_wg_batch.c",
         "src/native/core/dring.c",
         "src/native/core/mem.c",
         "src/native/core/reactor.c",
@@ -20,7 +22,15 @@
         "src/native/udp/mmsg.c",
         "src/native/udp/udp.c",
         "src/native/udp/udp_gso.c",
-        "src/native/udp/udp_io.c"
+        "src/native/udp/udp_io.c",
+        "src/native/wg/aead.c",
+        "src/native/wg/allowedips.c",
+        "src/native/wg/device.c",
+        "src/native/wg/keypair.c",
+        "src/native/wg/peer.c",
+        "src/native/wg/recv.c",
+        "src/native/wg/replay.c",
+        "src/native/wg/send.c"
       ],
       "cflags": [
         "-std=gnu11",

@@ -32,3 +32,8 @@ for backend in io_uring mmsg; do
     node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js \
     dist/test/tun-*.test.js dist/test/file-*.test.js
 done
+
+# The WireGuard data path exports do not depend on the backend: once.
+echo "== WireGuard data path suite through the ASan addon"
+IOURING_NET_ADDON_PATH="$PWD/$out/iouring_net.node" LD_PRELOAD="$libasan" \
+  node --test --test-concurrency=1 dist/test/wg-*.test.js

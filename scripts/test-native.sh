@@ -31,7 +31,15 @@ if [ ! -e "${TESTS[0]}" ]; then
   exit 1
 fi
 
-WARN=(-std=gnu11 -Wall -Wextra -Werror -Isrc/native -Itest/native)
+# src/native/wg uses OpenSSL through Node's own headers (as the addon does)
+# and, outside node, the system's libcrypto.so.3 at run time: no libssl-dev.
+NODE_INC="$(dirname "$(command -v node)")/../include/node"
+[ -f "$NODE_INC/openssl/evp.h" ] ||
+  NODE_INC="$HOME/.cache/node-gyp/$(node -p 'process.versions.node')/include/node"
+[ -f "$NODE_INC/openssl/evp.h" ] || { echo "Node's openssl/evp.h not found" >&2; exit 1; }
+LIBS=(-l:libcrypto.so.3)
+
+WARN=(-std=gnu11 -Wall -Wextra -Werror -Isrc/native -Itest/native -I"$NODE_INC")
 ASAN=(-g -O0 -fsanitize=address,undefined -fno-omit-frame-pointer
   -fno-sanitize-recover=all)
 
@@ -43,7 +51,7 @@ for t in "${TESTS[@]}"; do
   name=$(basename "$t" .c)
 
   echo "== $name: build (ASan/UBSan, -O0) -> $OUT/$name-asan"
-  if "$CC" "${WARN[@]}" "${ASAN[@]}" -o "$OUT/$name-asan" "$t" "${SRCS[@]}"; then
+  if "$CC" "${WARN[@]}" "${ASAN[@]}" -o "$OUT/$name-asan" "$t" "${SRCS[@]}" "${LIBS[@]}"; then
     echo "== $name: run (ASan/UBSan)"
     if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -55,7 +63,7 @@ for t in "${TESTS[@]}"; do
   fi
 
   echo "== $name: build (-O2, no sanitizers) -> $OUT/$name-O2"
-  if "$CC" "${WARN[@]}" -g -O2 -o "$OUT/$name-O2" "$t" "${SRCS[@]}"; then
+  if "$CC" "${WARN[@]}" -g -O2 -o "$OUT/$name-O2" "$t" "${SRCS[@]}" "${LIBS[@]}"; then
     echo "== $name: run (-O2)"
     if ! "$OUT/$name-O2"; then
       FAILED+=("$name (-O2 run)")
