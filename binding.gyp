@@ -16,7 +16,10 @@
         "src/native/ring.c",
         "src/native/udp.c",
         "src/native/udp_io.c",
-        "src/native/udp_gso.c"
+        "src/native/udp_gso.c",
+        "src/native/crypto/addon_crypto.c",
+        "src/native/crypto/blake2s_mac.c",
+        "src/native/crypto/xchacha.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],

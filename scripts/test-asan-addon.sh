@@ -17,7 +17,7 @@ echo "== addon under ASan/UBSan: build -> $out/iouring_net.node"
 gcc -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
   -fPIC -shared -DNAPI_VERSION=8 -I"$inc" \
-  src/native/*.c -o "$out/iouring_net.node"
+  src/native/*.c src/native/crypto/*.c -o "$out/iouring_net.node"
 
 libasan=$(gcc -print-file-name=libasan.so)
 # Node's own allocations are not freed at exit, so leak checking is off here;
