@@ -331,14 +331,18 @@ export class HandshakeEngine<T = unknown> {
     const msg = Buffer.alloc(INITIATION_SIZE);
     const { key: eph, publicKey: ephPub } = this.newEphemeral();
     let h = mixHash(mixHash(INITIAL_HASH, peer.publicKey), ephPub);
-    let [ck] = kdf(1, INITIAL_CHAIN_KEY, ephPub) as [Buffer];
-    const es = must(dh(eph, peer.publicKey), 'ERR_WIREGUARD_INVALID_PEER_KEY', 'zero shared secret');
-    let [ck2, key] = mixKey(2, ck, es) as [Buffer, Buffer];
+    const [ck0] = kdf(1, INITIAL_CHAIN_KEY, ephPub) as [Buffer];
+    const es = dh(eph, peer.publicKey);
+    if (!es) {
+      zero(h, ck0);
+      throw new CodedError('ERR_WIREGUARD_INVALID_PEER_KEY', 'the peer public key gives a zero shared secret');
+    }
+    const [ck1, key1] = mixKey(2, ck0, es) as [Buffer, Buffer];
     zero(es);
-    const encStatic = aeadSeal(key, 0n, id.publicKey, h);
-    zero(key);
+    const encStatic = aeadSeal(key1, 0n, id.publicKey, h);
+    zero(key1);
     h = mixHash(h, encStatic);
-    [ck, key] = mixKey(2, ck2, ss) as [Buffer, Buffer];
+    const [ck, key] = mixKey(2, ck1, ss) as [Buffer, Buffer];
     const ts = tai64n(this.wallClock());
     const encTs = aeadSeal(key, 0n, ts, h);
     zero(key);
