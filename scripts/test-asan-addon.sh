@@ -30,3 +30,8 @@ for backend in io_uring mmsg; do
     node --test --test-concurrency=1 dist/test/udp-*.test.js dist/test/lifecycle.test.js \
     dist/test/tun-*.test.js dist/test/file-*.test.js
 done
+# The WireGuard crypto exports (src/native/crypto) through the same build:
+# their known-answer and bad-argument tests, and the handshake that uses them.
+echo "== WireGuard crypto and handshake suites through the ASan addon"
+IOURING_NET_ADDON_PATH="$PWD/$out/iouring_net.node" LD_PRELOAD="$libasan" \
+  node --test --test-concurrency=1 dist/test/wireguard-crypto.test.js dist/test/wireguard-noise.test.js

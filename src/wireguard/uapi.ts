@@ -237,8 +237,11 @@ function applyPeerOp(device: UapiDevice, peer: Selected, op: UapiOp): void {
   const u = UAPI_ERRNO.unknown;
   switch (op.op) {
     case 'update_only':
-      if (peer.created && !peer.dummy) call(u, 'remove peer', () => device.removePeer(key));
-      peer.dummy = true;
+      // Only undoes a creation: an existing peer is updated as usual.
+      if (peer.created && !peer.dummy) {
+        call(u, 'remove peer', () => device.removePeer(key));
+        peer.dummy = true;
+      }
       return;
     case 'remove':
       if (!peer.dummy) call(u, 'remove peer', () => device.removePeer(key));
