@@ -159,6 +159,10 @@ for (const c of FIXTURE.cases) {
     assert.throws(() => r.engine.createResponse(r.peer), { code: 'ERR_WIREGUARD_HANDSHAKE_STATE' });
     i.engine.releaseIndex(c.initiatorIndex);
     assert.equal(i.engine.indices.get(c.initiatorIndex), undefined);
+    // Removing a peer frees the indices of its keypairs too.
+    assert.equal(r.engine.indices.size, 1);
+    r.engine.removePeer(r.peer);
+    assert.equal(r.engine.indices.size, 0);
 
     zeroTransportKeys(iKeys);
     assert.ok(isZeroKey(iKeys.sendKey) && isZeroKey(iKeys.receiveKey));
@@ -289,6 +293,8 @@ test('malformed messages and misuse are refused with reasons and codes', () => {
 test('changing the private key abandons the handshake in progress', () => {
   const { i, r } = pair(C);
   const init = i.engine.createInitiation(i.peer);
+  i.engine.releaseIndex(C.initiatorIndex);
+  assert.ok(i.engine.indices.get(C.initiatorIndex), 'a handshake index is not released by releaseIndex()');
   assert.ok(r.engine.consumeInitiation(init).ok);
   const { message } = r.engine.createResponse(r.peer);
   i.engine.setPrivateKey(hex(C.initiatorPrivate));

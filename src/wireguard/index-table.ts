@@ -51,6 +51,11 @@ export class IndexTable<V> {
     this.entries.delete(index >>> 0);
   }
 
+  /** Free every live index whose value matches `pred` (a scan: for rare events). */
+  releaseIf(pred: (value: V) => boolean): void {
+    for (const [index, value] of this.entries) if (pred(value)) this.entries.delete(index);
+  }
+
   /** How many indices are live. */
   get size(): number {
     return this.entries.size;

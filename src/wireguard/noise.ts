@@ -289,13 +289,14 @@ export class HandshakeEngine<T = unknown> {
 
   /**
    * Forget a peer: its handshake, preshared key and cookies are zeroed and
-   * its handshake index freed. Indices of keypairs the caller still holds
-   * stay reserved until releaseIndex().
+   * every index it owns is freed, its keypairs' included (the caller drops
+   * those keypairs with the peer).
    */
   removePeer(peer: NoisePeer<T>): void {
     const st = this.byPeer.get(peer);
     if (!st) return;
     this.clearState(st);
+    this.indices.releaseIf((owner) => owner.peer === peer);
     zero(st.psk, st.staticStatic);
     st.cookies.destroy();
     this.states.delete(keyToHex(peer.publicKey));
@@ -312,9 +313,12 @@ export class HandshakeEngine<T = unknown> {
     this.clearState(this.stateOf(peer));
   }
 
-  /** Free the index of a keypair the caller dropped. */
+  /**
+   * Free the index of a keypair the caller dropped. Only keypair indices:
+   * a handshake's index is the engine's to free.
+   */
   releaseIndex(index: number): void {
-    this.indices.release(index);
+    if (this.indices.get(index)?.kind === 'keypair') this.indices.release(index);
   }
 
   /**
