@@ -4,6 +4,7 @@
       "target_name": "iouring_net",
       "sources": [
         "src/native/addon/addon.c",
+        "src/native/addon/addon_crypto.c",
         "src/native/addon/addon_file.c",
         "src/native/addon/addon_obj.c",
         "src/native/addon/addon_poll.c",
@@ -15,6 +16,8 @@
         "src/native/core/reactor.c",
         "src/native/core/ring.c",
         "src/native/core/rpool.c",
+        "src/native/crypto/blake2s_mac.c",
+        "src/native/crypto/xchacha.c",
         "src/native/file/file.c",
         "src/native/file/file_poll.c",
         "src/native/tun/tun.c",

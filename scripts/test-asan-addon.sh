@@ -33,7 +33,10 @@ for backend in io_uring mmsg; do
     dist/test/tun-*.test.js dist/test/file-*.test.js
 done
 
-# The WireGuard data path exports do not depend on the backend: once.
-echo "== WireGuard data path suite through the ASan addon"
+# The WireGuard exports do not depend on the backend: once. The data path
+# (src/native/wg), and the crypto primitives (src/native/crypto) with their
+# known-answer tests and the handshake that uses them.
+echo "== WireGuard data path, crypto and handshake suites through the ASan addon"
 IOURING_NET_ADDON_PATH="$PWD/$out/iouring_net.node" LD_PRELOAD="$libasan" \
-  node --test --test-concurrency=1 dist/test/wg-*.test.js
+  node --test --test-concurrency=1 dist/test/wg-*.test.js \
+  dist/test/wireguard-crypto.test.js dist/test/wireguard-noise.test.js

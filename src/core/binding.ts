@@ -56,6 +56,20 @@ export interface NativeBinding {
   udpMulticastInterface(id: number, addr: Uint8Array | null, scope: number): number;
   /** JS driver only: the Error behind the last EV_ERROR, with its syscall. */
   udpTakeError?(id: number): Error | undefined;
+  /**
+   * WireGuard crypto (src/native/crypto/addon_crypto.c). Synchronous, no
+   * reactor needed; they throw ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE /
+   * ERR_INVALID_ARG_VALUE (output overlapping an input) on bad arguments.
+   * Optional: a JS driver or an older build may lack them.
+   */
+  /** Keyed BLAKE2s; the digest length is out.length (1..32), key 1..32 bytes. */
+  wgBlake2sMac?(out: Uint8Array, key: Uint8Array, msg: Uint8Array): void;
+  /** HChaCha20 of a 32-byte key and 16-byte nonce into out (32 bytes). */
+  wgHChaCha20?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array): void;
+  /** XChaCha20-Poly1305 seal; out.length must be plaintext.length + 16. */
+  wgXChaCha20Poly1305Seal?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): void;
+  /** XChaCha20-Poly1305 open; out.length must be ciphertext.length - 16; false (out zeroed) on a bad tag. */
+  wgXChaCha20Poly1305Open?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): boolean;
 }
 
 export interface BindingResult {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addon/addon.h"
+#include "addon/addon_crypto.h"
 #include "addon/addon_wg.h"
 
 #define SQ_ENTRIES 1024
@@ -421,6 +422,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   ion_obj_exports(env, exports);
   ion_file_exports(env, exports);
   ion_wg_exports(env, exports);
+  ion_crypto_exports(env, exports);
   return exports;
 }
 

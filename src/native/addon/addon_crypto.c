@@ -1,0 +1,202 @@
+/* Node-API glue for src/native/crypto: the only file here that knows
+ * Node-API. The exports are synchronous, touch no reactor state (they work
+ * before init() and in any worker), and never trust JS sizes: every buffer
+ * must be a Uint8Array of the exact length the operation needs, outputs may
+ * not overlap inputs, and anything else throws a TypeError/RangeError with
+ * a Node-style code.
+ *
+ *   wgBlake2sMac(out, key, msg)                  out: 1..32 bytes, key 1..32
+ *   wgHChaCha20(out32, key32, nonce16)
+ *   wgXChaCha20Poly1305Seal(out, key32, nonce24, plaintext, ad)
+ *       out.length === plaintext.length + 16
+ *   wgXChaCha20Poly1305Open(out, key32, nonce24, ciphertext, ad) -> boolean
+ *       out.length === ciphertext.length - 16; false when the tag is wrong
+ *       (out is then zeroed)
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include "addon/addon_crypto.h"
+#include "crypto/wg_crypto.h"
+
+typedef struct {
+  uint8_t *p;
+  size_t n;
+} bytes;
+
+static void throw_range(napi_env env, const char *name, size_t got,
+                        const char *want) {
+  char msg[160];
+  snprintf(msg, sizeof(msg),
+           "The length of \"%s\" is out of range. It must be %s. Received %zu",
+           name, want, got);
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+}
+
+/* A Uint8Array (Buffer included) argument, or false after throwing. */
+static bool arg_u8(napi_env env, napi_value v, const char *name, bytes *out) {
+  bool is = false;
+  napi_typedarray_type t;
+  size_t n = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &t, &n, &data, NULL, NULL) !=
+          napi_ok ||
+      t != napi_uint8_array) {
+    char msg[128];
+    snprintf(msg, sizeof(msg),
+             "The \"%s\" argument must be an instance of Uint8Array", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  out->p = data;
+  out->n = n;
+  return true;
+}
+
+/* Like arg_u8, and the length must lie in [min, max]. */
+static bool arg_len(napi_env env, napi_value v, const char *name, size_t min,
+                    size_t max, bytes *out) {
+  if (!arg_u8(env, v, name, out)) return false;
+  if (out->n >= min && out->n <= max) return true;
+  char want[64];
+  if (min == max)
+    snprintf(want, sizeof(want), "%zu", min);
+  else
+    snprintf(want, sizeof(want), ">= %zu && <= %zu", min, max);
+  throw_range(env, name, out->n, want);
+  return false;
+}
+
+static bool overlap(const bytes *a, const bytes *b) {
+  if (!a->n || !b->n) return false;
+  uintptr_t a0 = (uintptr_t)a->p, b0 = (uintptr_t)b->p;
+  return a0 < b0 + b->n && b0 < a0 + a->n;
+}
+
+/* The output must not share memory with any input: OpenSSL allows only an
+ * exact in-place alias, and a partial one would read what it just wrote. */
+static bool check_disjoint(napi_env env, const bytes *out, const bytes *ins,
+                           size_t nins) {
+  for (size_t i = 0; i < nins; i++) {
+    if (overlap(out, &ins[i])) {
+      napi_throw_error(env, "ERR_INVALID_ARG_VALUE",
+                       "The \"out\" buffer must not overlap an input buffer");
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want,
+                     napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return false;
+  if (argc < want) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
+    return false;
+  }
+  return true;
+}
+
+/* rc from wg_crypto.h: 0 -> undefined; anything else throws. */
+static napi_value finish(napi_env env, int rc, const char *what) {
+  if (rc == 0) return NULL;
+  char msg[128];
+  snprintf(msg, sizeof(msg), "%s failed in OpenSSL (errno %d)", what, -rc);
+  napi_throw_error(env, "ERR_CRYPTO_OPERATION_FAILED", msg);
+  return NULL;
+}
+
+static napi_value js_blake2s_mac(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bytes out, in[2];
+  if (!get_args(env, info, 3, argv) ||
+      !arg_len(env, argv[0], "out", 1, WG_BLAKE2S_MAX_OUT, &out) ||
+      !arg_len(env, argv[1], "key", 1, WG_BLAKE2S_MAX_KEY, &in[0]) ||
+      !arg_u8(env, argv[2], "msg", &in[1]) || !check_disjoint(env, &out, in, 2))
+    return NULL;
+  return finish(env,
+                wg_blake2s_mac(out.p, out.n, in[0].p, in[0].n, in[1].p,
+                               in[1].n),
+                "keyed BLAKE2s");
+}
+
+static napi_value js_hchacha20(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bytes out, in[2];
+  if (!get_args(env, info, 3, argv) ||
+      !arg_len(env, argv[0], "out", 32, 32, &out) ||
+      !arg_len(env, argv[1], "key", WG_XCHACHA_KEY, WG_XCHACHA_KEY, &in[0]) ||
+      !arg_len(env, argv[2], "nonce", WG_HCHACHA_NONCE, WG_HCHACHA_NONCE,
+               &in[1]) ||
+      !check_disjoint(env, &out, in, 2))
+    return NULL;
+  return finish(env, wg_hchacha20(out.p, in[0].p, in[1].p), "HChaCha20");
+}
+
+/* Shared argument checks of seal/open: in = key, nonce, data, ad. */
+static bool aead_args(napi_env env, napi_callback_info info, bool seal,
+                      bytes *out, bytes in[4]) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv) || !arg_u8(env, argv[0], "out", out) ||
+      !arg_len(env, argv[1], "key", WG_XCHACHA_KEY, WG_XCHACHA_KEY, &in[0]) ||
+      !arg_len(env, argv[2], "nonce", WG_XCHACHA_NONCE, WG_XCHACHA_NONCE,
+               &in[1]) ||
+      !arg_len(env, argv[3], seal ? "plaintext" : "ciphertext",
+               seal ? 0 : WG_AEAD_TAG, WG_XCHACHA_MAX_LEN, &in[2]) ||
+      !arg_len(env, argv[4], "ad", 0, WG_XCHACHA_MAX_LEN, &in[3]))
+    return false;
+  size_t want = seal ? in[2].n + WG_AEAD_TAG : in[2].n - WG_AEAD_TAG;
+  if (out->n != want) {
+    char w[64];
+    snprintf(w, sizeof(w), "%zu (the %s length %s 16)", want,
+             seal ? "plaintext" : "ciphertext", seal ? "plus" : "minus");
+    throw_range(env, "out", out->n, w);
+    return false;
+  }
+  return check_disjoint(env, out, in, 4);
+}
+
+static napi_value js_xchacha_seal(napi_env env, napi_callback_info info) {
+  bytes out, in[4];
+  if (!aead_args(env, info, true, &out, in)) return NULL;
+  return finish(env,
+                wg_xchacha20poly1305_seal(out.p, in[2].p, in[2].n, in[3].p,
+                                          in[3].n, in[1].p, in[0].p),
+                "XChaCha20-Poly1305 seal");
+}
+
+static napi_value js_xchacha_open(napi_env env, napi_callback_info info) {
+  bytes out, in[4];
+  if (!aead_args(env, info, false, &out, in)) return NULL;
+  int rc = wg_xchacha20poly1305_open(out.p, in[2].p, in[2].n, in[3].p,
+                                     in[3].n, in[1].p, in[0].p);
+  napi_value ok;
+  if (rc == -EBADMSG) {
+    napi_get_boolean(env, false, &ok);
+    return ok;
+  }
+  if (rc < 0) return finish(env, rc, "XChaCha20-Poly1305 open");
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
+void ion_crypto_exports(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"wgBlake2sMac", NULL, js_blake2s_mac, NULL, NULL, NULL, napi_default,
+       NULL},
+      {"wgHChaCha20", NULL, js_hchacha20, NULL, NULL, NULL, napi_default,
+       NULL},
+      {"wgXChaCha20Poly1305Seal", NULL, js_xchacha_seal, NULL, NULL, NULL,
+       napi_default, NULL},
+      {"wgXChaCha20Poly1305Open", NULL, js_xchacha_open, NULL, NULL, NULL,
+       napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]),
+                         props);
+}
