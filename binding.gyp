@@ -16,7 +16,11 @@
         "src/native/ring.c",
         "src/native/udp.c",
         "src/native/udp_io.c",
-        "src/native/udp_gso.c"
+        "src/native/udp_gso.c",
+        "src/native/tun/split.c",
+        "src/native/tun/gro.c",
+        "src/native/tun/tunsetup.c",
+        "src/native/tun/addon_offload.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],

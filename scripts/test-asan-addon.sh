@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The addon itself under AddressSanitizer/UBSan: build every src/native/*.c
-# into build/asan/iouring_net.node, preload libasan into node, and run the
+# and src/native/tun/*.c into build/asan/iouring_net.node, preload libasan into node, and run the
 # UDP, TUN and file suites through it on the io_uring and mmsg backends. This checks the
 # real JS <-> C paths (shared memory, teardown, workers) for memory errors,
 # not only the C layers the plain C tests reach.
@@ -17,7 +17,7 @@ echo "== addon under ASan/UBSan: build -> $out/iouring_net.node"
 gcc -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
   -fPIC -shared -DNAPI_VERSION=8 -I"$inc" \
-  src/native/*.c -o "$out/iouring_net.node"
+  src/native/*.c src/native/tun/*.c -o "$out/iouring_net.node"
 
 libasan=$(gcc -print-file-name=libasan.so)
 # Node's own allocations are not freed at exit, so leak checking is off here;

@@ -15,9 +15,10 @@ CC=${CC:-gcc}
 OUT=build/native-test
 mkdir -p "$OUT"
 
-# Everything but the addon glue, so a new plain-C file is picked up as is.
+# Everything but the addon glue, so a new plain-C file is picked up as is
+# (src/native/tun/: the TUN offload engine).
 SRCS=()
-for f in src/native/*.c; do
+for f in src/native/*.c src/native/tun/*.c; do
   case "$(basename "$f")" in
     addon*.c) ;;
     *) SRCS+=("$f") ;;

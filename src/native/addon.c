@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "tun/addon_offload.h"
 
 #define SQ_ENTRIES 1024
 #define MAX_ROUNDS 4
@@ -389,6 +390,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   ion_udp_exports(env, exports);
   ion_obj_exports(env, exports);
   ion_file_exports(env, exports);
+  ion_offload_exports(env, exports);
   return exports;
 }
 

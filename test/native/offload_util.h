@@ -253,4 +253,106 @@ static inline void free_pkt(uint8_t *data) {
   if (data) free(data - ION_VNET_HDR_LEN);
 }
 
+/* ---- checking coalesced writes ---- */
+
+/* Two packets equal, except the IPv4 id and header checksum (a group of
+ * fixed ids splits into incrementing ones), the TCP urgent pointer (the
+ * kernel's GRO does not compare it either; URG packets never coalesce)
+ * and the TCP/UDP checksum, which the caller checks for validity on both
+ * sides instead (it changes with the urgent pointer, and 0 and 0xffff mean
+ * the same to TCP). */
+static inline int same_pkt(const uint8_t *a, size_t alen, const uint8_t *b,
+                           size_t blen) {
+  static uint8_t x[65536], y[65536];
+  if (alen != blen || alen > sizeof(x) || alen < 20) return 0;
+  memcpy(x, a, alen);
+  memcpy(y, b, blen);
+  size_t l3 = 40;
+  uint8_t proto = x[6];
+  if ((x[0] >> 4) == 4) {
+    x[4] = x[5] = x[10] = x[11] = y[4] = y[5] = y[10] = y[11] = 0;
+    l3 = (size_t)(x[0] & 15) * 4;
+    proto = x[9];
+  }
+  size_t check = l3 + (proto == 6 ? 16 : 6);
+  if (check + 4 <= alen) {
+    memset(x + check, 0, proto == 6 ? 4 : 2);
+    memset(y + check, 0, proto == 6 ? 4 : 2);
+  }
+  return memcmp(x, y, alen) == 0;
+}
+
+/* Which packet's buffer holds p (-1: none). */
+static inline int owner(const struct ion_pkt *pk, uint32_t n, const void *p) {
+  const uint8_t *q = p;
+  for (uint32_t i = 0; i < n; i++)
+    if (q >= pk[i].data - ION_VNET_HDR_LEN && q <= pk[i].data + pk[i].len)
+      return (int)i;
+  return -1;
+}
+
+/* Everything ion_gro_coalesce promises about its output for input pk
+ * (orig: copies of the packets before the call), reference-checked:
+ * every packet in exactly one write, in order; a single packet written
+ * unchanged behind a zero header; a coalesced write that splits back into
+ * its packets. Sets why on failure. */
+static inline int verify_writes(const struct ion_pkt *pk, uint8_t *const *orig,
+                                uint32_t n, const struct ion_gro_write *w,
+                                int nw, const struct iovec *iov, char *why,
+                                size_t whylen) {
+  static uint8_t flat[ION_VNET_HDR_LEN + 65536];
+  static uint8_t seen[ION_GRO_MAX_BATCH];
+  static struct ion_pkt sl[ION_GRO_MAX_BATCH];
+  static uint8_t slotmem[ION_GRO_MAX_BATCH][2048];
+  const uint8_t zero[ION_VNET_HDR_LEN] = {0};
+  memset(seen, 0, sizeof(seen));
+#define BAD(...) return snprintf(why, whylen, __VA_ARGS__), 0
+  for (int k = 0; k < nw; k++) {
+    const struct ion_gro_write *x = &w[k];
+    const uint8_t *lead = pk[x->pkt].data;
+    if (k && x->pkt <= w[k - 1].pkt) BAD("write %d out of order", k);
+    if (x->niov != x->npkts || !x->npkts) BAD("write %d: %u iovs", k, x->niov);
+    if (iov[x->iov].iov_base != lead - ION_VNET_HDR_LEN ||
+        iov[x->iov].iov_len != ION_VNET_HDR_LEN + pk[x->pkt].len)
+      BAD("write %d: first iov is not its packet", k);
+    long got = ion_iov_gather(iov + x->iov, x->niov, flat, sizeof(flat));
+    if (got != (long)x->len) BAD("write %d: len %u, iovs %ld", k, x->len, got);
+    int prev = -1;
+    for (uint32_t j = 0; j < x->niov; j++) {
+      int o = owner(pk, n, iov[x->iov + j].iov_base);
+      if (o < 0 || o <= prev || seen[o]) BAD("write %d iov %u: owner %d", k, j, o);
+      seen[o] = 1;
+      prev = o;
+      if (j && memcmp(pk[o].data, orig[o], pk[o].len) != 0)
+        BAD("packet %d (not first) was modified", o);
+    }
+    if (x->npkts == 1) {
+      if (memcmp(lead - ION_VNET_HDR_LEN, zero, ION_VNET_HDR_LEN) ||
+          memcmp(lead, orig[x->pkt], pk[x->pkt].len))
+        BAD("write %d: single packet %u changed or header not zero", k, x->pkt);
+      continue;
+    }
+    struct ion_vnet_info in;
+    if (ion_vnet_parse(flat, (size_t)got, &in) || in.segs != x->npkts)
+      BAD("write %d: does not parse as %u segments", k, x->npkts);
+    for (uint32_t j = 0; j < x->npkts; j++) {
+      sl[j].data = slotmem[j];
+      sl[j].cap = sizeof(slotmem[j]);
+    }
+    if (ion_vnet_split(flat, (size_t)got, sl, x->npkts) != (int)x->npkts)
+      BAD("write %d: split failed", k);
+    for (uint32_t j = 0; j < x->npkts; j++) {
+      int o = owner(pk, n, iov[x->iov + j].iov_base);
+      if (!ref_packet_ok(sl[j].data, sl[j].len) ||
+          !ref_packet_ok(orig[o], pk[o].len) ||
+          !same_pkt(sl[j].data, sl[j].len, orig[o], pk[o].len))
+        BAD("write %d: segment %u is not packet %d", k, j, o);
+    }
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (!seen[i]) BAD("packet %u in no write", i);
+#undef BAD
+  return 1;
+}
+
 #endif
