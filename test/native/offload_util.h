@@ -107,6 +107,8 @@ struct spec {
   uint16_t id;
   uint32_t flow;     /* IPv6 flow label */
   uint8_t src_last;  /* last byte of the source address */
+  uint8_t dst_last;  /* last byte of the destination address; 0: 2 */
+  uint8_t src_net, dst_net; /* 10.NET.0.x or fdNN::x; 0: 77 */
   uint16_t sport, dport;
   uint32_t seq, ack;
   uint16_t win;
@@ -153,11 +155,12 @@ static inline void build_ip(uint8_t *b, const struct spec *s, size_t l4len) {
     wr16(b + 4, (uint32_t)l4len);
     b[6] = s->proto;
     b[7] = s->ttl;
-    const uint8_t src[16] = {0xfd, 0, 0, 0x77, [15] = 0};
-    memcpy(b + 8, src, 16);
+    memset(b + 8, 0, 32);
+    b[8] = b[24] = 0xfd;
+    b[9] = s->src_net ? s->src_net : 0x77;
+    b[25] = s->dst_net ? s->dst_net : 0x77;
     b[23] = s->src_last;
-    memcpy(b + 24, src, 16);
-    b[39] = 2;
+    b[39] = s->dst_last ? s->dst_last : 2;
     return;
   }
   b[0] = 0x45;
@@ -168,9 +171,10 @@ static inline void build_ip(uint8_t *b, const struct spec *s, size_t l4len) {
   b[8] = s->ttl;
   b[9] = s->proto;
   b[10] = b[11] = 0;
-  const uint8_t addrs[8] = {10, 77, 0, 1, 10, 77, 0, 2};
+  const uint8_t addrs[8] = {10, s->src_net ? s->src_net : 77, 0,
+                            s->src_last, 10, s->dst_net ? s->dst_net : 77,
+                            0, s->dst_last ? s->dst_last : 2};
   memcpy(b + 12, addrs, 8);
-  b[15] = s->src_last;
   wr16(b + 10, (uint16_t)~ref_fold(ref_words(b, 20, 0)));
 }
 
