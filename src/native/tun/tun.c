@@ -90,6 +90,7 @@ int ion_tun_open(const char *name, int flags, int mtu, char *name_out,
   ifr.ifr_flags = IFF_TUN;
   if (!(flags & ION_TUN_PI)) ifr.ifr_flags |= IFF_NO_PI;
   if (flags & ION_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+  if (flags & ION_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
   *stage = ION_TUN_STAGE_SETIFF;
   int rc = ioctl(fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
   if (rc == 0) {

@@ -19,6 +19,8 @@ enum {
   ION_TUN_PI = 1,          /* keep the 4-byte packet information header */
   ION_TUN_MULTI_QUEUE = 2, /* IFF_MULTI_QUEUE: one fd per queue */
   ION_TUN_PERSIST = 4,     /* TUNSETPERSIST: the interface outlives the fd */
+  ION_TUN_VNET_HDR = 8,    /* IFF_VNET_HDR: packets carry a virtio_net_hdr
+                            * (tun/tunsetup.h turns the offloads on) */
 };
 
 /* Which step of ion_tun_open failed, so the caller can say what to fix. */
