@@ -439,7 +439,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   /** @internal ReactorClient: events of one drain (native's own values). */
   onEvents(ev: number, rcount: number, sdone: number, rerr: number): void {
     // After EV_CLOSED native has no memory left to give a new view of.
-    if (this.state !== 'closed' && !(ev & C.EV_CLOSED)) this.memory.ensure();
+    if (this.state !== 'closed' && !(ev & C.EV_CLOSED) && !this.remap()) return;
     if (ev & C.EV_LISTENING && this.state === 'open') {
       this.settleReady?.();
       this.settleReady = undefined;
@@ -450,6 +450,10 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
         this.protocolFailure('the send tail in shared memory is impossible');
       } else {
         const err = this.native.udpTakeError?.(this.id) ?? errnoException(rerr < 0 ? rerr : -5 /* EIO */, 'recvmsg');
+        if ((err as { code?: string }).code === 'ERR_IOURING_NET_MEMORY_DETACHED') {
+          this.fail(err);
+          return;
+        }
         this.settleReady?.(err);
         this.settleReady = undefined;
         this.emit('error', err);
@@ -484,8 +488,23 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
    * the bad word.
    */
   private protocolFailure(what: string): void {
+    this.fail(new CodedError('ERR_IOURING_NET_PROTOCOL', `shared memory of this socket was overwritten (${what}); closing it`));
+  }
+
+  /** The views are usable (remade after a detach); false after failing the socket. */
+  private remap(): boolean {
+    try {
+      this.memory.ensure();
+      return true;
+    } catch (err) {
+      this.fail(err as Error);
+      return false;
+    }
+  }
+
+  /** The socket cannot go on: report err (coded) once and close. */
+  private fail(err: Error): void {
     if (this.state !== 'open') return;
-    const err = new CodedError('ERR_IOURING_NET_PROTOCOL', `shared memory of this socket was overwritten (${what}); closing it`);
     this.settleReady?.(err);
     this.settleReady = undefined;
     this.emit('error', err);
