@@ -9,6 +9,7 @@ export { Endpoint } from './udp/endpoint.js';
 export { UdpSocket, type AddressInfo } from './udp/socket.js';
 export type { UdpSocketOptions, SocketType, ReceiveMode } from './udp/options.js';
 export type { UdpStats } from './udp/stats.js';
+export type { RingStats, RingEnterErrors } from './core/ring-stats.js';
 export type { BackendName, BackendChoice, FileBackendName, FileBackendChoice } from './core/backend.js';
 export type { SendCallback } from './core/sendqueue.js';
 

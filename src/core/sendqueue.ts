@@ -128,6 +128,65 @@ export class SendQueue {
     return -1;
   }
 
+  /**
+   * A window for native code to fill (WireGuard's encryption and
+   * decryption, forwarders between objects): descriptors from sequence
+   * `seq` (the next JS would push), at most `slots` of them, and payload
+   * bytes packed from absolute offset `at`, at most `bytes`. The largest
+   * contiguous room up to the asked sizes; null when there is none (then
+   * 'drain' follows, as for reserve()). Native checks the window against
+   * its own counters before writing; commitWindow() accounts what it used.
+   */
+  window(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
+    if (this.pending >= this.slots) this.reap(false, this.frontierNow());
+    let room = this.room(bytes);
+    if (room.len === 0 && this.reap(false, this.frontierNow())) room = this.room(bytes);
+    const n = Math.min(slots, this.slots - this.pending);
+    if (n <= 0 || room.len === 0) {
+      this.full();
+      return null;
+    }
+    return { seq: this.tail, slots: n, at: this.dataStart + room.pos, bytes: room.len };
+  }
+
+  /** The largest contiguous free payload room, up to max bytes (one byte stays unused). */
+  private room(max: number): { pos: number; len: number } {
+    if (this.pending === 0) this.head = this.dtail = 0;
+    const { head, dtail } = this;
+    if (dtail >= head) {
+      const end = this.dataLen - dtail;
+      const front = head - 1; // wrapping to 0 skips the tail gap
+      if (end >= front || end >= max) return { pos: dtail, len: Math.max(0, Math.min(end, max)) };
+      return { pos: 0, len: Math.max(0, Math.min(front, max)) };
+    }
+    return { pos: dtail, len: Math.max(0, Math.min(head - dtail - 1, max)) };
+  }
+
+  /**
+   * Native filled n descriptors of the window w (payloads within it, in
+   * order): account them as pushed. Returns false, accounting nothing
+   * past the first, if a descriptor lies outside the window (the shared
+   * memory was overwritten).
+   */
+  commitWindow(w: { seq: number; slots: number; at: number; bytes: number }, n: number): boolean {
+    if (!(n >= 0 && n <= w.slots) || w.seq !== this.tail) return false;
+    let last = w.at;
+    for (let k = 0; k < n; k++) {
+      const slot = this.tail & this.mask;
+      const d = slot * M_WORDS;
+      const off = this.desc[d + M_OFF] ?? -1;
+      const len = this.desc[d + M_LEN] ?? -1;
+      if (!(off >= last && len >= 0 && off + len <= w.at + w.bytes)) return false;
+      last = off + len;
+      this.dtail = off - this.dataStart + len;
+      this.slotEnd[slot] = this.dtail;
+      this.slotLen[slot] = len;
+      this.tail = (this.tail + 1) >>> 0;
+      this.ctrl[C_STAIL] = this.tail | 0;
+    }
+    return true;
+  }
+
   /** Commit a payload written at `at` (from reserve) with its destination. */
   push(at: number, len: number, family: number, port: number, scope: number, addr: Int32Array | null, addrIndex: number, cb: SendCallback | undefined): void {
     const slot = this.tail & this.mask;

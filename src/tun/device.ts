@@ -22,6 +22,7 @@ import { Batch } from '../core/batch.js';
 import type { FileBackendChoice, FileBackendName } from '../core/backend.js';
 import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, protocolError, type SystemError } from '../core/errors.js';
 import { EPROTO } from '../core/layout.js';
+import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as F from '../file/binding.js';
 import { FileCore, fileSite, intInRange, powerOfTwo, type CoreOwner, type FileSite } from '../file/file.js';
 import type { SendCallback } from '../core/sendqueue.js';
@@ -77,7 +78,7 @@ export interface WrapTunOptions extends TunIoOptions {
   packetInfo?: boolean;
 }
 
-export interface TunStats {
+export interface TunStats extends RingStats {
   packetsIn: number;
   bytesIn: number;
   packetsOut: number;
@@ -92,9 +93,6 @@ export interface TunStats {
   readErrors: number;
   /** Batches delivered to the handler. */
   batches: number;
-  /** io_uring_enter calls of this thread's ring (shared by all its objects). */
-  enters: number;
-  cqOverflows: number;
 }
 
 const PI_LEN = 4;
@@ -383,8 +381,7 @@ export class TunDevice extends EventEmitter implements CoreOwner {
       writeErrors: v(F.FS_WRITE_ERRORS),
       readErrors: v(F.FS_READ_ERRORS),
       batches: v(F.FS_BATCHES),
-      enters: r[2] ?? 0,
-      cqOverflows: r[3] ?? 0,
+      ...ringStats(r),
     };
   }
 

@@ -1,7 +1,8 @@
 /** Counters of a socket, read from shared memory only when asked. */
+import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as L from './layout.js';
 
-export interface UdpStats {
+export interface UdpStats extends RingStats {
   packetsIn: number;
   bytesIn: number;
   packetsOut: number;
@@ -24,13 +25,8 @@ export interface UdpStats {
   groReceives: number;
   /** GSO sends the route refused; their datagrams went out one by one. */
   gsoFallbacks: number;
-  /** io_uring_enter calls of this thread's ring (shared by its sockets). */
-  enters: number;
-  /** Times the completion queue overflowed on this thread's ring. */
-  cqOverflows: number;
-  /** Times this thread's event loop woke for its ring (completions waiting). */
-  wakeups: number;
 }
+
 
 export function readStats(s: Float64Array, reactorInfo: number[]): UdpStats {
   const v = (i: number): number => s[i] ?? 0;
@@ -49,8 +45,6 @@ export function readStats(s: Float64Array, reactorInfo: number[]): UdpStats {
     gsoSends: v(L.S_GSO_SENDS),
     groReceives: v(L.S_GRO_RECVS),
     gsoFallbacks: v(L.S_GSO_FALLBACKS),
-    enters: reactorInfo[2] ?? 0,
-    cqOverflows: reactorInfo[3] ?? 0,
-    wakeups: reactorInfo[7] ?? 0,
+    ...ringStats(reactorInfo),
   };
 }

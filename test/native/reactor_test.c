@@ -248,6 +248,45 @@ out:
   return st;
 }
 
+/* A window JS lends native code: checked against native's counters, then
+ * filled in order with aligned payloads until it is full. */
+static int t_dring_window(void) {
+  int st = FAIL;
+  int32_t ctrl[ION_C_WORDS] = {0};
+  int32_t desc[8 * ION_D_WORDS] = {0};
+  uint8_t mem[1024];
+  ion_dring d;
+  ion_dring_window w;
+  uint8_t *p = NULL;
+  CHECK(ion_dring_init(&d, desc, ctrl, 8) == 0);
+  ctrl[ION_C_STAIL] = 2; /* JS pushed two */
+  CHECK(ion_dring_window_open(&d, &w, mem, 256, 512, 1, 4, 256, 100) ==
+        -EINVAL); /* not the tail */
+  CHECK(ion_dring_window_open(&d, &w, mem, 256, 512, 2, 7, 256, 100) ==
+        -EINVAL); /* 2 + 7 > 8 past the frontier */
+  CHECK(ion_dring_window_open(&d, &w, mem, 256, 512, 2, 4, 200, 100) ==
+        -EINVAL); /* before the region */
+  CHECK(ion_dring_window_open(&d, &w, mem, 256, 512, 2, 4, 700, 100) ==
+        -EINVAL); /* past its end */
+  CHECK(ion_dring_window_open(&d, &w, mem, 256, 512, 2, 3, 300, 100) == 0);
+  int32_t *a = ion_dring_window_next(&d, &w, 10, 1, &p);
+  CHECK(a && p == mem + 300 && a[ION_D_OFF] == 300 && a[ION_D_LEN] == 10);
+  CHECK(a == desc + 2 * ION_D_WORDS);
+  int32_t *b = ion_dring_window_next(&d, &w, 20, 8, &p);
+  CHECK(b && b[ION_D_OFF] == 312 && p == mem + 312); /* aligned to 8 */
+  CHECK(!ion_dring_window_next(&d, &w, 80, 1, &p)); /* 332 + 80 > 400 */
+  CHECK(ion_dring_window_next(&d, &w, 60, 1, &p) != NULL);
+  CHECK(!ion_dring_window_next(&d, &w, 1, 1, &p)); /* three slots used */
+  CHECK(w.used == 3 && w.fill == 92);
+  ctrl[ION_C_STAIL] = 100; /* impossible: poisons, and no window */
+  CHECK(ion_dring_window_open(&d, &w, mem, 256, 512, 100, 1, 300, 10) ==
+        -EINVAL);
+  st = PASS;
+out:
+  ion_dring_free(&d);
+  return st;
+}
+
 static const test_case tests[] = {
     {"eventfd_after_deferred_completion", t_eventfd_deferred},
     {"failed_enter_eagain_resubmits", t_enter_eagain},
@@ -257,6 +296,7 @@ static const test_case tests[] = {
     {"lost_cqe_close_recovers", t_lost_cqe_close_recovers},
     {"no_recovery_without_loss", t_no_recovery_without_loss},
     {"dring_tail_checks", t_dring_tail_checks},
+    {"dring_window", t_dring_window},
     {"udp_bad_tail_poisons", t_udp_bad_tail},
 };
 

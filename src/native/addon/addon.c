@@ -342,14 +342,28 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
 }
 
 /* reactorInfo() -> [setupFlags, features, enters, overflows, objects,
- * multishotRecvmsg, pbufRing, wakeups] */
+ * multishotRecvmsg, pbufRing, wakeups, enterEAGAIN, enterEBUSY,
+ * enterEBADR, enterOther, lostCompletions, recoveries, taskruns] */
 static napi_value js_reactor_info(napi_env env, napi_callback_info info) {
   addon *a = ion_addon_get(env, info, 0, NULL);
   if (!a) return NULL;
   napi_value arr;
-  double v[] = {a->rx.ring.setup_flags, a->rx.ring.features, a->rx.enters,
-                a->rx.overflows,        a->rx.nobjs,         a->rx.multishot_recvmsg,
-                a->rx.pbuf_ring,        a->rx.wakeups};
+  const ion_reactor *rx = &a->rx;
+  double v[] = {rx->ring.setup_flags,
+                rx->ring.features,
+                rx->enters,
+                rx->overflows,
+                rx->nobjs,
+                rx->multishot_recvmsg,
+                rx->pbuf_ring,
+                rx->wakeups,
+                rx->enter_errors[ION_ENTER_EAGAIN],
+                rx->enter_errors[ION_ENTER_EBUSY],
+                rx->enter_errors[ION_ENTER_EBADR],
+                rx->enter_errors[ION_ENTER_OTHER],
+                rx->lost_cqes,
+                rx->recoveries,
+                rx->taskruns};
   uint32_t n = sizeof(v) / sizeof(v[0]);
   napi_create_array_with_length(env, n, &arr);
   for (uint32_t i = 0; i < n; i++) {

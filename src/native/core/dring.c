@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 int ion_dring_init(ion_dring *d, int32_t *desc, const int32_t *ctrl,
                    uint32_t slots) {
@@ -61,4 +62,42 @@ void ion_dring_report(ion_dring *d, ion_reactor *rx, ion_obj *o, bool tell) {
   }
   o->sdone = d->frontier;
   if (tell || d->ctrl[ION_C_SWANT]) ion_reactor_notify(rx, o, ION_EV_SENT);
+}
+
+int ion_dring_window_open(ion_dring *d, ion_dring_window *w, uint8_t *mem,
+                          uint32_t lo, uint32_t span, uint32_t seq,
+                          uint32_t slots, uint32_t off, uint32_t len) {
+  memset(w, 0, sizeof(*w));
+  uint32_t tail;
+  if (ion_dring_tail(d, &tail) < 0 || seq != tail) return -EINVAL;
+  /* JS never has more than `slots` descriptors past the frontier. */
+  if (slots == 0 || slots > d->slots || (tail - d->frontier) + slots > d->slots)
+    return -EINVAL;
+  if (off < lo || len > span || off - lo > span - len) return -EINVAL;
+  w->seq = seq;
+  w->slots = slots;
+  w->data = mem + off;
+  w->data_off = off;
+  w->data_len = len;
+  return 0;
+}
+
+int32_t *ion_dring_window_next(ion_dring *d, ion_dring_window *w,
+                               uint32_t len, uint32_t align,
+                               uint8_t **payload) {
+  if (w->used >= w->slots) return NULL;
+  if (align == 0 || (align & (align - 1)) || align > 64) align = 1;
+  /* Aligned in the object's memory (mem is page aligned), not just in
+   * the window. */
+  uint32_t abs = w->data_off + w->fill;
+  uint32_t at = ((abs + (align - 1)) & ~(align - 1)) - w->data_off;
+  if (at > w->data_len || len > w->data_len - at) return NULL;
+  int32_t *desc = ion_dring_desc(d, ion_dring_slot(d, w->seq + w->used));
+  memset(desc, 0, ION_D_WORDS * sizeof(*desc));
+  desc[ION_D_OFF] = (int32_t)(w->data_off + at);
+  desc[ION_D_LEN] = (int32_t)len;
+  *payload = w->data + at;
+  w->fill = at + len;
+  w->used++;
+  return desc;
 }

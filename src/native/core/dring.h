@@ -61,6 +61,35 @@ uint32_t ion_dring_fail_pending(ion_dring *d, int32_t err);
 /* Move the frontier past finished descriptors, store it in o->sdone and
  * tell JS (ION_EV_SENT) if tell, or if JS asked (ctrl[ION_C_SWANT]). */
 void ion_dring_report(ion_dring *d, ion_reactor *rx, ion_obj *o, bool tell);
+/* A window of the ring that JS lent native code to fill (SendQueue.window
+ * in src/core/sendqueue.ts): descriptors from seq, at most slots of them,
+ * payloads packed within [data, data + data_len). Producers that move
+ * packets between objects in C (WireGuard, forwarders) write descriptors
+ * and payloads there; JS then accounts them (commitWindow) and pushes. */
+typedef struct ion_dring_window {
+  uint32_t seq;
+  uint32_t slots;
+  uint8_t *data;     /* inside the object's request data region */
+  uint32_t data_off; /* data - the object's memory (descriptor OFF words) */
+  uint32_t data_len;
+  uint32_t used;     /* descriptors filled */
+  uint32_t fill;     /* payload bytes used, from data */
+} ion_dring_window;
+
+/* Check a window JS asked for against native's own counters and the data
+ * region [lo, lo + span) of memory mem: seq is the tail JS published (the
+ * next descriptor it would push), the slots fit in the ring past the
+ * frontier, the bytes lie in the region. 0, or -EINVAL (nothing to fill). */
+int ion_dring_window_open(ion_dring *d, ion_dring_window *w, uint8_t *mem,
+                          uint32_t lo, uint32_t span, uint32_t seq,
+                          uint32_t slots, uint32_t off, uint32_t len);
+/* Room for the next descriptor with a payload of len bytes (aligned to
+ * align, a power of two <= 64): its descriptor (zeroed but for OFF/LEN)
+ * and payload pointer, or NULL when the window is full. */
+int32_t *ion_dring_window_next(ion_dring *d, ion_dring_window *w,
+                               uint32_t len, uint32_t align,
+                               uint8_t **payload);
+
 /* Descriptors taken and not yet past the frontier. */
 static inline bool ion_dring_busy(const ion_dring *d) {
   return d->next != d->frontier;
