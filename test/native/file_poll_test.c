@@ -265,6 +265,54 @@ out:
 
 /* Write until the socket is full: the rest waits for POLLOUT (the hook
  * asks the addon for it) and keeps the loop alive; writable sends it. */
+/* Native code in another object (WireGuard, forwarders) reads the batch
+ * through ion_file_batch_get (entries checked against the read pool) and
+ * writes packets through a window of the write ring. */
+static int t_tun_cross_object(void) {
+  int st = FAIL;
+  pfix p;
+  rx_init(&p);
+  CHECK(tun_pair(&p) == 0);
+  CHECK(obj_open(&p, ION_FILE_TUN, 0) == 0);
+  CHECK(ion_file_start(p.f) == 0);
+  uint8_t pkt[40], in[64];
+  for (int i = 0; i < 3; i++) {
+    memset(pkt, 0x45 + i, sizeof(pkt));
+    CHECK(send(p.peer, pkt, 20 + (size_t)i, 0) == 20 + i);
+  }
+  p.o->poll->readable(p.o);
+  CHECK(p.o->rcount == 3);
+  uint8_t *data;
+  uint32_t len;
+  CHECK(ion_file_batch_get(p.f, 1, &data, &len) == 0 && len == 21);
+  CHECK(data[0] == 0x46 && data >= p.mem + p.lay.rpool);
+  CHECK(ion_file_batch_get(p.f, 3, &data, &len) == -EINVAL); /* past count */
+  rmeta(&p, 2)[ION_R_OFF] = (int32_t)p.lay.qdata; /* tampered: not the pool */
+  CHECK(ion_file_batch_get(p.f, 2, &data, &len) == -EINVAL);
+  rmeta(&p, 2)[ION_R_LEN] = -1;
+  CHECK(ion_file_batch_get(p.f, 2, &data, &len) == -EINVAL);
+  /* A window of the write ring: two packets, then JS's tail moves. */
+  ion_dring_window w;
+  uint32_t at = p.lay.qdata + 64;
+  CHECK(ion_file_window_open(p.f, &w, 1, 2, at, 256) == -EINVAL); /* tail 0 */
+  CHECK(ion_file_window_open(p.f, &w, 0, 2, at, 256) == 0);
+  uint8_t *a = ion_file_window_next(p.f, &w, 30);
+  uint8_t *b = ion_file_window_next(p.f, &w, 25);
+  CHECK(a && b && !ion_file_window_next(p.f, &w, 1));
+  memset(a, 0x61, 30);
+  memset(b, 0x62, 25);
+  CHECK(qdesc(&p, 0)[ION_Q_OP] == ION_QOP_WRITE && qdesc(&p, 1)[ION_Q_LEN] == 25);
+  p.ctrl[ION_C_STAIL] = 2; /* what JS's commitWindow does */
+  ion_file_flush(p.f);
+  CHECK(p.o->sdone == 2 && qdesc(&p, 0)[ION_Q_RES] == 30);
+  CHECK(recv(p.peer, in, sizeof(in), 0) == 30 && in[0] == 0x61);
+  CHECK(recv(p.peer, in, sizeof(in), 0) == 25 && in[24] == 0x62);
+  st = PASS;
+out:
+  teardown(&p);
+  return st;
+}
+
 static int t_tun_write_eagain(void) {
   int st = FAIL;
   pfix p;
@@ -356,6 +404,7 @@ static const test_case tests[] = {
     {"file_bad_descriptor", t_file_bad_desc},
     {"file_refused", t_file_refused},
     {"tun_read_packets", t_tun_read},
+    {"tun_cross_object", t_tun_cross_object},
     {"tun_write_eagain_pollout", t_tun_write_eagain},
     {"tun_close_contract", t_tun_close},
     {"tun_poll_error", t_tun_poll_error},

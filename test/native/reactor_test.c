@@ -287,6 +287,43 @@ out:
   return st;
 }
 
+/* Native code in another object reads the UDP batch through
+ * ion_udp_batch_get (entries checked against the pool) and sends through a
+ * window of the send ring. */
+static int t_udp_cross_object(void) {
+  int st = FAIL;
+  rfix f;
+  int rc = rfix_open(&f, 1, 8);
+  CHECKF(rc == 0, "open=%d", rc);
+  CHECK(send_pattern(f.peer, &f.obj_addr, 33, 5));
+  CHECKF(rfix_pump(&f, W_RCOUNT, 1, false), "rcount=%u", f.u->obj.rcount);
+  ion_udp_pkt pkt;
+  CHECK(ion_udp_batch_get(f.u, 0, &pkt) == 0 && pkt.len == 33);
+  CHECK(same(pkt.data, 33, 5) && pkt.family == 4);
+  CHECK(pkt.port == ntohs(f.peer_addr.sin_port));
+  CHECK(ion_udp_batch_get(f.u, 1, &pkt) == -EINVAL);
+  rmeta(&f, 0)[ION_M_OFF] = (int32_t)f.lay.sdata; /* tampered */
+  CHECK(ion_udp_batch_get(f.u, 0, &pkt) == -EINVAL);
+  rfix_dispatch(&f);
+  ion_dring_window w;
+  CHECK(ion_udp_window_open(f.u, &w, 0, 2, f.lay.sdata, 512) == 0);
+  uint8_t to[16] = {0};
+  memcpy(to, &f.peer_addr.sin_addr, 4);
+  uint8_t *p = ion_udp_window_next(f.u, &w, 44, 4, to,
+                                   ntohs(f.peer_addr.sin_port), 0);
+  CHECK(p != NULL && ((uintptr_t)p & 15) == 0);
+  fill(p, 44, 6);
+  f.ctrl[ION_C_STAIL] = 1; /* what JS's commitWindow does */
+  ion_udp_flush(f.u);
+  CHECKF(rfix_pump(&f, W_SDONE, 1, false), "sdone=%u", f.u->obj.sdone);
+  CHECK(peer_got(&f, 44, 6));
+  CHECK(rfix_close_checked(&f));
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
 static const test_case tests[] = {
     {"eventfd_after_deferred_completion", t_eventfd_deferred},
     {"failed_enter_eagain_resubmits", t_enter_eagain},
@@ -297,6 +334,7 @@ static const test_case tests[] = {
     {"no_recovery_without_loss", t_no_recovery_without_loss},
     {"dring_tail_checks", t_dring_tail_checks},
     {"dring_window", t_dring_window},
+    {"udp_cross_object", t_udp_cross_object},
     {"udp_bad_tail_poisons", t_udp_bad_tail},
 };
 

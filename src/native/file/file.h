@@ -131,6 +131,23 @@ void ion_file_set_ref(ion_file *f, int ref);
  * every request, and the fd is closed then. */
 void ion_file_close(ion_file *f);
 int ion_file_fd(const ion_file *f);
+
+/* ---- TUN, for native code in other objects (file_batch.c) ---- */
+struct ion_dring_window;
+/* Packet i of the current read batch: 0, or -EINVAL if i is out of range
+ * or its entry (shared memory) points outside the read pool. */
+int ion_file_batch_get(ion_file *f, uint32_t i, uint8_t **data,
+                       uint32_t *len);
+/* A window of the write ring JS lent (SendQueue.window): -EINVAL if it
+ * does not match native's counters or the request region, -EBADF if
+ * closing or not a TUN device. */
+int ion_file_window_open(ion_file *f, struct ion_dring_window *w,
+                         uint32_t seq, uint32_t slots, uint32_t off,
+                         uint32_t len);
+/* The next packet write of the window: where to write its len bytes
+ * (16-byte aligned), or NULL when the window is full. */
+uint8_t *ion_file_window_next(ion_file *f, struct ion_dring_window *w,
+                              uint32_t len);
 int ion_file_is_multishot(const ion_file *f);
 
 #endif

@@ -143,6 +143,33 @@ int ion_udp_is_multishot(const ion_udp *u);
 int ion_udp_gro_on(const ion_udp *u);
 int ion_udp_gso_on(const ion_udp *u);
 
+/* ---- for native code in other objects (udp_batch.c) ---- */
+
+/* One datagram of the batch JS is handling, and its sender. */
+typedef struct ion_udp_pkt {
+  uint8_t *data; /* in the receive pool; valid until the dispatch ends */
+  uint32_t len;
+  int family; /* 4 or 6 */
+  uint16_t port;
+  uint32_t scope;
+  uint8_t addr[16]; /* IPv4: the first 4 */
+} ion_udp_pkt;
+
+struct ion_dring_window;
+/* Datagram i of the current batch (i < the batch's count): 0, or -EINVAL
+ * if i is out of range or its entry (shared memory) points outside the
+ * receive pool. */
+int ion_udp_batch_get(ion_udp *u, uint32_t i, ion_udp_pkt *out);
+/* A window of the send ring JS lent (SendQueue.window): -EINVAL if it
+ * does not match native's counters or the send region, -EBADF if closing. */
+int ion_udp_window_open(ion_udp *u, struct ion_dring_window *w, uint32_t seq,
+                        uint32_t slots, uint32_t off, uint32_t len);
+/* The next send of the window, to addr:port: where to write its len bytes
+ * (16-byte aligned), or NULL when the window is full. */
+uint8_t *ion_udp_window_next(ion_udp *u, struct ion_dring_window *w,
+                             uint32_t len, int family, const uint8_t addr[16],
+                             int port, uint32_t scope);
+
 /* Options for ion_udp_setopt/getopt (int-valued only). */
 enum {
   ION_OPT_REUSEADDR = 1,
