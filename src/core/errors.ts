@@ -8,9 +8,16 @@
  */
 import { getSystemErrorName } from 'node:util';
 
+/**
+ * A kernel error in Node's shape (what Node's errnoException makes): a
+ * NodeJS.ErrnoException whose code, errno and syscall are always set.
+ */
 export interface SystemError extends Error {
+  /** The errno name, e.g. 'EADDRINUSE'. */
   code: string;
+  /** The negative errno, e.g. -98. */
   errno: number;
+  /** What failed: 'bind', 'send', 'recvmsg', 'read', 'write', ... */
   syscall: string;
   address?: string;
   port?: number;

@@ -6,9 +6,15 @@
  * descriptor. Memory is bounded: when either ring is full, push fails and
  * the socket emits 'drain' once space returns.
  */
+import type { SystemError } from './errors.js';
 import { C_SDONE, C_STAIL, C_SWANT, M_ADDR, M_FAMILY, M_FLAGS, M_LEN, M_OFF, M_PORT, M_SCOPE, M_WORDS } from './layout.js';
 
-export type SendCallback = (error: Error | null, bytes: number) => void;
+/**
+ * A send's (or write's) completion: `error` is null, or a Node-style system
+ * error (`code` such as 'ECANCELED', negative `errno`, `syscall`), so
+ * `err.code` needs no cast; `bytes` is what the kernel took (0 on error).
+ */
+export type SendCallback = (error: SystemError | null, bytes: number) => void;
 
 /** What the queue reports when descriptors complete. */
 export interface SendSink {

@@ -219,8 +219,18 @@ interface DeviceInfo {
   persist: boolean;
 }
 
+/** The events of a TunDevice and their arguments (typed `on`/`once`/`emit`). */
+export interface TunDeviceEvents {
+  /** A read error (after it the device reads no more), or a failed write without a callback. */
+  error: [err: SystemError];
+  /** A write refused with `false` may be retried now. */
+  drain: [];
+  /** Closed: nothing follows. */
+  close: [];
+}
+
 /** A TUN queue: one fd of a TUN interface, read and written through io_uring (or poll). */
-export class TunDevice extends EventEmitter implements CoreOwner {
+export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwner {
   /** 'io_uring', or 'poll' where io_uring is refused (see TunIoOptions.backend). */
   readonly backend: FileBackendName;
   /** The interface name (e.g. 'tun0'). */

@@ -24,6 +24,7 @@ import {
   invalidArgType,
   invalidArgValue,
   notRunning,
+  type SystemError,
 } from '../core/errors.js';
 import * as C from '../core/layout.js';
 import * as U from './layout.js';
@@ -39,12 +40,24 @@ export interface AddressInfo {
   port: number;
 }
 
+/** The events of a UdpSocket and their arguments (typed `on`/`once`/`emit`). */
+export interface UdpSocketEvents {
+  /** The socket is bound (at once on io_uring and mmsg; after the bind on dgram). */
+  listening: [];
+  /** A receive error, a failed send without a callback, or (dgram backend) a bind error. */
+  error: [err: SystemError];
+  /** A send refused with `false` may be retried now. */
+  drain: [];
+  /** Closed: nothing follows. */
+  close: [];
+}
+
 type State = 'open' | 'closing' | 'closed';
 
 /** Largest UDP payload: 65535 - 8 (UDP) - 20 (IPv4) or - 0 (IPv6 header is not counted in its payload length). */
 const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
 
-export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
+export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorClient, SendSink {
   /** Which backend moves the packets: 'io_uring' or 'mmsg'. */
   readonly backend: BackendName;
   readonly type: 'udp4' | 'udp6';
@@ -415,7 +428,7 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       this.emit('listening');
     }
     if (ev & C.EV_ERROR && this.state === 'open') {
-      const err = this.native.udpTakeError?.(this.id) ?? errnoException(this.ctrl[C.C_RERR] ?? 0, 'recvmsg');
+      const err = (this.native.udpTakeError?.(this.id) as SystemError | undefined) ?? errnoException(this.ctrl[C.C_RERR] ?? 0, 'recvmsg');
       this.settleReady?.(err);
       this.settleReady = undefined;
       this.emit('error', err);
