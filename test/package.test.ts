@@ -172,7 +172,7 @@ function runtimeReport(dir: string): RuntimeReport {
 
 /** A strict nodenext consumer of the published types: every line must type-check. */
 const TYPES_CHECK = `
-import { openUdp, probe, type SystemError, type TunDevice, type Tunnel, type UdpSocket } from 'iouring-net';
+import { openUdp, probe, type ObjectError, type TunDevice, type Tunnel, type UdpSocket } from 'iouring-net';
 import dgram from 'iouring-net/dgram';
 import { once } from 'node:events';
 
@@ -189,14 +189,16 @@ sock.send(Buffer.from('x'), 9, '127.0.0.1', (err, bytes) => {
     console.log(n);
   }
 });
-sock.on('error', (err: SystemError) => console.log(err.code, err.syscall));
+// 'error' carries a kernel error or one of the library's coded failures:
+// code is a string either way; syscall only on the kernel's.
+sock.on('error', (err: ObjectError) => console.log(err.code, 'syscall' in err ? err.syscall : 'coded'));
 sock.on('drain', () => undefined);
 // @ts-expect-error: events are typed; 'message' is not one of a UdpSocket's
 sock.on('message', () => undefined);
 await once(sock, 'listening');
 
 declare const tun: TunDevice;
-tun.on('error', (err) => { const s: string = err.syscall; console.log(s); });
+tun.on('error', (err) => { const c: string = err.code; const s: string | undefined = 'syscall' in err ? err.syscall : undefined; console.log(c, s); });
 tun.write(new Uint8Array(20), (err) => { if (err) { const c: string = err.code; console.log(c); } });
 declare const tunnel: Tunnel;
 tunnel.on('error', (err) => { const side: 'udp' | 'tun' | undefined = err.source; console.log(side, err.code); });
