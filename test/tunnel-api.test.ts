@@ -158,7 +158,13 @@ test('rebinds raced with close(): every call settles, nothing leaks', { skip }, 
   const results = await Promise.allSettled(calls);
   await closing;
   assert.equal(r.tunnel.isOpen, false);
-  for (const res of results) {
+  // Serialized: the calls that finished before the close resolved, every
+  // later one rejected with the close's code. The last one cannot have
+  // finished within the one turn before close() (else nothing raced).
+  const firstRejected = results.findIndex((res) => res.status === 'rejected');
+  assert.ok(firstRejected >= 0, `close() came before the last rebind finished: ${results.map((res) => res.status).join(',')}`);
+  for (const [i, res] of results.entries()) {
+    assert.equal(res.status, i < firstRejected ? 'fulfilled' : 'rejected', `call ${i}`);
     if (res.status === 'rejected') assert.equal((res.reason as { code?: string }).code, 'ERR_TUNNEL_CLOSED');
   }
   await assert.rejects(r.tunnel.rebind(), { code: 'ERR_TUNNEL_CLOSED' });
