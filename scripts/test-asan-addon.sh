@@ -32,6 +32,8 @@ reports=${IOURING_NET_TEST_REPORTS:-$PWD/build/test-reports}
 mkdir -p "$reports"
 human=tap
 [ -t 1 ] && human=spec
+# Both backends run even if the first fails; the script fails at the end.
+failed=()
 for backend in io_uring mmsg; do
   echo "== UDP, TUN and file suites through the ASan addon, backend $backend"
   IOURING_NET_BACKEND=$backend IOURING_NET_ADDON_PATH="$PWD/$out/iouring_net.node" LD_PRELOAD="$libasan" \
@@ -40,5 +42,9 @@ for backend in io_uring mmsg; do
     --test-reporter="$human" --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$reports/asan-$backend.tap" \
     dist/test/udp-*.test.js dist/test/lifecycle.test.js \
-    dist/test/tun-*.test.js dist/test/file-*.test.js
+    dist/test/tun-*.test.js dist/test/file-*.test.js || failed+=("$backend")
 done
+if [ "${#failed[@]}" -ne 0 ]; then
+  echo "== the ASan addon run failed on: ${failed[*]}" >&2
+  exit 1
+fi
