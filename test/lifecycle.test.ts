@@ -3,7 +3,8 @@
  * right status, whether sockets were closed, unref'd, left busy at
  * process.exit(), or a handler threw; each worker thread has its own ring
  * and can end with I/O in flight. No assertion is about speed (measured
- * here: a child exits in 60-150 ms); the timeouts are hang guards.
+ * here: a child's whole run, node's start-up included, takes 140-340 ms);
+ * the timeouts are hang guards.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
