@@ -133,13 +133,29 @@ export class Trace {
     }
   }
 
-  /** Wait for n entries on a channel, then a little longer to catch extra ones. */
+  /** Wait for n entries on a channel (then settle() catches extra ones). */
   async entriesOn(ch: string, n: number, ms = 3000): Promise<void> {
     await this.until(() => this.count(ch) >= n, `${n} entries on '${ch}'`, ms);
   }
 
-  wait(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
+  /**
+   * Let what the scenario started deliver its events before it goes on (to
+   * catch extra ones): a datagram between two fresh sockets of the API
+   * under test, not watched, so they leave no entries. Its arrival needs
+   * the event loop (and, for the layer, its reactor) to have dispatched
+   * what was already under way. A marker instead of a fixed sleep.
+   */
+  async settle(): Promise<void> {
+    const rx = this.api.createSocket('udp4');
+    const tx = this.api.createSocket('udp4');
+    try {
+      await this.within(new Promise<void>((r) => rx.bind(0, '127.0.0.1', () => r())), 'the settle marker to bind');
+      const got = new Promise<void>((r) => rx.once('message', () => r()));
+      tx.send('settle', rx.address().port, '127.0.0.1');
+      await this.within(got, 'the settle marker datagram');
+    } finally {
+      await this.within(Promise.all([rx, tx].map((s) => new Promise<void>((r) => s.close(() => r())))), 'the settle marker to close');
+    }
   }
 
   /** Bound a promise. */

@@ -172,7 +172,7 @@ const binding: Scenario[] = [
       // With a callback and no 'error' listener the failure is swallowed.
       const c = t.watch(t.sock('udp4'), 'c', ['listening']);
       c.bind(port, '127.0.0.1', t.cb('c', 'callback'));
-      await t.wait(30);
+      await t.settle();
       t.log('c', 'listeners', c.listenerCount('error'), c.listenerCount('listening'));
     },
   },
@@ -219,7 +219,7 @@ const binding: Scenario[] = [
       a.bind(0, '127.0.0.1');
       a.close(t.cb('a', 'close cb'));
       await t.entriesOn('a', 2);
-      await t.wait(20);
+      await t.settle();
     },
   },
   {
@@ -266,7 +266,7 @@ const sending: Scenario[] = [
       for (const [label, fn] of forms) t.call('calls', label, fn);
       await t.entriesOn('~rx', forms.length);
       await t.entriesOn('~cb', forms.length - 2);
-      await t.wait(20);
+      await t.settle();
       t.log('tx', 'bound', tx.address().address);
     },
   },
@@ -296,7 +296,7 @@ const sending: Scenario[] = [
         ['function as address', () => tx.send('x', port, (() => undefined) as never, 'ignored' as never)],
       ];
       for (const [label, fn] of bad) t.call('calls', label, fn);
-      await t.wait(30);
+      await t.settle();
       t.log('calls', 'still unbound', (() => {
         try {
           return tx.address();
@@ -320,7 +320,7 @@ const sending: Scenario[] = [
       tx.send(Buffer.alloc(65507, 1), port, '127.0.0.1', t.cb('s', 'largest'));
       await t.entriesOn('s', 4);
       await t.entriesOn('~rx', 1);
-      await t.wait(30);
+      await t.settle();
     },
   },
   {
@@ -357,7 +357,7 @@ const sending: Scenario[] = [
       c.close(t.cb('c', 'close cb'));
       t.call('c', 'getSendQueueCount while binding', () => c.getSendQueueCount());
       await t.entriesOn('c', 4);
-      await t.wait(30);
+      await t.settle();
     },
   },
   {
@@ -412,14 +412,14 @@ const connecting: Scenario[] = [
       t.call('s', '6-argument form with a port', () => s.send('x', 0, 1, port, '127.0.0.1'));
       t.call('s', "3-argument form: 'port' is taken as the callback", () => s.send('five', port, '127.0.0.1'));
       await t.entriesOn('~rx', 5);
-      await t.wait(20);
+      await t.settle();
       t.call('s', 'disconnect', () => s.disconnect());
       t.call('s', 'remoteAddress after disconnect', () => s.remoteAddress());
       t.call('s', 'disconnect twice', () => s.disconnect());
       t.call('s', 'send without address after disconnect', () => s.send('six'));
       s.send('seven', port, '127.0.0.1', t.cb('s', 'send cb'));
       await t.entriesOn('~rx', 6);
-      await t.wait(20);
+      await t.settle();
     },
   },
   {
@@ -474,7 +474,7 @@ const connecting: Scenario[] = [
       t.name(other.address().port, 'OTHER');
       await t.within(new Promise<void>((r) => rx.connect(peerPort, '127.0.0.1', () => r())), 'connect');
       other.send('from other', port, '127.0.0.1');
-      await t.wait(20);
+      await t.settle();
       peer.send('from peer', port, '127.0.0.1');
       await t.entriesOn('rx', 1);
       const lone = t.watch(t.sock('udp4'), 'lone', ['error']);

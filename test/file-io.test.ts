@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openFile, probe, type RingFile } from '../src/index.js';
-import { FILE_BACKEND, openFds } from './helpers.js';
+import { FILE_BACKEND, openFds, waitUntil } from './helpers.js';
+import { threadsBlockedOn } from './kernel-state.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/file-line.txt', import.meta.url));
 const p = probe();
@@ -183,17 +184,18 @@ test("requests complete while libuv's fs thread pool is stuck", { skip, timeout:
   let unblocked = 0;
   for (let i = 0; i < pool; i++) read(fd, Buffer.alloc(1), 0, 1, null, () => void unblocked++);
   try {
-    await new Promise((r) => setTimeout(r, 50)); // the reads now occupy the pool
+    // The reads now occupy the pool: every pool thread sits in read(2) on the FIFO.
+    await waitUntil(() => threadsBlockedOn(fd) === pool, 10_000, `${pool} pool threads blocked reading the FIFO (${threadsBlockedOn(fd)} now)`);
     const path = join(dir, 'pool.bin');
     await withFile(openFile(path, { flags: 'w+' }), async (f) => {
       assert.equal(await f.write('not through the pool', 0), 20);
       assert.equal((await f.read(20, 0)).toString(), 'not through the pool');
     });
     assert.equal(unblocked, 0, 'the pool was stuck the whole time');
+    assert.equal(threadsBlockedOn(fd), pool, 'the pool is still stuck');
   } finally {
     writeSync(fd, Buffer.alloc(pool)); // let the stuck reads finish
-    const deadline = Date.now() + 5000;
-    while (unblocked < pool && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => unblocked === pool, 10_000, 'the stuck reads to finish');
     closeSync(fd);
   }
 });

@@ -3,9 +3,11 @@
  * 1500-byte MTU: two bursts of 3000-byte datagrams to one peer. UDP GSO
  * refuses segments larger than the route's MTU (EINVAL); every datagram
  * must still arrive (sent one by one, fragmented), and the socket must
- * learn not to try that size again. Prints one JSON line.
+ * learn not to try that size again. Each burst is waited for (hang guard:
+ * 10 s); prints one JSON line, with what arrived even after a timeout.
  */
 import { openUdp, type UdpStats } from '../src/index.js';
+import { waitUntil } from './helpers.js';
 
 const COUNT = 20;
 const SIZE = 3000;
@@ -25,14 +27,16 @@ const port = rx.address().port;
 const burst = (tag: number): void => {
   for (let i = 0; i < COUNT; i++) tx.send(Buffer.alloc(SIZE, tag + i), port, '127.0.0.1');
 };
-const until = async (n: number): Promise<void> => {
-  for (let t = 0; t < 500 && good + bad < n; t++) await new Promise((r) => setTimeout(r, 10));
-};
+const until = (n: number): Promise<string | undefined> =>
+  waitUntil(() => good + bad >= n, 10_000, `${n} datagrams`).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
 burst(0);
-await until(COUNT);
+const timeoutFirst = await until(COUNT);
 const first: UdpStats = tx.stats();
 burst(100);
-await until(2 * COUNT);
+const timeoutSecond = timeoutFirst ?? (await until(2 * COUNT));
 const second: UdpStats = tx.stats();
 process.stdout.write(
   `${JSON.stringify({
@@ -42,6 +46,7 @@ process.stdout.write(
     fallbacksFirst: first.gsoFallbacks,
     fallbacksSecond: second.gsoFallbacks,
     gsoSends: second.gsoSends,
+    ...(timeoutFirst || timeoutSecond ? { timeout: timeoutFirst ?? timeoutSecond } : {}),
   })}\n`,
 );
 rx.close();

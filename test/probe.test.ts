@@ -3,13 +3,16 @@ import { test } from 'node:test';
 import { probe } from '../src/index.js';
 import { explainSetupErrno } from '../src/core/probe.js';
 
-test('probe() reports io_uring with its features and ops, and never throws', () => {
+test('probe() reports io_uring with its features and ops, and never throws', (t) => {
   const p = probe();
   assert.equal(typeof p.available, 'boolean');
   assert.equal(typeof p.kernel, 'string');
   if (!p.available) {
-    // Not a failure of ours: say why, and check the reason is readable.
+    // Not necessarily a failure of ours: the reason must be readable, and
+    // the rest is a skip that says why (CI, where io_uring is allowed,
+    // fails on it: scripts/test.sh and test/skips.ts).
     assert.ok(p.reason.length > 10, p.reason);
+    t.skip(`io_uring is not available here: ${p.reason}`);
     return;
   }
   assert.equal(p.reason, '');

@@ -1,11 +1,19 @@
 /**
- * The TUN close contract: close() with a read in flight returns at once,
- * 'close' follows promptly, the fd is released and the interface goes
- * away (unless persist); every accepted write's callback fires exactly
- * once, before 'close'; the process exits promptly however it ends. For
- * both read modes on io_uring, or on the poll backend (IOURING_NET_BACKEND=
- * mmsg; children and workers inherit it). Skips (saying why) when not root
- * or without `ip`.
+ * The TUN close contract: close() with a read in flight returns before
+ * 'close' (it never waits for the read), 'close' follows, the fd is
+ * released and the interface goes away (unless persist); every accepted
+ * write's callback fires exactly once, before 'close', and nothing after;
+ * the process exits by itself however it ends. For both read modes on
+ * io_uring, or on the poll backend (IOURING_NET_BACKEND=mmsg; children and
+ * workers inherit it). Skips (saying why) when not root or without `ip`.
+ *
+ * No assertion here is about speed; every wait is bounded only as a hang
+ * guard. Measured here (2 shared cores, 20 devices, read armed): on
+ * io_uring close() returns in 0.03 ms median (0.2 max) and 'close' comes
+ * 31 ms (39) later, when the fd is closed at finalize and the kernel tears
+ * the interface down; on the poll backend close() itself takes 27 ms (40),
+ * as it closes the fd inside, and 'close' follows at once. A child's
+ * whole run, node's start-up included, takes 130-450 ms.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +22,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { netdev, openTun, type TunDevice } from '../src/index.js';
-import { FILE_BACKEND, openFds, readModeOption, TUN_READ_MODES, waitUntil } from './helpers.js';
+import { FILE_BACKEND, openFds, reactorMarker, readModeOption, TUN_READ_MODES, waitUntil, within } from './helpers.js';
+import { armedRingReads, readArmed } from './kernel-state.js';
 import { Netns, rootHasLink, tunSkipReason, uniqueIfName } from './netns.js';
 import { echoRequest4, ip4 } from './tun-packets.js';
 
@@ -23,15 +32,9 @@ const child = fileURLToPath(new URL('./tun-exit-child.js', import.meta.url));
 const workerBody = fileURLToPath(new URL('./tun-worker-child.js', import.meta.url));
 const modes = TUN_READ_MODES;
 
-function closed(dev: TunDevice, ms = 5000): Promise<number> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`'close' did not arrive within ${ms} ms`)), ms);
-    dev.once('close', () => {
-      clearTimeout(t);
-      resolve(Date.now() - t0);
-    });
-  });
+/** The next 'close' of dev (hang guard: 10 s). */
+function closed(dev: TunDevice): Promise<void> {
+  return within(new Promise<void>((resolve) => dev.once('close', () => resolve())), 10_000, `'close' of ${dev.name}`);
 }
 
 function fdTarget(fd: number): string | null {
@@ -43,33 +46,32 @@ function fdTarget(fd: number): string | null {
 }
 
 for (const readMode of modes) {
-  test(`close() with a read in flight is prompt and releases the fd (${readMode})`, { skip }, async () => {
+  test(`close() with a read in flight returns before 'close' and releases the fd (${readMode})`, { skip }, async () => {
     // The first device of the process also creates the thread's ring.
     const warm = openTun({ name: uniqueIfName(), readMode: readModeOption(readMode) });
     assert.equal(warm.backend, FILE_BACKEND);
+    const warmClosed = closed(warm);
     warm.close();
-    await closed(warm);
+    await warmClosed;
     const fds0 = openFds();
     for (let round = 0; round < 20; round++) {
       const name = uniqueIfName();
       let batches = 0;
+      const reads0 = armedRingReads();
       // Left down: the read waits for a packet that never comes.
       const dev = openTun({ name, readMode: readModeOption(readMode), onBatch: () => void batches++ });
-      await new Promise((r) => setTimeout(r, 5)); // the read is armed and waiting
+      await waitUntil(() => readArmed(dev, reads0), 5000, 'the kernel to hold the read');
       const fd = dev.fd;
       assert.equal(fdTarget(fd), '/dev/net/tun');
-      const t0 = Date.now();
+      const events: string[] = [];
+      const whenClosed = closed(dev).then(() => events.push("'close'"));
       dev.close();
       // It never waits for the read (that would be forever: no packet comes).
-      // The poll backend closes the fd inside close(), and the kernel tears
-      // the interface down in close(2): 18 ms median, 30 ms max measured
-      // idle, more under load (the io_uring backend pays it later, at
-      // finalize), so its bound leaves room for that.
-      const limit = readMode === 'poll' ? 250 : 50;
-      assert.ok(Date.now() - t0 < limit, `close() itself returns at once (under ${limit} ms)`);
-      const ms = await closed(dev);
-      assert.ok(ms < 1000, `'close' took ${ms} ms`);
+      events.push('close() returned');
+      await whenClosed;
+      assert.deepEqual(events, ['close() returned', "'close'"]);
       assert.notEqual(fdTarget(fd), '/dev/net/tun', 'the TUN fd is closed');
+      assert.equal(readArmed(dev, reads0), false, 'the kernel holds no read for it any more');
       await waitUntil(() => !rootHasLink(name), 5000, `${name} to disappear`);
       assert.equal(batches, 0);
     }
@@ -97,14 +99,19 @@ for (const readMode of modes) {
         });
         if (ok) accepted++;
       }
+      const whenClosed = closed(dev);
       dev.close(() => {
         closedAt = order;
       });
-      await closed(dev);
+      await whenClosed;
+      assert.ok(accepted > 0, 'writes were accepted');
       assert.equal(calls.size, accepted);
       for (const [, n] of calls) assert.equal(n, 1);
-      await new Promise((r) => setTimeout(r, 50));
+      // Nothing after close: the reactor has since completed a marker
+      // write and read, submitted after the close.
+      await reactorMarker();
       assert.equal(calls.size, accepted, 'nothing after close');
+      for (const [, n] of calls) assert.equal(n, 1);
       assert.throws(() => dev.close(), { code: 'ERR_TUN_NOT_RUNNING' });
       assert.throws(() => dev.write(new Uint8Array(20)), { code: 'ERR_TUN_NOT_RUNNING' });
     } finally {
@@ -119,14 +126,16 @@ test('a persistent device stays after close; deleteLink removes it', { skip }, a
   const dev = openTun({ name, persist: true });
   try {
     assert.equal(dev.persist, true);
+    const c = closed(dev);
     dev.close();
-    await closed(dev);
+    await c;
     assert.ok(rootHasLink(name), 'the interface is still there');
     // It can be opened again by name, then removed.
     const again = openTun({ name });
     assert.equal(again.name, name);
+    const c2 = closed(again);
     again.close();
-    await closed(again);
+    await c2;
   } finally {
     if (rootHasLink(name)) netdev.deleteLink(name);
   }
@@ -135,25 +144,22 @@ test('a persistent device stays after close; deleteLink removes it', { skip }, a
 
 for (const readMode of modes) {
   for (const how of ['exit', 'unref', 'close', 'throw']) {
-    test(`process exits promptly with a TUN read in flight: ${how} (${readMode})`, { skip }, async () => {
+    test(`the process exits by itself with a TUN read in flight: ${how} (${readMode})`, { skip }, async () => {
       const name = uniqueIfName();
-      const t0 = Date.now();
-      const r = spawnSync(process.execPath, [child, how, name, readModeOption(readMode)], { timeout: 10_000, encoding: 'utf8' });
-      const ms = Date.now() - t0;
-      assert.equal(r.error, undefined, `child did not exit: ${String(r.error)}`);
+      // The timeout is a hang guard: the child must end on its own.
+      const r = spawnSync(process.execPath, [child, how, name, readModeOption(readMode)], { timeout: 30_000, encoding: 'utf8' });
+      assert.equal(r.error, undefined, `hang guard: the child did not exit by itself within 30 s: ${String(r.error)}\n${r.stderr}`);
       if (how === 'throw') {
         assert.equal(r.status, 1);
         assert.match(r.stderr, /boom/);
       } else {
         assert.equal(r.status, 0, r.stderr);
       }
-      assert.equal(r.stdout.trim(), name);
-      assert.ok(ms < 5000, `exit took ${ms} ms`);
+      // The child prints the name, then 'armed' once the kernel held its read.
+      assert.deepEqual(r.stdout.trim().split('\n'), [name, 'armed'], r.stderr);
       // After process.exit() the kernel tears the ring down in the
       // background; the interface goes when its last request lets go.
-      const t1 = Date.now();
       await waitUntil(() => !rootHasLink(name), 5000, `${name} to disappear`);
-      if (how === 'close' || how === 'unref') assert.ok(Date.now() - t1 < 500);
     });
   }
 }
@@ -167,7 +173,7 @@ for (const readMode of modes) {
       const messages: Record<string, unknown>[] = [];
       const want = mode === 'close' ? 2 : 1;
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('worker timed out')), 10_000);
+        const t = setTimeout(() => reject(new Error(`hang guard: the worker's messages did not come within 10 s (${JSON.stringify(messages)})`)), 10_000);
         w.on('message', (m: Record<string, unknown>) => {
           messages.push(m);
           if (messages.length === want) {
@@ -179,10 +185,11 @@ for (const readMode of modes) {
       });
       assert.equal(messages[0]?.name, name);
       assert.equal(messages[0]?.backend, FILE_BACKEND);
-      const t0 = Date.now();
-      const code = mode === 'terminate' ? await w.terminate() : await exited;
-      assert.ok(Date.now() - t0 < 5000, 'the worker ended promptly');
-      assert.ok(code === 0 || code === 1, `exit code ${code}`);
+      assert.equal(messages[0]?.armed, true, 'the kernel held the read before the worker went on');
+      // Hang guard only: the worker must end (by itself after 'close', or terminated).
+      const code = await within(mode === 'terminate' ? w.terminate() : exited, 10_000, `the worker to end (${mode})`);
+      if (mode === 'close') assert.deepEqual(messages[1], { closed: true });
+      assert.equal(code, mode === 'close' ? 0 : 1, `exit code ${code}`);
       await waitUntil(() => !rootHasLink(name), 5000, `${name} to disappear`);
     });
   }

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { netdev, openTun, type PacketBatch, type TunDevice } from '../src/index.js';
-import { FILE_BACKEND, readModeOption } from './helpers.js';
+import { FILE_BACKEND, readModeOption, waitUntil } from './helpers.js';
 import { Netns, tunSkipReason, uniqueIfName } from './netns.js';
 import { echoRequest4, get16, get32, ip4, isEchoReply4 } from './tun-packets.js';
 
@@ -19,8 +19,12 @@ const skip = tunSkipReason();
 const TOTAL = 100_000;
 const WINDOW = 128;
 const PRESSURE_TOTAL = 30_000;
-const STALL_MS = 3000; // no answer for this long: something was lost
-const LIMIT_MS = 90_000;
+// Hang guards, not speed claims: a lost packet never answers, so a stall
+// is how loss shows (then the count of answers fails the test). Measured
+// here: 100,000 answers in 0.7-1.1 s, 30,000 under pressure in 0.2-0.5 s,
+// the ASan addon included (reported with t.diagnostic, not asserted).
+const STALL_MS = 10_000;
+const LIMIT_MS = 100_000;
 
 function closeDevice(dev: TunDevice | undefined): Promise<void> {
   if (!dev || !dev.isOpen) return Promise.resolve();
@@ -180,7 +184,9 @@ test(turnTitle, { skip }, async () => {
     const peer = ip4('10.81.0.2');
     const local = ip4('10.81.0.1');
     const packets = Array.from({ length: 200 }, (_, i) => echoRequest4(peer, local, 5, i, new Uint8Array(16)));
-    await new Promise((r) => setTimeout(r, 20)); // let start-up enters settle
+    // Nothing else can enter the ring between `before` and `after`: both
+    // are taken in one JS turn plus the flush's microtask, and the loop
+    // (where completions and re-arms happen) does not run in between.
     const before = dev.stats();
     assert.equal(dev.writeMany(packets), 200);
     assert.equal(dev.stats().packetsOut, before.packetsOut, 'nothing is written inside write()');
@@ -192,8 +198,7 @@ test(turnTitle, { skip }, async () => {
     } else {
       assert.equal(after.enters - before.enters, 1, 'one enter for 200 writes');
     }
-    const deadline = Date.now() + 5000;
-    while (replies < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => replies >= 200, 10_000, `200 echo replies (${replies} so far)`);
     assert.equal(replies, 200);
   } finally {
     await closeDevice(dev);

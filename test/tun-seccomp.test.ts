@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { probe } from '../src/index.js';
 import { Netns, tunSkipReason, uniqueIfName } from './netns.js';
 import type { Report } from './tun-seccomp-child.js';
+import { saveNestedTap } from './skips.js';
 import { buildSeccompRun, runSeccompRun, runUnderSeccomp, SECCOMP_RUN_EXIT, type RunResult } from './tools.js';
 
 const child = fileURLToPath(new URL('./tun-seccomp-child.js', import.meta.url));
@@ -90,6 +91,7 @@ function suiteUnderSeccomp(file: string): void {
   delete suiteEnv.NODE_TEST_CONTEXT;
   const path = fileURLToPath(new URL(`./${file}`, import.meta.url));
   const r = runUnderSeccomp('EPERM', '--test', [path], suiteEnv, { alsoEnterRegister: true, timeoutMs: 120_000 });
+  saveNestedTap(`seccomp-EPERM-${file.replace(/\.test\.js$/, '')}`, r.stdout); // its skips are reported and checked too
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /# pass [1-9]/);
   assert.match(r.stdout, /# fail 0/);

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { createTunnel, netdev, openTun, openUdp, type RecvBatch, type Tunnel, type UdpSocket } from '../src/index.js';
 import { openFds, waitUntil } from './helpers.js';
 import { Netns, rootHasLink, tunSkipReason, uniqueIfName } from './netns.js';
-import { echoRequest4, ip4, isEchoReply4 } from './tun-packets.js';
+import { echoRequest4, get16, ip4, isEchoReply4 } from './tun-packets.js';
 
 const skip = tunSkipReason();
 const PEER_INNER = ip4('10.242.0.2');
@@ -68,6 +68,11 @@ async function rig(type: 'udp4' | 'udp6' = 'udp4'): Promise<Rig> {
       ns.destroy();
     },
   };
+}
+
+/** The ICMP sequence number of an IPv4 echo reply. */
+function replySeq(p: Uint8Array): number {
+  return get16(p, 26);
 }
 
 function request(seq: number): Uint8Array {
@@ -128,15 +133,17 @@ test('a socket closed behind the tunnel is replaced by rebind()', { skip }, asyn
     const port = r.tunnel.local.port;
     const old = r.tunnel.socket;
     await new Promise<void>((resolve) => old.close(resolve));
-    // Packets from the device now have nowhere to go: dropped, no crash.
-    r.peer.send(request(1), port, '127.0.0.1');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(r.replies.length, 0);
+    // Datagrams to the tunnel now have nowhere to go: dropped, no crash.
+    let sent = false;
+    r.peer.send(request(1), port, '127.0.0.1', () => (sent = true));
+    await waitUntil(() => sent, 5000, 'the send to the closed port to complete');
     await r.tunnel.rebind();
     assert.notEqual(r.tunnel.socket, old);
     assert.equal(r.tunnel.local.port, port);
     r.peer.send(request(2), port, '127.0.0.1');
-    await waitUntil(() => r.replies.length === 1, 5000, 'a reply through the new socket');
+    await waitUntil(() => r.replies.length >= 1, 5000, 'a reply through the new socket');
+    // Request 1 was never answered: the only reply, the marker's, is for 2.
+    assert.deepEqual(r.replies.map(replySeq), [2]);
   } finally {
     await r.close();
   }
@@ -151,7 +158,13 @@ test('rebinds raced with close(): every call settles, nothing leaks', { skip }, 
   const results = await Promise.allSettled(calls);
   await closing;
   assert.equal(r.tunnel.isOpen, false);
-  for (const res of results) {
+  // Serialized: the calls that finished before the close resolved, every
+  // later one rejected with the close's code. The last one cannot have
+  // finished within the one turn before close() (else nothing raced).
+  const firstRejected = results.findIndex((res) => res.status === 'rejected');
+  assert.ok(firstRejected >= 0, `close() came before the last rebind finished: ${results.map((res) => res.status).join(',')}`);
+  for (const [i, res] of results.entries()) {
+    assert.equal(res.status, i < firstRejected ? 'fulfilled' : 'rejected', `call ${i}`);
     if (res.status === 'rejected') assert.equal((res.reason as { code?: string }).code, 'ERR_TUNNEL_CLOSED');
   }
   await assert.rejects(r.tunnel.rebind(), { code: 'ERR_TUNNEL_CLOSED' });

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from './helpers.js';
 import { tunSkipReason } from './netns.js';
 import { INNER, TUN_NAME, TunnelPair, type Proc } from './tunnel-pair.js';
 
@@ -34,12 +35,12 @@ function lastJson(p: Proc): Transfer {
 async function statsOf(p: Proc): Promise<Record<string, string>> {
   const before = p.stdout.length;
   p.signal('SIGUSR1');
-  const deadline = Date.now() + 5000;
   let line: string | undefined;
-  while (!(line = /stats ([^\n]*)\n/.exec(p.stdout.slice(before))?.[1]) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.ok(line, `a stats line after SIGUSR1; stdout:\n${p.stdout}`);
+  const find = (): boolean => (line = /stats ([^\n]*)\n/.exec(p.stdout.slice(before))?.[1]) !== undefined;
+  await waitUntil(find, 10_000, 'a stats line after SIGUSR1').catch((err: Error) => {
+    throw new Error(`${err.message}; stdout:\n${p.stdout}`);
+  });
+  assert.ok(line);
   return Object.fromEntries(line.split(' ').map((kv) => kv.split('=') as [string, string]));
 }
 

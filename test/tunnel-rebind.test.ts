@@ -14,13 +14,15 @@ import { test } from 'node:test';
 import { createTunnel, netdev, openUdp, type RecvBatch, type Tunnel, type UdpSocket } from '../src/index.js';
 import { openFds, waitUntil } from './helpers.js';
 import { Netns, tunSkipReason, uniqueIfName } from './netns.js';
-import { echoRequest4, ip4, isEchoReply4 } from './tun-packets.js';
+import { echoRequest4, get16, ip4, isEchoReply4 } from './tun-packets.js';
 
 const skip = tunSkipReason();
 const REBINDS = 2000;
 const WINDOW = 32;
 const LOCAL = ip4('10.241.0.2'); // the fake peer's inner address
 const TUN_ADDR = ip4('10.241.0.1');
+/** ICMP id of the marker requests (EchoLoad's ids are sent >>> 16: small). */
+const MARKER_ID = 0xbeef;
 
 /**
  * Echo requests through the tunnel, a window of them always in flight. A
@@ -30,6 +32,8 @@ const TUN_ADDR = ip4('10.241.0.1');
 class EchoLoad {
   sent = 0;
   replies = 0;
+  /** Sequence numbers of the marker requests answered. */
+  readonly markers = new Set<number>();
   private inFlight = 0;
   private lastProgress = Date.now();
   private running = true;
@@ -63,6 +67,10 @@ class EchoLoad {
     for (let i = 0; i < b.length; i++) {
       const p = b.data(i);
       if (!isEchoReply4(p)) continue;
+      if (get16(p, 24) === MARKER_ID) {
+        this.markers.add(get16(p, 26));
+        continue;
+      }
       this.replies++;
       if (this.inFlight > 0) this.inFlight--;
     }
@@ -73,6 +81,20 @@ class EchoLoad {
   stop(): void {
     this.running = false;
     clearInterval(this.timer);
+  }
+
+  /**
+   * After stop(): one echo request behind everything sent, on the same
+   * path (the socket, the tunnel's socket, the device, the kernel and
+   * back, each in order). Its reply shows that every earlier reply still
+   * on the way has arrived. Resolves true when it came back.
+   */
+  async marker(seq: number): Promise<boolean> {
+    this.sock.send(echoRequest4(LOCAL, TUN_ADDR, MARKER_ID, seq, this.payload), this.to.port, '127.0.0.1');
+    return waitUntil(() => this.markers.has(seq), 5000, `the reply to marker ${seq}`).then(
+      () => true,
+      () => false,
+    );
   }
 }
 
@@ -125,11 +147,12 @@ for (const { backend, tunBackend } of cases) {
       const after = l.replies;
       await waitUntil(() => l.replies >= after + 200, 10_000, 'replies after the last rebind');
       load.stop();
-      // Let the last replies arrive: until none came for 300 ms (at most 5 s).
-      for (let i = 0, seen = -1; i < 50 && seen !== l.replies; i++) {
-        seen = l.replies;
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      // The last replies have arrived once a marker sent behind them is
+      // answered. A marker may itself be lost (UDP): up to three, each
+      // waited for (hang guard: 5 s); one must come back.
+      let markerBack = false;
+      for (let m = 0; m < 3 && !markerBack; m++) markerBack = await l.marker(m);
+      assert.ok(markerBack, 'a marker echo came back through the tunnel');
       const lost = l.sent - l.replies;
 
       const s = tunnel.stats();

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RecvBatch, UdpSocket } from '../src/index.js';
 import { DETACH_WAYS, collectGarbage, detach, type DetachWay } from './detach.js';
-import { BACKEND, closed, open, waitUntil } from './helpers.js';
+import { BACKEND, closed, open, udpMarker, waitUntil } from './helpers.js';
 
 function payload(k: number): Buffer {
   const b = Buffer.alloc(64 + (k % 200));
@@ -94,6 +94,10 @@ test(`a view kept past close, then detached and collected: no crash (${BACKEND})
   await closeBoth(server, client);
   assert.equal(detach(kept!.buffer, 'v8'), true);
   await collectGarbage();
+  // Still closed, and the thread's reactor still works: a round trip on new sockets.
+  assert.equal(server.isOpen, false);
+  assert.throws(() => server.send(Buffer.from('x'), 9, '127.0.0.1'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+  await udpMarker();
 });
 
 const dgramWays: DetachWay[] = BACKEND === 'dgram' ? ['structuredClone', 'postMessage', 'v8'] : [];

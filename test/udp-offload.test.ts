@@ -23,6 +23,9 @@ function datagram(k: number, size: number): Buffer {
   return b;
 }
 
+/** Sent after a test's datagrams: index 0xffff, which no test uses. */
+const MARKER = Buffer.from([0xff, 0xff, 0x4d]);
+
 /** Sizes with runs GSO can group, breaks it must respect, and a 0-byte datagram. */
 const SIZES = [
   ...Array<number>(40).fill(1200),
@@ -54,8 +57,21 @@ async function sendAndCollect(opts: Case, sizes: number[]) {
     const port = rx.address().port;
     sizes.forEach((size, k) => assert.equal(tx.send(datagram(k, size), port, host), true));
     await waitUntil(() => got.length >= sizes.length, 5000, `${sizes.length} datagrams`);
-    await new Promise((r) => setTimeout(r, 20)); // nothing more may come
-    return { got, txStats: tx.stats(), rxStats: rx.stats(), txOff: tx.offloads, rxOff: rx.offloads };
+    // Nothing more may come (no datagram twice, no GRO segment split
+    // wrong): a marker sent afterwards, from the same socket and so behind
+    // all of them on loopback, must be the very next datagram.
+    let markerSent = false;
+    assert.equal(tx.send(MARKER, port, host, () => (markerSent = true)), true);
+    await waitUntil(() => markerSent && got.some((r) => r.data.equals(MARKER)), 5000, 'the marker datagram and its send callback');
+    assert.equal(got.length, sizes.length + 1, 'the marker is the only datagram after the last one');
+    assert.deepEqual(got.pop()?.data, MARKER, 'the marker came next');
+    // Counters without the marker: one datagram each way, never grouped
+    // (a run of one) nor coalesced, never cut (3 bytes).
+    const txStats = tx.stats();
+    const rxStats = rx.stats();
+    txStats.packetsOut--;
+    rxStats.packetsIn--;
+    return { got, txStats, rxStats, txOff: tx.offloads, rxOff: rx.offloads };
   } finally {
     rx.close();
     tx.close();
@@ -127,6 +143,7 @@ test(`GSO and GRO over IPv6 (${BACKEND})`, async () => {
   assertAllWhole(r.got, SIZES);
   r.got.forEach((g) => assert.equal(g.address, '::1'));
   if (RING) assert.ok(r.txStats.gsoSends >= 4 && r.rxStats.groReceives >= 1, JSON.stringify(r.rxStats));
+  else assert.deepEqual([r.txStats.gsoSends, r.rxStats.groReceives], [0, 0]);
 });
 
 test(`GRO: datagrams longer than maxMessageSize are cut one by one and flagged (${BACKEND})`, async () => {
