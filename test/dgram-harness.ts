@@ -11,6 +11,7 @@
  * datagrams resolved through dns.lookup, is not guaranteed by node either).
  */
 import * as nodeDgram from 'node:dgram';
+import { inspect } from 'node:util';
 import * as ours from '../src/dgram/socket.js';
 
 export type Sock = ours.Socket;
@@ -31,6 +32,23 @@ export const oursApi: Api = { name: 'iouring-net', createSocket: ours.createSock
 
 type Plain = null | boolean | number | string | Plain[] | { [k: string]: Plain };
 
+/** Own properties in order, each with its kind: value or accessor, enumerable or not. */
+function ownShape(e: object): string[] {
+  const d = Object.getOwnPropertyDescriptors(e);
+  return Object.getOwnPropertyNames(e).map((k) => {
+    const p = d[k] as PropertyDescriptor;
+    return `${k}:${'get' in p ? 'accessor' : 'value'}${p.enumerable ? '' : ':hidden'}`;
+  });
+}
+
+/** util.inspect's rendering without the stack frames (they name different files). */
+function inspected(e: Error): string {
+  return inspect(e)
+    .split('\n')
+    .filter((line) => !/^\s+at /.test(line))
+    .join('\n');
+}
+
 /** Observable fields of an error (everything code written for node:dgram may test). */
 function plainError(e: Error): Plain {
   const x = e as Error & Record<string, unknown>;
@@ -41,6 +59,9 @@ function plainError(e: Error): Plain {
     str: String(e),
     stack0: (e.stack ?? '').split('\n')[0] ?? '',
     keys: Object.keys(e),
+    own: ownShape(e),
+    ctor: (e.constructor as { name?: string } | undefined)?.name ?? '<none>',
+    inspect: inspected(e),
   };
   for (const k of ['code', 'errno', 'syscall', 'address', 'port', 'info', 'hostname']) {
     if (k in x) out[k] = plain(x[k]);
@@ -178,7 +199,9 @@ export class Trace {
     if (typeof v === 'number' && key === 'port') return this.renamePort(v);
     if (typeof v === 'number' && this.portNames.has(v)) return this.renamePort(v);
     if (typeof v === 'string') {
-      return v.replace(/:(\d{4,5})\b/g, (_, p: string) => `:${this.renamePort(Number(p))}`);
+      return v
+        .replace(/:(\d{4,5})\b/g, (_, p: string) => `:${this.renamePort(Number(p))}`)
+        .replace(/\bport: (\d{1,5})\b/g, (_, p: string) => `port: ${this.renamePort(Number(p))}`);
     }
     if (Array.isArray(v)) return v.map((x) => this.normalize(x));
     if (v !== null && typeof v === 'object') {

@@ -24,6 +24,8 @@ export interface NativeBinding {
     backend: number,
     flags: number,
     mem: ArrayBuffer,
+    /** An existing UDP socket to adopt, or -1 (create one). */
+    fd: number,
   ): number;
   udpBind(id: number, family: number, addr: Uint8Array, scope: number, port: number, flags: number): number;
   udpConnect(id: number, family: number, addr: Uint8Array, scope: number, port: number): number;
@@ -48,6 +50,12 @@ export interface NativeBinding {
   udpMulticastInterface(id: number, addr: Uint8Array | null, scope: number): number;
   /** JS driver only: the Error behind the last EV_ERROR, with its syscall. */
   udpTakeError?(id: number): Error | undefined;
+  /** JS driver only: the node:dgram socket underneath. */
+  udpNodeSocket?(id: number): object | undefined;
+  /** [kind, family]: what fd is, in node's guessHandleType order (udp.h ION_FD_*). */
+  fdKind?(fd: number): number[];
+  /** A close-on-exec duplicate of fd, or -errno. */
+  fdDup?(fd: number): number;
 }
 
 export interface BindingResult {

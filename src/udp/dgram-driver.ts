@@ -10,7 +10,7 @@
  * reusePort is not available on Node 20's node:dgram.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { formatAddress, parseAddress, toV4Mapped } from '../core/address.js';
+import { formatAddress, parseAddress, toV4Mapped, withZone } from '../core/address.js';
 import type { NativeBinding } from '../core/binding.js';
 import * as C from '../core/layout.js';
 import * as U from './layout.js';
@@ -62,6 +62,8 @@ interface Obj {
   peer: { address: string; port: number } | undefined;
   /** node:dgram refuses address-less sends until 'connect': hold them. */
   connecting: boolean;
+  /** An fd to adopt at bind (udpCreate's fd), or -1. */
+  adoptFd: number;
 }
 
 function align64(n: number): number {
@@ -125,9 +127,12 @@ export class DgramDriver implements NativeBinding {
     ipv6Only: number,
     maxPayload: number,
     _backend: number,
-    _flags: number,
+    flags: number,
     mem: ArrayBuffer,
+    fd = -1,
   ): number {
+    // node:dgram cannot duplicate a descriptor: adopting a copy is native-only.
+    if (fd >= 0 && flags & U.F_DUP) return EOPNOTSUPP;
     const lay = layout(rslots, rslot, sslots, sdataLen);
     const [, stats = 0, rmeta = 0, sdesc = 0, rpool = 0, sdata = 0, total = 0] = lay;
     if (mem.byteLength < total) return EINVAL;
@@ -166,6 +171,7 @@ export class DgramDriver implements NativeBinding {
       error: undefined,
       peer: undefined,
       connecting: false,
+      adoptFd: fd,
     });
     if (id >= this.ready.length) this.growReady();
     return id;
@@ -182,7 +188,7 @@ export class DgramDriver implements NativeBinding {
     return o && !o.closing ? o : undefined;
   }
 
-  udpBind(id: number, family: number, addr: Uint8Array, _scope: number, port: number, flags: number): number {
+  udpBind(id: number, family: number, addr: Uint8Array, scope: number, port: number, flags: number): number {
     const o = this.live(id);
     if (!o) return EBADF;
     if (o.sock) return EINVAL;
@@ -197,12 +203,31 @@ export class DgramDriver implements NativeBinding {
     o.sock = sock;
     sock.on('message', (msg, rinfo) => this.onMessage(o, msg, rinfo.address, rinfo.port));
     sock.on('error', (err) => this.report(o, err));
-    sock.bind({ port, address: formatAddress(family, addr), exclusive: true }, () => {
+    if (!o.refd) sock.unref();
+    const bound = (): void => {
       o.bound = true;
       this.notify(o, C.EV_LISTENING);
-    });
-    if (!o.refd) sock.unref();
+    };
+    if (flags & U.BIND_IMPLICIT) {
+      // Unbound until node:dgram's own implicit bind (addMembership) makes
+      // it so, as libuv does for node:dgram: nothing to wait for.
+      bound();
+      return 0;
+    }
+    // A non-exclusive bind in a cluster worker asks node's cluster primary.
+    const exclusive = (flags & U.BIND_SHARED) === 0;
+    if (o.adoptFd >= 0) {
+      // node:dgram's checks and errors (ERR_INVALID_FD_TYPE, open EEXIST)
+      // are thrown here, synchronously, as from its bind({ fd }).
+      sock.bind({ fd: o.adoptFd, exclusive }, bound);
+      return 0;
+    }
+    sock.bind({ port, address: withZone(formatAddress(family, addr), family, scope), exclusive }, bound);
     return 0;
+  }
+
+  udpNodeSocket(id: number): object | undefined {
+    return this.objs.get(id)?.sock ?? undefined;
   }
 
   udpTakeError(id: number): Error | undefined {
@@ -285,10 +310,10 @@ export class DgramDriver implements NativeBinding {
     this.readyN -= n;
   };
 
-  udpConnect(id: number, family: number, addr: Uint8Array, _scope: number, port: number): number {
+  udpConnect(id: number, family: number, addr: Uint8Array, scope: number, port: number): number {
     const o = this.live(id);
     if (!o?.sock) return EBADF;
-    const address = formatAddress(family, addr);
+    const address = withZone(formatAddress(family, addr), family, scope);
     // Sends made before 'connect' are queued by node:dgram itself.
     o.peer = { address, port };
     o.connecting = true;
@@ -319,7 +344,11 @@ export class DgramDriver implements NativeBinding {
       if (!o.peer) return -107; // ENOTCONN
       info = o.peer;
     } else {
-      info = o.sock.address();
+      try {
+        info = o.sock.address();
+      } catch (err) {
+        return errnoOf(err); // not bound yet (an implicit bind before its first use)
+      }
     }
     const parsed = parseAddress(info.address);
     out[C.M_PORT] = info.port;
@@ -412,7 +441,8 @@ export class DgramDriver implements NativeBinding {
         o.sock!.send(data, done);
       } else {
         const start = (d + C.M_ADDR) * 4;
-        o.sock!.send(data, port, formatAddress(family, o.sdescBytes.subarray(start, start + 16)), done);
+        const ip = formatAddress(family, o.sdescBytes.subarray(start, start + 16));
+        o.sock!.send(data, port, withZone(ip, family, o.sdesc[d + C.M_SCOPE] ?? 0), done);
       }
     } catch (err) {
       this.sent(o, slot, errnoOf(err));

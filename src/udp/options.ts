@@ -63,6 +63,25 @@ export interface UdpSocketOptions {
   quiet?: boolean;
   /** Handler for receive batches; receiving starts when one is set. */
   onBatch?: (batch: RecvBatch) => void;
+  /**
+   * Use this existing UDP socket (a file descriptor of the socket's family)
+   * instead of creating and binding one; `address`, `port`, `reuseAddr`,
+   * `reusePort` and `ipv6Only` then do not apply. The socket owns the fd
+   * and closes it, unless `dupFd` is true: then it adopts a duplicate and
+   * the caller keeps `fd` (io_uring and mmsg backends only).
+   */
+  fd?: number;
+  dupFd?: boolean;
+  /**
+   * @internal How the node:dgram layer (src/dgram) binds on the dgram
+   * backend, where node:dgram itself must do it: 'implicit' leaves the
+   * socket unbound until node:dgram's own implicit bind (addMembership);
+   * 'shared' binds (or adopts `fd`) through node's cluster primary, as a
+   * non-exclusive bind in a cluster worker does. The other backends bind
+   * 'implicit' as libuv would (any address, port 0, SO_REUSEADDR) and never
+   * see 'shared' (the layer asks the primary itself).
+   */
+  dgramBind?: 'implicit' | 'shared';
 }
 
 export interface ResolvedOptions {
@@ -82,6 +101,10 @@ export interface ResolvedOptions {
   receiveMode: ReceiveMode;
   gso: boolean;
   gro: boolean;
+  /** -1: create a socket. */
+  fd: number;
+  dupFd: boolean;
+  dgramBind: 'implicit' | 'shared' | undefined;
 }
 
 export function isPow2(n: number): boolean {
@@ -107,6 +130,11 @@ function boolOpt(o: Record<string, unknown>, name: string, def = false): boolean
   if (v === undefined) return def;
   if (typeof v !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', v);
   return v;
+}
+
+function dgramBindOpt(v: unknown): 'implicit' | 'shared' | undefined {
+  if (v === undefined || v === 'implicit' || v === 'shared') return v;
+  throw invalidArgValue('options.dgramBind', v, "must be 'implicit' or 'shared'");
 }
 
 export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
@@ -141,5 +169,8 @@ export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
     receiveMode: mode,
     gso: boolOpt(o, 'gso', true),
     gro: boolOpt(o, 'gro'),
+    fd: o.fd === undefined ? -1 : intOpt(o, 'fd', 0, 0x7fffffff, -1),
+    dupFd: boolOpt(o, 'dupFd'),
+    dgramBind: dgramBindOpt(o.dgramBind),
   };
 }
