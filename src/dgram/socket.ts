@@ -5,8 +5,9 @@
  *
  * Same methods, events, argument handling, error codes and messages as
  * node:dgram (checked side by side by test/dgram-parity.test.ts). Underneath,
- * one UdpSocket is created when the socket binds (explicitly, or implicitly by
- * the first send()/connect(), as node:dgram does):
+ * one UdpSocket is created when the socket binds (explicitly, implicitly by
+ * the first send()/connect()/addMembership(), by adopting an fd or handle,
+ * or through a cluster primary, as node:dgram does):
  *
  * - receive: one handler call per drain of the ring; this layer turns it into
  *   one 'message' per datagram with a Buffer the listener may keep and a
@@ -15,33 +16,56 @@
  *   send of one JS turn reaches the kernel in one io_uring_enter. When the
  *   ring is full the datagram waits in a JS queue (unbounded, like libuv's)
  *   and goes out on the next 'drain': no accepted send is lost.
+ *
+ * Async context: like node's UDPWRAP, each socket is an async resource
+ * ('UDPWRAP', made with the socket), and 'message' and receive errors run in
+ * it, once per batch; 'listening' and 'connect' run in the context of the
+ * bind()/connect() that caused them, 'close' in that of close(), and a send
+ * callback in a 'UDPSENDWRAP' resource made in the context of its send().
  */
-import { lookup as dnsLookup } from 'node:dns';
-import { EventEmitter, errorMonitor } from 'node:events';
+import { AsyncResource } from 'node:async_hooks';
+import { closeSync } from 'node:fs';
+import * as nodeDgram from 'node:dgram';
+import dc from 'node:diagnostics_channel';
+import dns from 'node:dns';
+import { errorMonitor } from 'node:events';
 import { isIP } from 'node:net';
+import { deprecate } from 'node:util';
+import { withZone } from '../core/address.js';
+import { M_ADDR, M_FAMILY, M_LEN, M_OFF, M_PORT, M_SCOPE, M_WORDS } from '../core/layout.js';
+import { selectBackend } from '../udp/backend.js';
 import type { RecvBatch } from '../udp/batch.js';
+import { dupFd, fdKind } from '../udp/fd.js';
+import { openUdp } from '../udp/open.js';
+import type { UdpSocketOptions } from '../udp/options.js';
+import type { UdpSocket } from '../udp/socket.js';
+import { isWorker, queryPrimary, UV_UDP_IPV6ONLY, UV_UDP_REUSEADDR, type ServerQuery } from './cluster.js';
 import {
   errAlreadyBound,
-  errBadBufferSize,
-  errBadPort,
   errBadType,
-  errBufferSize,
   errClosedHandle,
   errInvalidArgType,
+  errInvalidFdType,
   errIsConnected,
-  errMissingArgs,
   errNotConnected,
   errNotRunning,
   errNotSupported,
   errnoError,
-  errOutOfBounds,
-  errOutOfRange,
   hostPortError,
 } from './errors.js';
-import { openUdp } from '../udp/open.js';
-import { M_ADDR, M_FAMILY, M_LEN, M_OFF, M_PORT, M_WORDS } from '../core/layout.js';
-import type { UdpSocketOptions } from '../udp/options.js';
-import type { UdpSocket } from '../udp/socket.js';
+import { handleOnFd, kStateSymbol, nodeState, setOwner, unboundHandle, type UdpHandle } from './handles.js';
+import { kBufferSize, kClosed, kImplicitBind, kInner, OptionMethods } from './sockopts.js';
+import {
+  asBytes,
+  BUFFER_TYPES,
+  errnoOf,
+  fixBufferList,
+  sliceBuffer,
+  validatePort,
+  validateString,
+  validateNumber,
+  validateUint32,
+} from './validate.js';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -62,9 +86,9 @@ export interface AddressInfo {
 export interface BindOptions {
   port?: number | undefined;
   address?: string | undefined;
-  /** Accepted and ignored: every socket binds exclusively (see README). */
+  /** In a cluster worker: bind alone instead of sharing the primary's socket. */
   exclusive?: boolean | undefined;
-  /** Not supported: binding an existing file descriptor. */
+  /** Use this existing UDP socket (a file descriptor > 0) instead of binding one. */
   fd?: number | undefined;
 }
 
@@ -77,7 +101,18 @@ export type LookupFunction = (
 /** Tuning of the batch socket underneath (not in node:dgram). */
 export type IouringDgramOptions = Omit<
   UdpSocketOptions,
-  'type' | 'address' | 'port' | 'onBatch' | 'ipv6Only' | 'reuseAddr' | 'reusePort' | 'recvBufferSize' | 'sendBufferSize'
+  | 'type'
+  | 'address'
+  | 'port'
+  | 'onBatch'
+  | 'ipv6Only'
+  | 'reuseAddr'
+  | 'reusePort'
+  | 'recvBufferSize'
+  | 'sendBufferSize'
+  | 'fd'
+  | 'dupFd'
+  | 'dgramBind'
 >;
 
 export interface SocketOptions {
@@ -99,6 +134,7 @@ type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
 type Listener = (...args: any[]) => void;
 type Payload = string | NodeJS.ArrayBufferView | readonly (string | NodeJS.ArrayBufferView)[];
+type Done = (err: Error | null, bytes: number) => void;
 
 const UNBOUND = 0;
 const BINDING = 1;
@@ -108,10 +144,9 @@ const CONNECTING = 1;
 const CONNECTED = 2;
 
 const EBADF = -9;
+const EEXIST = -17;
 const EINVAL = -22;
 const EDESTADDRREQ = -89;
-
-const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
 
 /**
  * Receive side of the socket underneath. A slot holds the largest datagram
@@ -129,91 +164,36 @@ const SEND_BUFFER_BYTES = 256 * 1024;
 const CLOSE_WAIT_MS = 1000;
 /** Ports of sockets of this layer whose close is still finishing: a rebind waits for them. */
 const closingPorts = new Map<number, Promise<void>[]>();
+/** File descriptors of this layer's open sockets: bind({ fd }) of one is EEXIST, as in libuv. */
+const liveFds = new Set<number>();
+
+/** node 20 publishes every new socket here (lib/dgram.js). */
+const udpSocketChannel = dc.channel('udp.socket');
+/** dns.lookup as loaded: while it is still in place, IP literals skip it. */
+const originalLookup = dns.lookup;
 
 interface Pending {
   data: Uint8Array;
   port: number | undefined;
   ip: string | undefined;
-  cb: ((err: Error | null, bytes: number) => void) | undefined;
+  cb: Done | undefined;
+}
+
+/** A send callback's async resource, made after the send's lookup as node's SendWrap is. */
+interface SendReq {
+  res: AsyncResource | undefined;
 }
 
 function rethrow(err: unknown): never {
   throw err;
 }
 
-/** node:dgram's port check: returns the port as an integer. */
-function validatePort(port: unknown, name: string, allowZero: boolean): number {
-  if (
-    (typeof port !== 'number' && typeof port !== 'string') ||
-    (typeof port === 'string' && port.trim().length === 0) ||
-    +port !== +port >>> 0 ||
-    +port > 0xffff ||
-    (port === 0 && !allowZero)
-  ) {
-    throw errBadPort(name, port, allowZero);
-  }
-  return +port | 0;
-}
-
-function validateString(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string') throw errInvalidArgType(name, 'of type string', value);
-}
-
-function validateNumber(value: unknown, name: string): asserts value is number {
-  if (typeof value !== 'number') throw errInvalidArgType(name, 'of type number', value);
-}
-
-function validateUint32(value: unknown, name: string): void {
-  if (typeof value !== 'number') throw errInvalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value)) throw errOutOfRange(name, 'an integer', value);
-  if (value < 0 || value > 0xffffffff) throw errOutOfRange(name, '>= 0 && <= 4294967295', value);
-}
-
-function asBytes(v: ArrayBufferView): Uint8Array {
-  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
-
-/** send()'s offset/length form: a view of the given range. */
-function sliceBuffer(buffer: unknown, offset: unknown, length: unknown): Uint8Array {
-  let buf: ArrayBufferView;
-  if (typeof buffer === 'string') buf = Buffer.from(buffer);
-  else if (!ArrayBuffer.isView(buffer)) throw errInvalidArgType('buffer', BUFFER_TYPES, buffer);
-  else buf = buffer;
-  const off = Number(offset) >>> 0;
-  const len = Number(length) >>> 0;
-  if (off > buf.byteLength) throw errOutOfBounds('offset');
-  if (off + len > buf.byteLength) throw errOutOfBounds('length');
-  return new Uint8Array(buf.buffer, buf.byteOffset + off, len);
-}
-
-/** An array of chunks sent as one datagram; null if one is not sendable. */
-function fixBufferList(list: readonly unknown[]): Uint8Array[] | null {
-  const out = new Array<Uint8Array>(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const b = list[i];
-    if (typeof b === 'string') out[i] = Buffer.from(b);
-    else if (!ArrayBuffer.isView(b)) return null;
-    else out[i] = asBytes(b);
-  }
-  return out;
-}
-
-function errnoOf(err: unknown): number | undefined {
-  const n = (err as { errno?: unknown } | null)?.errno;
-  return typeof n === 'number' ? n : undefined;
-}
-
-/** Operations the batch socket may grow (native multicast membership). */
-interface MulticastOps {
-  addMembership?(group: string, iface?: string): void;
-  dropMembership?(group: string, iface?: string): void;
-  addSourceSpecificMembership?(source: string, group: string, iface?: string): void;
-  dropSourceSpecificMembership?(source: string, group: string, iface?: string): void;
-  setMulticastInterface?(iface: string): void;
+function isInt32(v: unknown): v is number {
+  return typeof v === 'number' && (v | 0) === v;
 }
 
 /** The node:dgram Socket, over io_uring. Create with createSocket(). */
-export class Socket extends EventEmitter {
+export class Socket extends OptionMethods {
   readonly type: SocketType;
   readonly #family: 4 | 6;
   readonly #anyAddress: string;
@@ -225,6 +205,8 @@ export class Socket extends EventEmitter {
   readonly #recvBufferSize: number | undefined;
   readonly #sendBufferSize: number | undefined;
   readonly #extra: IouringDgramOptions;
+  /** The async resource of this socket (node: its UDPWRAP handle). */
+  readonly #resource: AsyncResource;
   #inner: UdpSocket | undefined;
   /** close() was called (node:dgram: the handle is gone). */
   #closed = false;
@@ -245,6 +227,11 @@ export class Socket extends EventEmitter {
   #backlogHead = 0;
   #backlogBytes = 0;
   #refd = true;
+  #receiving = false;
+  /** A UDP handle this socket owns: from a cluster primary or bind(handle); closed with it. */
+  #handle: UdpHandle | undefined;
+  /** A UDP handle on a duplicate of our fd, for child_process to send (made on demand). */
+  #sendHandle: UdpHandle | undefined;
   /** Last destination seen to be an IP literal of our family. */
   #lastLiteral = '';
   // Last sender, to reuse its address string (no formatting per message).
@@ -253,6 +240,7 @@ export class Socket extends EventEmitter {
   #rxA1 = 0;
   #rxA2 = 0;
   #rxA3 = 0;
+  #rxScope = 0;
   #rxAddress = '';
 
   constructor(type: SocketType | SocketOptions, listener?: MessageListener) {
@@ -277,6 +265,7 @@ export class Socket extends EventEmitter {
     }
     if (lookup !== undefined && typeof lookup !== 'function') throw errInvalidArgType('lookup', 'of type function', lookup);
     if (kind !== 'udp4' && kind !== 'udp6') throw errBadType();
+    this.#resource = new AsyncResource('UDPWRAP');
     this.type = kind;
     this.#family = kind === 'udp4' ? 4 : 6;
     this.#anyAddress = kind === 'udp4' ? '0.0.0.0' : '::';
@@ -290,6 +279,7 @@ export class Socket extends EventEmitter {
     this.#extra = options?.iouring ?? {};
     if (typeof listener === 'function') this.on('message', listener);
     if (options?.signal !== undefined) this.#watchSignal(options.signal);
+    if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
   }
 
   #watchSignal(signal: unknown): void {
@@ -312,11 +302,22 @@ export class Socket extends EventEmitter {
     if (this.#closed) throw errNotRunning();
   }
 
-  /** lookup4/lookup6 of node:dgram: empty means the loopback address. */
+  protected override [kClosed](): boolean {
+    return this.#closed;
+  }
+
+  protected override [kInner](): UdpSocket | undefined {
+    return this.#inner;
+  }
+
+  /**
+   * lookup4/lookup6 of node:dgram: empty means the loopback address. The
+   * `lookup` option, else dns.lookup as it is now (programs replace it).
+   */
   #resolve(address: unknown, cb: (err: NodeJS.ErrnoException | null, ip: string) => void): void {
     const host = (address as string) || this.#defaultPeer;
     if (this.#lookup !== undefined) this.#lookup(host, this.#family, cb);
-    else dnsLookup(host, this.#family, cb);
+    else dns.lookup(host, this.#family, cb);
   }
 
   // ---- bind ---------------------------------------------------------------
@@ -330,33 +331,26 @@ export class Socket extends EventEmitter {
     const address0 = args[1];
     this.#healthCheck();
     if (this.#bindState !== UNBOUND) throw errAlreadyBound();
-    if (port !== null && typeof port === 'object') {
-      const o = port as { fd?: unknown; recvStart?: unknown };
-      if (typeof o.recvStart === 'function') {
-        throw errNotSupported('bind() with a handle', 'the socket underneath is always created by this library');
-      }
-      if (typeof o.fd === 'number' && (o.fd | 0) === o.fd && o.fd > 0) {
-        throw errNotSupported('bind({ fd })', 'the io_uring socket cannot adopt an existing file descriptor');
-      }
-    }
     this.#bindState = BINDING;
     const cb = args.length > 0 ? args[args.length - 1] : undefined;
-    if (typeof cb === 'function') {
-      const removeListeners = (): void => {
-        this.removeListener('error', removeListeners);
-        this.removeListener('listening', onListening);
-      };
-      const onListening = (): void => {
-        removeListeners();
-        (cb as () => void).call(this);
-      };
-      this.on('error', removeListeners);
-      this.on('listening', onListening);
+    if (typeof cb === 'function') this.#onceBound(cb as () => void);
+    if (port !== null && typeof port === 'object') {
+      const o = port as { fd?: unknown; recvStart?: unknown; exclusive?: unknown };
+      if (typeof o.recvStart === 'function') {
+        this.#bindHandle(port as UdpHandle);
+        return this;
+      }
+      if (isInt32(o.fd) && o.fd > 0) {
+        this.#bindFd(o.fd, Boolean(o.exclusive));
+        return this;
+      }
     }
     let address: unknown;
+    let exclusive = false;
     if (port !== null && typeof port === 'object') {
       const o = port as BindOptions;
       address = o.address || '';
+      exclusive = Boolean(o.exclusive);
       port = o.port;
     } else {
       address = typeof address0 === 'function' ? '' : address0;
@@ -369,106 +363,268 @@ export class Socket extends EventEmitter {
         this.emit('error', err);
         return;
       }
-      // node:dgram converts like its C++ binding: to uint32, then 16 bits.
-      const portNum = (Number(port || 0) >>> 0) & 0xffff;
-      const waits = portNum === 0 ? undefined : closingPorts.get(portNum);
-      if (waits === undefined) this.#open(ip, portNum, port);
-      else {
-        // Node closes the fd inside close(); ours is released when the ring
-        // has returned the socket's requests. Rebinding that port waits for
-        // that (bounded), then binds from a tick as usual, so a throwing
-        // 'listening' listener is an uncaught exception, not a rejection.
-        let timer: NodeJS.Timeout | undefined;
-        const bound = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, CLOSE_WAIT_MS);
-          timer.unref();
-        });
-        void Promise.race([Promise.all(waits), bound]).then(() => {
-          clearTimeout(timer);
-          process.nextTick(() => {
-            if (!this.#closed) this.#open(ip, portNum, port);
-          });
-        });
+      if (!exclusive && isWorker()) {
+        const flags = (this.#reuseAddr ? UV_UDP_REUSEADDR : 0) | (this.#ipv6Only ? UV_UDP_IPV6ONLY : 0);
+        const query = { address: ip, port: port as number, addressType: this.type, fd: -1, flags };
+        this.#bindShared(query, (errno) => hostPortError(errno, 'bind', ip, port));
+        return;
       }
+      this.#bindAddress(ip, port);
     });
     return this;
   }
 
+  /** bind()'s callback: once on 'listening', dropped on 'error' (node:dgram's removeListeners). */
+  #onceBound(cb: () => void): void {
+    const removeListeners = (): void => {
+      this.removeListener('error', removeListeners);
+      this.removeListener('listening', onListening);
+    };
+    const onListening = (): void => {
+      removeListeners();
+      cb.call(this);
+    };
+    this.on('error', removeListeners);
+    this.on('listening', onListening);
+  }
+
+  #bindAddress(ip: string, port: unknown): void {
+    // node:dgram converts like its C++ binding: to uint32, then 16 bits.
+    const portNum = (Number(port || 0) >>> 0) & 0xffff;
+    const waits = portNum === 0 ? undefined : closingPorts.get(portNum);
+    if (waits === undefined) {
+      this.#open(ip, portNum, port);
+      return;
+    }
+    // Node closes the fd inside close(); ours is released when the ring
+    // has returned the socket's requests. Rebinding that port waits for
+    // that (bounded), then binds from a tick as usual, so a throwing
+    // 'listening' listener is an uncaught exception, not a rejection.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      timer.unref();
+    });
+    void Promise.race([Promise.all(waits), bound]).then(() => {
+      clearTimeout(timer);
+      process.nextTick(() => {
+        if (!this.#closed) this.#open(ip, portNum, port);
+      });
+    });
+  }
+
+  /** Options of the batch socket underneath, with the layer's defaults. */
+  #innerOptions(extra: Partial<UdpSocketOptions>): UdpSocketOptions {
+    return {
+      maxMessageSize: MAX_MESSAGE,
+      recvBuffers: RECV_BUFFERS,
+      sendBufferBytes: SEND_BUFFER_BYTES,
+      ...this.#extra,
+      type: this.type,
+      ipv6Only: this.#ipv6Only,
+      reuseAddr: this.#reuseAddr,
+      reusePort: this.#reusePort,
+      ...extra,
+    };
+  }
+
+  /** Will the socket underneath be node:dgram's (the dgram backend)? */
+  #onDgramBackend(): boolean {
+    try {
+      return selectBackend({ backend: this.#extra.backend, quiet: true }, 'UDP').backend === 'dgram';
+    } catch {
+      return false; // openUdp reports it
+    }
+  }
+
+  /** Take the batch socket: events, receiving (unless only implicitly bound), ref state. */
+  #attach(inner: UdpSocket, receive: boolean): void {
+    this.#inner = inner;
+    inner.on('error', this.#onInnerError);
+    inner.on('drain', this.#onDrain);
+    if (inner.backend !== 'dgram') liveFds.add(inner.fd);
+    if (!this.#refd) inner.unref();
+    if (!receive) return;
+    inner.onBatch = this.#onBatch;
+    this.#receiving = true;
+  }
+
   #open(ip: string, port: number, rawPort: unknown): void {
-    let inner: UdpSocket;
-    if (isIP(ip) !== this.#family) {
+    if (this.#inner !== undefined || isIP(ip) !== this.#family) {
+      // Already bound by a membership call (libuv then refuses the bind), or
       // libuv cannot make an address of this family from it (no socket made).
       this.#bindState = UNBOUND;
       this.emit('error', hostPortError(EINVAL, 'bind', ip, rawPort));
       return;
     }
-    try {
-      inner = openUdp({
-        maxMessageSize: MAX_MESSAGE,
-        recvBuffers: RECV_BUFFERS,
-        sendBufferBytes: SEND_BUFFER_BYTES,
-        ...this.#extra,
-        type: this.type,
-        address: ip,
-        port,
-        ipv6Only: this.#ipv6Only,
-        reuseAddr: this.#reuseAddr,
-        reusePort: this.#reusePort,
-      });
-    } catch (e) {
+    this.#openAndListen(this.#innerOptions({ address: ip, port }), (e) => {
       // node:dgram reports socket creation and bind failures alike, as
       // 'bind' errors (libuv makes the socket inside uv_udp_bind).
       const errno = errnoOf(e);
       if (errno !== undefined) this.#bindFailed = (e as { syscall?: unknown }).syscall === 'bind';
-      this.#bindState = UNBOUND;
-      this.emit('error', errno === undefined ? e : hostPortError(errno, 'bind', ip, rawPort));
-      return;
-    }
-    this.#inner = inner;
-    inner.on('error', this.#onInnerError);
-    inner.on('drain', this.#onDrain);
+      return errno === undefined ? (e as Error) : hostPortError(errno, 'bind', ip, rawPort);
+    });
+  }
+
+  /**
+   * Open the socket underneath and emit 'listening' (or 'error', made by
+   * `fail`) once it is bound: at once on the native backends, after
+   * node:dgram's asynchronous bind on the dgram backend.
+   */
+  #openAndListen(opts: UdpSocketOptions, fail: (e: unknown) => Error): void {
+    let inner: UdpSocket;
     try {
-      inner.onBatch = this.#onBatch;
+      inner = openUdp(opts);
+      this.#attach(inner, true);
     } catch (e) {
-      inner.close();
-      this.#inner = undefined;
+      this.#dropInner();
       this.#bindState = UNBOUND;
-      this.emit('error', errnoError(errnoOf(e) ?? EINVAL, 'recvmsg'));
+      this.emit('error', fail(e));
       return;
     }
-    if (!this.#refd) inner.unref();
-    const ready = (inner as { ready?: unknown }).ready;
-    if ((inner as { backend: string }).backend === 'dgram' && ready instanceof Promise) {
-      // The fallback backend over node:dgram binds asynchronously.
-      this.#innerBinding = true;
-      ready.then(
-        () =>
-          process.nextTick(() => {
-            this.#innerBinding = false;
-            if (!this.#closed) this.#listening();
-          }),
-        (e: unknown) =>
-          process.nextTick(() => {
-            this.#innerBinding = false;
-            if (this.#closed) return;
-            inner.close();
-            this.#inner = undefined;
-            this.#bindState = UNBOUND;
-            const errno = errnoOf(e);
-            if (errno !== undefined) this.#bindFailed = (e as { syscall?: unknown }).syscall === 'bind';
-            this.emit('error', errno === undefined ? e : hostPortError(errno, 'bind', ip, rawPort));
-          }),
-      );
+    if (inner.backend !== 'dgram') {
+      this.#listening();
       return;
     }
-    this.#listening();
+    this.#innerBinding = true;
+    inner.ready.then(
+      () =>
+        process.nextTick(() => {
+          this.#innerBinding = false;
+          if (!this.#closed) this.#listening();
+        }),
+      (e: unknown) =>
+        process.nextTick(() => {
+          this.#innerBinding = false;
+          if (this.#closed) return;
+          this.#dropInner();
+          this.#bindState = UNBOUND;
+          this.emit('error', fail(e));
+        }),
+    );
+  }
+
+  /** Close and forget the socket underneath after a failed bind. */
+  #dropInner(): void {
+    const inner = this.#inner;
+    this.#inner = undefined;
+    this.#receiving = false;
+    if (inner === undefined) return;
+    liveFds.delete(inner.fd);
+    inner.close();
   }
 
   #listening(): void {
     this.#bindState = BOUND;
-    if (this.#recvBufferSize) this.#bufferSize(this.#recvBufferSize, true);
-    if (this.#sendBufferSize) this.#bufferSize(this.#sendBufferSize, false);
+    if (this.#recvBufferSize) this[kBufferSize](this.#recvBufferSize, true);
+    if (this.#sendBufferSize) this[kBufferSize](this.#sendBufferSize, false);
     this.emit('listening');
+  }
+
+  /**
+   * bind({ fd }): use an existing UDP socket; 'listening' before bind()
+   * returns, as node:dgram does. In a cluster worker (not exclusive) the
+   * primary opens the fd (its own) and shares it.
+   */
+  #bindFd(fd: number, exclusive: boolean): void {
+    if (!exclusive && isWorker()) {
+      const query = { address: null, port: null, addressType: this.type, fd, flags: null };
+      this.#bindShared(query, (errno) => errnoError(errno, 'open'));
+      return;
+    }
+    const kind = fdKind(fd);
+    if (kind !== null && kind.kind !== 'UDP') throw errInvalidFdType(kind.kind);
+    if (liveFds.has(fd)) throw errnoError(EEXIST, 'open');
+    try {
+      this.#attach(openUdp(this.#innerOptions({ fd })), true);
+    } catch (e) {
+      this.#dropInner();
+      const errno = errnoOf(e);
+      // The dgram backend: node:dgram's own error, as node:dgram throws it.
+      if (errno === undefined || (e as { syscall?: unknown }).syscall !== 'open') throw e;
+      throw errnoError(errno, 'open');
+    }
+    this.#listening();
+  }
+
+  /** bind(handle): a node UDP handle (a cluster primary's, _createSocketHandle's). */
+  #bindHandle(handle: UdpHandle): void {
+    const inner = this.#adoptHandle(handle);
+    if (inner instanceof Error) throw inner;
+    this.#listening();
+  }
+
+  /**
+   * Use a node UDP handle's socket: a duplicate of its fd underneath, the
+   * handle kept (and closed with this socket), so that its owner (a cluster
+   * primary) learns when we close. The dgram backend cannot duplicate fds.
+   */
+  #adoptHandle(handle: UdpHandle): UdpSocket | Error {
+    if (this.#onDgramBackend()) {
+      return errNotSupported('a node UDP handle', 'the dgram backend cannot adopt one (it has no native addon)');
+    }
+    try {
+      const inner = openUdp(this.#innerOptions({ fd: handle.fd, dupFd: true }));
+      this.#attach(inner, true);
+      if (handle.hasRef?.() === false) inner.unref();
+      this.#handle = handle;
+      setOwner(handle, this);
+      return inner;
+    } catch (e) {
+      this.#dropInner();
+      return errnoError(errnoOf(e) ?? EBADF, 'open');
+    }
+  }
+
+  /**
+   * A cluster worker's non-exclusive bind: the primary's socket. On the
+   * dgram backend node:dgram underneath asks the primary itself.
+   */
+  #bindShared(query: ServerQuery, fail: (errno: number) => Error): void {
+    if (this.#onDgramBackend()) {
+      const opts = query.fd > 0 ? { fd: query.fd } : { address: query.address ?? this.#anyAddress, port: Number(query.port) || 0 };
+      this.#openAndListen(this.#innerOptions({ ...opts, dgramBind: 'shared' }), (e) => {
+        const errno = errnoOf(e);
+        const syscall = (e as { syscall?: unknown }).syscall;
+        return errno === undefined || syscall === 'open' ? (e as Error) : fail(errno);
+      });
+      return;
+    }
+    queryPrimary(this, query, (err, handle) => {
+      if (err) {
+        // Do not report to a socket closed meanwhile.
+        if (this.#closed) return;
+        this.#bindState = UNBOUND;
+        this.emit('error', fail(err));
+        return;
+      }
+      if (this.#closed) {
+        handle.close(); // closed before the primary replied: tell it
+        return;
+      }
+      const inner = this.#adoptHandle(handle);
+      if (inner instanceof Error) {
+        handle.close();
+        this.#bindState = UNBOUND;
+        this.emit('error', inner);
+        return;
+      }
+      this.#listening();
+    });
+  }
+
+  /** addMembership & co. on an unbound socket: bound now, not receiving (libuv's implicit bind). */
+  protected override [kImplicitBind](family: 4 | 6, syscall: string): UdpSocket {
+    const type = family === 4 ? 'udp4' : 'udp6';
+    const address = family === 4 ? '0.0.0.0' : '::';
+    try {
+      const inner = openUdp(this.#innerOptions({ type, address, port: 0, dgramBind: 'implicit' }));
+      this.#attach(inner, false);
+      return inner;
+    } catch (e) {
+      this.#dropInner();
+      throw errnoError(errnoOf(e) ?? EINVAL, syscall);
+    }
   }
 
   /** Receive errors go to 'error'; failed sends without a callback are dropped, as in node:dgram. */
@@ -477,14 +633,20 @@ export class Socket extends EventEmitter {
     // A bind error of an asynchronous bind comes through `ready` instead.
     if (e.syscall === 'send' || this.#closed || this.#innerBinding) return;
     const errno = errnoOf(e);
-    this.emit('error', errno === undefined ? err : errnoError(errno, e.syscall ?? 'recvmsg'));
+    const ex = errno === undefined ? err : errnoError(errno, e.syscall ?? 'recvmsg');
+    this.#resource.runInAsyncScope(this.emit, this, 'error', ex);
   };
 
   // ---- receive ------------------------------------------------------------
 
+  /** One batch: its 'message' events run in the socket's async context. */
   readonly #onBatch = (batch: RecvBatch): void => {
-    const n = batch.length;
     if (this.listenerCount('message') === 0) return;
+    this.#resource.runInAsyncScope(this.#deliver, this, batch);
+  };
+
+  #deliver(batch: RecvBatch): void {
+    const n = batch.length;
     const meta = batch.meta;
     const bytes = batch.bytes;
     let i = 0;
@@ -497,18 +659,7 @@ export class Socket extends EventEmitter {
           const msg = Buffer.allocUnsafe(len);
           msg.set(bytes.subarray(off, off + len));
           const family = meta[b + M_FAMILY] ?? 0;
-          const a0 = meta[b + M_ADDR] ?? 0;
-          const a1 = meta[b + M_ADDR + 1] ?? 0;
-          const a2 = meta[b + M_ADDR + 2] ?? 0;
-          const a3 = meta[b + M_ADDR + 3] ?? 0;
-          if (family !== this.#rxFamily || a0 !== this.#rxA0 || a1 !== this.#rxA1 || a2 !== this.#rxA2 || a3 !== this.#rxA3) {
-            this.#rxAddress = batch.address(i);
-            this.#rxFamily = family;
-            this.#rxA0 = a0;
-            this.#rxA1 = a1;
-            this.#rxA2 = a2;
-            this.#rxA3 = a3;
-          }
+          this.#sender(batch, i, b, family);
           const rinfo: RemoteInfo = {
             address: this.#rxAddress,
             family: family === 4 ? 'IPv4' : 'IPv6',
@@ -524,7 +675,28 @@ export class Socket extends EventEmitter {
         process.nextTick(rethrow, err);
       }
     }
-  };
+  }
+
+  /** The sender's address text; formatted only when the sender changes. */
+  #sender(batch: RecvBatch, i: number, b: number, family: number): void {
+    const meta = batch.meta;
+    const a0 = meta[b + M_ADDR] ?? 0;
+    const a1 = meta[b + M_ADDR + 1] ?? 0;
+    const a2 = meta[b + M_ADDR + 2] ?? 0;
+    const a3 = meta[b + M_ADDR + 3] ?? 0;
+    const scope = meta[b + M_SCOPE] ?? 0;
+    if (family === this.#rxFamily && a0 === this.#rxA0 && a1 === this.#rxA1 && a2 === this.#rxA2 && a3 === this.#rxA3 && scope === this.#rxScope) {
+      return;
+    }
+    // Link-local senders keep their %zone, as in node:dgram.
+    this.#rxAddress = withZone(batch.address(i), family, scope);
+    this.#rxFamily = family;
+    this.#rxA0 = a0;
+    this.#rxA1 = a1;
+    this.#rxA2 = a2;
+    this.#rxA3 = a3;
+    this.#rxScope = scope;
+  }
 
   // ---- send ---------------------------------------------------------------
 
@@ -590,16 +762,18 @@ export class Socket extends EventEmitter {
       this.#enqueue(() => this.send(again, p as number, a as string, userCb));
       return;
     }
+    const errAddress = address as string | undefined;
     if (connected) {
-      this.#doSend(data, list, undefined, undefined, port, address as string | undefined, userCb);
+      // node:dgram makes the SendWrap right away here: no lookup.
+      this.#doSend(data, list, undefined, undefined, port, errAddress, userCb && this.#sendReq(false), userCb);
       return;
     }
     // Fast path: an IP literal of our family needs no lookup (node:dgram
-    // asks dns.lookup, which hands literals back unchanged).
-    const host = (address as string | undefined) || this.#defaultPeer;
-    if (this.#lookup === undefined && (host === this.#lastLiteral || isIP(host) === this.#family)) {
+    // asks dns.lookup, which hands literals back unchanged on a tick).
+    const host = errAddress || this.#defaultPeer;
+    if (this.#lookup === undefined && dns.lookup === originalLookup && (host === this.#lastLiteral || isIP(host) === this.#family)) {
       this.#lastLiteral = host;
-      this.#doSend(data, list, host, portNum, portNum, address as string | undefined, userCb);
+      this.#doSend(data, list, host, portNum, portNum, errAddress, userCb && this.#sendReq(true), userCb);
       return;
     }
     this.#resolve(host, (err, ip) => {
@@ -611,11 +785,26 @@ export class Socket extends EventEmitter {
       if (isIP(ip) !== this.#family) {
         // libuv cannot make an address of this family from it: EINVAL, and
         // like every failed send without a callback, nothing is emitted.
-        if (userCb && !this.#closed) process.nextTick(userCb, hostPortError(EINVAL, 'send', address as string | undefined, portNum));
+        if (userCb && !this.#closed) process.nextTick(userCb, hostPortError(EINVAL, 'send', errAddress, portNum));
         return;
       }
-      this.#doSend(data, list, ip, portNum, portNum, address as string | undefined, userCb);
+      this.#doSend(data, list, ip, portNum, portNum, errAddress, userCb && this.#sendReq(false), userCb);
     });
+  }
+
+  /**
+   * The async resource of a send with a callback ('UDPSENDWRAP', child of
+   * the socket's), in the send's context. `later`: made on the next tick,
+   * where node:dgram makes it after its (skipped here) lookup.
+   */
+  #sendReq(later: boolean): SendReq {
+    const req: SendReq = { res: undefined };
+    const make = (): void => {
+      req.res = new AsyncResource('UDPSENDWRAP', { triggerAsyncId: this.#resource.asyncId() });
+    };
+    if (later) process.nextTick(make);
+    else make();
+    return req;
   }
 
   /** The legacy send signature (deprecated in node:dgram). */
@@ -634,7 +823,8 @@ export class Socket extends EventEmitter {
     port: number | undefined,
     errPort: unknown,
     errAddress: string | undefined,
-    cb: SendCallback | undefined,
+    req: SendReq | undefined,
+    cb?: SendCallback,
   ): void {
     const inner = this.#inner;
     if (this.#closed || inner === undefined) return; // node:dgram drops it silently too
@@ -647,15 +837,7 @@ export class Socket extends EventEmitter {
       if (cb) process.nextTick(cb, hostPortError(EDESTADDRREQ, 'send', errAddress, errPort));
       return;
     }
-    const done =
-      cb === undefined
-        ? undefined
-        : (err: Error | null, bytes: number): void => {
-            if (err === null) cb(null, bytes);
-            else if (!(this.#closed && (err as Error & { code?: string }).code === 'ECANCELED')) {
-              cb(hostPortError(errnoOf(err) ?? EINVAL, 'send', errAddress, errPort));
-            }
-          };
+    const done = req === undefined || cb === undefined ? undefined : this.#sendDone(req, cb, errAddress, errPort);
     if (this.#backlogHead < this.#backlog.length || !inner.send(payload, port, ip, done)) {
       // The send ring is full: keep a copy until 'drain' (the caller may reuse its buffer).
       const fresh = data === undefined && list !== undefined && list.length !== 1; // a concat of ours
@@ -663,6 +845,28 @@ export class Socket extends EventEmitter {
       this.#backlog.push({ data: copy, port, ip, cb: done });
       this.#backlogBytes += copy.byteLength;
     }
+  }
+
+  /** A send's completion: the user's callback in the send's async resource. */
+  #sendDone(req: SendReq, cb: SendCallback, errAddress: string | undefined, errPort: unknown): Done {
+    return (err, bytes) => {
+      const res = req.res;
+      if (err !== null && this.#closed && (err as Error & { code?: string }).code === 'ECANCELED') {
+        res?.emitDestroy(); // dropped by close(), as node:dgram drops it
+        return;
+      }
+      // Failures pass the error alone, as node:dgram's do.
+      const args = err === null ? [null, bytes] : [hostPortError(errnoOf(err) ?? EINVAL, 'send', errAddress, errPort)];
+      if (res === undefined) {
+        cb(...(args as [Error | null, number]));
+        return;
+      }
+      try {
+        res.runInAsyncScope(cb, res, ...args);
+      } finally {
+        res.emitDestroy();
+      }
+    };
   }
 
   readonly #onDrain = (): void => {
@@ -791,14 +995,32 @@ export class Socket extends EventEmitter {
     }
     this.#healthCheck();
     this.#closed = true;
+    this.#receiving = false;
     this.#backlog = [];
     this.#backlogHead = 0;
     this.#backlogBytes = 0;
+    // A primary's handle: closing it tells the primary (node:dgram's close).
+    this.#handle?.close();
+    this.#handle = undefined;
+    this.#sendHandle?.close();
+    this.#sendHandle = undefined;
+    // 'close' runs in close()'s context, like node:dgram's nextTick (a
+    // TickObject resource whose trigger is the socket).
+    const tick = new AsyncResource('TickObject', { triggerAsyncId: this.#resource.asyncId() });
+    const emitClose = (): void => {
+      try {
+        tick.runInAsyncScope(this.emit, this, 'close');
+      } finally {
+        tick.emitDestroy();
+        this.#resource.emitDestroy();
+      }
+    };
     const inner = this.#inner;
     if (inner === undefined) {
-      process.nextTick(() => this.emit('close'));
+      process.nextTick(emitClose);
       return this;
     }
+    liveFds.delete(inner.fd);
     // 'close' once the ring has returned everything: the port is free
     // again and no send callback can follow.
     let port = 0;
@@ -816,7 +1038,7 @@ export class Socket extends EventEmitter {
           else closingPorts.set(port, rest);
         }
         resolve();
-        this.emit('close');
+        emitClose();
       });
     });
     if (port !== 0) closingPorts.set(port, [...(closingPorts.get(port) ?? []), done]);
@@ -857,133 +1079,6 @@ export class Socket extends EventEmitter {
     }
   }
 
-  // ---- socket options -----------------------------------------------------
-
-  /** The socket underneath for an option call: node:dgram's errors when there is none. */
-  #optTarget(method: string, syscall: string): UdpSocket {
-    if (this.#closed) throw errClosedHandle(method);
-    if (this.#inner === undefined) throw errnoError(EBADF, syscall);
-    return this.#inner;
-  }
-
-  #setOpt(syscall: string, fn: () => unknown): void {
-    try {
-      fn();
-    } catch (e) {
-      throw errnoError(errnoOf(e) ?? EINVAL, syscall);
-    }
-  }
-
-  setBroadcast(flag: boolean): void {
-    const inner = this.#optTarget('setBroadcast', 'setBroadcast');
-    this.#setOpt('setBroadcast', () => inner.setBroadcast(Boolean(flag)));
-  }
-
-  setTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    if (this.#closed) throw errClosedHandle('setTTL');
-    const v = ttl | 0;
-    if (v < 1 || v > 255) throw errnoError(EINVAL, 'setTTL');
-    const inner = this.#optTarget('setTTL', 'setTTL');
-    this.#setOpt('setTTL', () => inner.setTTL(v));
-    return ttl;
-  }
-
-  setMulticastTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    if (this.#closed) throw errClosedHandle('setMulticastTTL');
-    const v = ttl | 0;
-    if (v < 0 || v > 255) throw errnoError(EINVAL, 'setMulticastTTL');
-    const inner = this.#optTarget('setMulticastTTL', 'setMulticastTTL');
-    this.#setOpt('setMulticastTTL', () => inner.setMulticastTTL(v));
-    return ttl;
-  }
-
-  setMulticastLoopback<T>(flag: T): T {
-    const inner = this.#optTarget('setMulticastLoopback', 'setMulticastLoopback');
-    this.#setOpt('setMulticastLoopback', () => inner.setMulticastLoopback(Boolean(flag)));
-    return flag;
-  }
-
-  #multicast(op: keyof MulticastOps, call: (ops: MulticastOps) => void): void {
-    const inner = this.#inner as (UdpSocket & MulticastOps) | undefined;
-    if (inner === undefined || typeof inner[op] !== 'function') {
-      throw errNotSupported(op, 'multicast group membership and interface selection need native support the addon does not have yet');
-    }
-    this.#setOpt(op, () => call(inner));
-  }
-
-  setMulticastInterface(interfaceAddress: string): void {
-    this.#healthCheck();
-    validateString(interfaceAddress, 'interfaceAddress');
-    if (this.#inner === undefined) throw errnoError(EBADF, 'setMulticastInterface');
-    this.#multicast('setMulticastInterface', (o) => o.setMulticastInterface?.(interfaceAddress));
-  }
-
-  addMembership(multicastAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    if (!multicastAddress) throw errMissingArgs('multicastAddress');
-    this.#multicast('addMembership', (o) => o.addMembership?.(multicastAddress, interfaceAddress));
-  }
-
-  dropMembership(multicastAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    if (!multicastAddress) throw errMissingArgs('multicastAddress');
-    this.#multicast('dropMembership', (o) => o.dropMembership?.(multicastAddress, interfaceAddress));
-  }
-
-  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    validateString(sourceAddress, 'sourceAddress');
-    validateString(groupAddress, 'groupAddress');
-    this.#multicast('addSourceSpecificMembership', (o) =>
-      o.addSourceSpecificMembership?.(sourceAddress, groupAddress, interfaceAddress),
-    );
-  }
-
-  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    validateString(sourceAddress, 'sourceAddress');
-    validateString(groupAddress, 'groupAddress');
-    this.#multicast('dropSourceSpecificMembership', (o) =>
-      o.dropSourceSpecificMembership?.(sourceAddress, groupAddress, interfaceAddress),
-    );
-  }
-
-  #bufferSize(size: unknown, recv: boolean): number {
-    if (typeof size !== 'number' || size >>> 0 !== size) throw errBadBufferSize();
-    if (this.#closed) throw errClosedHandle('bufferSize');
-    const syscall = recv ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
-    const inner = this.#inner;
-    if (inner === undefined) throw errBufferSize(EBADF, syscall);
-    if (size > 0x7fffffff) throw errBufferSize(EINVAL, syscall);
-    try {
-      // 0 asks for the current size, as in libuv.
-      if (size === 0) return recv ? inner.getRecvBufferSize() : inner.getSendBufferSize();
-      if (recv) inner.setRecvBufferSize(size);
-      else inner.setSendBufferSize(size);
-      return size;
-    } catch (e) {
-      throw errBufferSize(errnoOf(e) ?? EINVAL, syscall);
-    }
-  }
-
-  setRecvBufferSize(size: number): void {
-    this.#bufferSize(size, true);
-  }
-
-  setSendBufferSize(size: number): void {
-    this.#bufferSize(size, false);
-  }
-
-  getRecvBufferSize(): number {
-    return this.#bufferSize(0, true);
-  }
-
-  getSendBufferSize(): number {
-    return this.#bufferSize(0, false);
-  }
-
   /** Bytes of datagrams waiting for room in the send ring. */
   getSendQueueSize(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueSize');
@@ -1012,7 +1107,76 @@ export class Socket extends EventEmitter {
     return this;
   }
 
-  // ---- typed events -------------------------------------------------------
+  // ---- node:dgram's internals where Node's own modules use them ----------
+
+  /**
+   * What child_process sends for `child.send(msg, socket)`: node:dgram's
+   * state with a UDP handle. Ours is a handle on a duplicate of our fd, not
+   * receiving (so it takes no datagram from us), kept until we close; on
+   * the dgram backend, the node:dgram socket's own state.
+   */
+  #nodeState(): { handle: UdpHandle | undefined } | undefined {
+    const inner = this.#inner;
+    if (this.#closed) return { handle: undefined };
+    if (inner === undefined) return { handle: (this.#sendHandle ??= unboundHandle()) };
+    if (inner.backend === 'dgram') return nodeState(inner.nodeSocket) as { handle: UdpHandle | undefined } | undefined;
+    if (this.#sendHandle === undefined || this.#sendHandle.fd < 0) {
+      this.#sendHandle?.close();
+      this.#sendHandle = undefined;
+      const fd = dupFd(inner.fd);
+      if (fd === null || fd < 0) return undefined;
+      const { handle } = handleOnFd(fd);
+      if (handle === undefined) closeSync(fd);
+      this.#sendHandle = handle;
+    }
+    return { handle: this.#sendHandle };
+  }
+
+  static {
+    if (kStateSymbol !== undefined) {
+      const key = kStateSymbol;
+      Object.defineProperty(Socket.prototype, key, {
+        get(this: Socket) {
+          return this.#nodeState();
+        },
+        configurable: true,
+      });
+    }
+    // node:dgram's deprecated internals (DEP0112), with their warnings.
+    const prop = (name: string, get: (s: Socket) => unknown, set: (s: Socket, v: unknown) => void): void => {
+      const msg = `Socket.prototype.${name} is deprecated`;
+      Object.defineProperty(Socket.prototype, name, {
+        get: deprecate(function (this: Socket) {
+          return get(this);
+        }, msg, 'DEP0112'),
+        set: deprecate(function (this: Socket, v: unknown) {
+          set(this, v);
+        }, msg, 'DEP0112'),
+        configurable: true,
+      });
+    };
+    const ignore = (): void => undefined;
+    prop('_handle', (s) => (s.#closed ? null : s.#nodeState()?.handle), ignore);
+    prop('_receiving', (s) => s.#receiving, ignore);
+    prop('_bindState', (s) => s.#bindState, ignore);
+    prop('_queue', (s) => s.#queue, ignore);
+    prop('_reuseAddr', (s) => s.#reuseAddr, ignore);
+    const method = (name: string, fn: (s: Socket) => void): void => {
+      Object.defineProperty(Socket.prototype, name, {
+        value: deprecate(function (this: Socket) {
+          fn(this);
+        }, `Socket.prototype.${name}() is deprecated`, 'DEP0112'),
+        writable: true,
+        configurable: true,
+      });
+    };
+    method('_healthCheck', (s) => s.#healthCheck());
+    method('_stopReceiving', (s) => {
+      if (s.#receiving) s.#inner?.close();
+      s.#receiving = false;
+    });
+  }
+
 
   override on(event: 'message', listener: MessageListener): this;
   override on(event: 'close' | 'connect' | 'listening', listener: () => void): this;
@@ -1039,6 +1203,11 @@ export class Socket extends EventEmitter {
   }
 }
 
+// A node:dgram Socket to Node's own modules: child_process passes only
+// `instanceof dgram.Socket` sockets to children. Every method of node's
+// prototype is overridden by this class (or by OptionMethods).
+Object.setPrototypeOf(OptionMethods.prototype, nodeDgram.Socket.prototype);
+
 /**
  * node:dgram's createSocket: `createSocket('udp4')`, `createSocket(options)`,
  * with an optional 'message' listener.
@@ -1046,3 +1215,9 @@ export class Socket extends EventEmitter {
 export function createSocket(type: SocketType | SocketOptions, listener?: MessageListener): Socket {
   return new Socket(type, listener);
 }
+
+/**
+ * node:dgram's deprecated `_createSocketHandle` (DEP0112): Node's own, since
+ * the handle it makes is Node's native UDP handle (bind(handle) adopts one).
+ */
+export const _createSocketHandle = (nodeDgram as unknown as { _createSocketHandle: unknown })._createSocketHandle;

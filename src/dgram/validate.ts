@@ -1,0 +1,70 @@
+/**
+ * Argument checks and conversions of the node:dgram layer, with
+ * node:dgram's rules and errors (lib/dgram.js, internal/validators).
+ */
+import { errBadPort, errInvalidArgType, errOutOfBounds, errOutOfRange } from './errors.js';
+
+export const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
+
+/** node:dgram's port check: returns the port as an integer. */
+export function validatePort(port: unknown, name: string, allowZero: boolean): number {
+  if (
+    (typeof port !== 'number' && typeof port !== 'string') ||
+    (typeof port === 'string' && port.trim().length === 0) ||
+    +port !== +port >>> 0 ||
+    +port > 0xffff ||
+    (port === 0 && !allowZero)
+  ) {
+    throw errBadPort(name, port, allowZero);
+  }
+  return +port | 0;
+}
+
+export function validateString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw errInvalidArgType(name, 'of type string', value);
+}
+
+export function validateNumber(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number') throw errInvalidArgType(name, 'of type number', value);
+}
+
+export function validateUint32(value: unknown, name: string): void {
+  if (typeof value !== 'number') throw errInvalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw errOutOfRange(name, 'an integer', value);
+  if (value < 0 || value > 0xffffffff) throw errOutOfRange(name, '>= 0 && <= 4294967295', value);
+}
+
+export function asBytes(v: ArrayBufferView): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** send()'s offset/length form: a view of the given range. */
+export function sliceBuffer(buffer: unknown, offset: unknown, length: unknown): Uint8Array {
+  let buf: ArrayBufferView;
+  if (typeof buffer === 'string') buf = Buffer.from(buffer);
+  else if (!ArrayBuffer.isView(buffer)) throw errInvalidArgType('buffer', BUFFER_TYPES, buffer);
+  else buf = buffer;
+  const off = Number(offset) >>> 0;
+  const len = Number(length) >>> 0;
+  if (off > buf.byteLength) throw errOutOfBounds('offset');
+  if (off + len > buf.byteLength) throw errOutOfBounds('length');
+  return new Uint8Array(buf.buffer, buf.byteOffset + off, len);
+}
+
+/** An array of chunks sent as one datagram; null if one is not sendable. */
+export function fixBufferList(list: readonly unknown[]): Uint8Array[] | null {
+  const out = new Array<Uint8Array>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i];
+    if (typeof b === 'string') out[i] = Buffer.from(b);
+    else if (!ArrayBuffer.isView(b)) return null;
+    else out[i] = asBytes(b);
+  }
+  return out;
+}
+
+export function errnoOf(err: unknown): number | undefined {
+  const n = (err as { errno?: unknown } | null)?.errno;
+  return typeof n === 'number' ? n : undefined;
+}
+
