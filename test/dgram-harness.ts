@@ -10,7 +10,12 @@
  * compared as multisets (arrival order between independent sources, e.g.
  * datagrams resolved through dns.lookup, is not guaranteed by node either).
  */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
 import * as nodeDgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import * as ours from '../src/dgram/socket.js';
 
@@ -176,6 +181,36 @@ export class Trace {
     }
   }
 
+  /**
+   * Run a program of several processes (dgram-fork.ts, case `which`) on the
+   * API under test and record what it prints; bounded, its whole process
+   * group is killed at the end. A failing program fails the scenario.
+   */
+  async fork(which: string, ms = 20000): Promise<void> {
+    const script = fileURLToPath(new URL('./dgram-fork.js', import.meta.url));
+    const child = spawn(process.execPath, [script, this.api.name, which], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      const code = await this.within(exit, `${which} to finish`, ms);
+      if (code !== 0) throw new Error(`${this.api.name}: ${which} exited with ${code}: ${stderr}`);
+    } finally {
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+    for (const line of stdout.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const rec = JSON.parse(line) as { ch: string; v: unknown[] };
+      this.log(rec.ch, ...rec.v);
+    }
+  }
+
   /** Close every socket the scenario made (bounded), so nothing outlives it. */
   async cleanup(): Promise<void> {
     await Promise.all(
@@ -239,4 +274,25 @@ export async function runOn(api: Api, s: Scenario): Promise<Record<string, Plain
     await t.cleanup();
   }
   return t.result();
+}
+
+/**
+ * Register the scenarios with node:test: each runs on node:dgram, then on
+ * the layer, and the two records must be equal.
+ */
+export function defineParity(groups: readonly (readonly [string, readonly Scenario[]])[], backend: string): void {
+  for (const [group, scenarios] of groups) {
+    describe(`node:dgram parity: ${group}`, () => {
+      for (const s of scenarios) {
+        test(s.name, { skip: s.notOn?.[backend] ?? false }, async () => {
+          const want = await runOn(nodeApi, s);
+          const got = await runOn(oursApi, s);
+          // DGRAM_PARITY_DUMP=file appends what was compared, for review.
+          const dump = process.env.DGRAM_PARITY_DUMP;
+          if (dump) appendFileSync(dump, `${JSON.stringify({ scenario: s.name, record: want })}\n`);
+          assert.deepStrictEqual(got, want);
+        });
+      }
+    });
+  }
 }

@@ -4,12 +4,9 @@
  * of events, callback arguments, return values and errors (see
  * dgram-harness.ts for what is recorded and how it is normalized).
  */
-import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { describe, test } from 'node:test';
-import { nodeApi, oursApi, runOn, type Scenario, type Sock, type Trace } from './dgram-harness.js';
+import { defineParity, type Scenario, type Sock, type Trace } from './dgram-harness.js';
 import { BACKEND } from './helpers.js';
 
 const hasV6Loopback = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
@@ -741,17 +738,4 @@ const groups: [string, Scenario[]][] = [
   ['message', messages],
 ];
 
-for (const [group, scenarios] of groups) {
-  describe(`node:dgram parity: ${group}`, () => {
-    for (const s of scenarios) {
-      test(s.name, { skip: s.notOn?.[BACKEND] ?? false }, async () => {
-        const want = await runOn(nodeApi, s);
-        const got = await runOn(oursApi, s);
-        // DGRAM_PARITY_DUMP=file appends what was compared, for review.
-        const dump = process.env.DGRAM_PARITY_DUMP;
-        if (dump) appendFileSync(dump, `${JSON.stringify({ scenario: s.name, record: want })}\n`);
-        assert.deepStrictEqual(got, want);
-      });
-    }
-  });
-}
+defineParity(groups, BACKEND);

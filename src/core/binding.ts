@@ -52,6 +52,8 @@ export interface NativeBinding {
   udpTakeError?(id: number): Error | undefined;
   /** JS driver only: the node:dgram socket underneath. */
   udpNodeSocket?(id: number): object | undefined;
+  /** JS driver only: bind to this node UDP handle (node:dgram's bind(handle)). */
+  udpAdoptHandle?(id: number, handle: object): number;
   /** [kind, family]: what fd is, in node's guessHandleType order (udp.h ION_FD_*). */
   fdKind?(fd: number): number[];
   /** A close-on-exec duplicate of fd, or -errno. */

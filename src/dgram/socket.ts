@@ -49,8 +49,7 @@ import {
   errIsConnected,
   errNotConnected,
   errNotRunning,
-  errNotSupported,
-  errnoError,
+    errnoError,
   hostPortError,
 } from './errors.js';
 import { handleOnFd, kStateSymbol, nodeState, setOwner, unboundHandle, type UdpHandle } from './handles.js';
@@ -169,6 +168,8 @@ const liveFds = new Set<number>();
 
 /** node 20 publishes every new socket here (lib/dgram.js). */
 const udpSocketChannel = dc.channel('udp.socket');
+/** The type of a send callback's async resource, as node:dgram's (see #sendReq). */
+const SEND_RESOURCE = process.execArgv.includes('--test-udp-no-try-send') ? 'UDPSENDWRAP' : 'TickObject';
 /** dns.lookup as loaded: while it is still in place, IP literals skip it. */
 const originalLookup = dns.lookup;
 
@@ -186,6 +187,15 @@ interface SendReq {
 
 function rethrow(err: unknown): never {
   throw err;
+}
+
+/**
+ * The family of an adopted socket is its own, as in libuv (a udp4 Socket
+ * may hold an IPv6 socket; sends then fail as the kernel says).
+ */
+function typeOfFd(kind: { family: number } | null, fallback: SocketType): SocketType {
+  if (kind?.family === 4) return 'udp4';
+  return kind?.family === 6 ? 'udp6' : fallback;
 }
 
 function isInt32(v: unknown): v is number {
@@ -536,7 +546,7 @@ export class Socket extends OptionMethods {
     if (kind !== null && kind.kind !== 'UDP') throw errInvalidFdType(kind.kind);
     if (liveFds.has(fd)) throw errnoError(EEXIST, 'open');
     try {
-      this.#attach(openUdp(this.#innerOptions({ fd })), true);
+      this.#attach(openUdp(this.#innerOptions({ fd, type: typeOfFd(kind, this.type) })), true);
     } catch (e) {
       this.#dropInner();
       const errno = errnoOf(e);
@@ -557,18 +567,18 @@ export class Socket extends OptionMethods {
   /**
    * Use a node UDP handle's socket: a duplicate of its fd underneath, the
    * handle kept (and closed with this socket), so that its owner (a cluster
-   * primary) learns when we close. The dgram backend cannot duplicate fds.
+   * primary) learns when we close. On the dgram backend node:dgram's
+   * socket underneath takes the handle itself.
    */
   #adoptHandle(handle: UdpHandle): UdpSocket | Error {
-    if (this.#onDgramBackend()) {
-      return errNotSupported('a node UDP handle', 'the dgram backend cannot adopt one (it has no native addon)');
-    }
+    const dgram = this.#onDgramBackend();
+    const type = typeOfFd(dgram ? null : fdKind(handle.fd), this.type);
     try {
-      const inner = openUdp(this.#innerOptions({ fd: handle.fd, dupFd: true }));
+      const inner = openUdp(this.#innerOptions(dgram ? { dgramHandle: handle } : { fd: handle.fd, dupFd: true, type }));
       this.#attach(inner, true);
       if (handle.hasRef?.() === false) inner.unref();
-      this.#handle = handle;
-      setOwner(handle, this);
+      if (!dgram) this.#handle = handle;
+      setOwner(handle, this); // cluster's disconnect closes this socket
       return inner;
     } catch (e) {
       this.#dropInner();
@@ -576,20 +586,8 @@ export class Socket extends OptionMethods {
     }
   }
 
-  /**
-   * A cluster worker's non-exclusive bind: the primary's socket. On the
-   * dgram backend node:dgram underneath asks the primary itself.
-   */
+  /** A cluster worker's non-exclusive bind: the primary's socket. */
   #bindShared(query: ServerQuery, fail: (errno: number) => Error): void {
-    if (this.#onDgramBackend()) {
-      const opts = query.fd > 0 ? { fd: query.fd } : { address: query.address ?? this.#anyAddress, port: Number(query.port) || 0 };
-      this.#openAndListen(this.#innerOptions({ ...opts, dgramBind: 'shared' }), (e) => {
-        const errno = errnoOf(e);
-        const syscall = (e as { syscall?: unknown }).syscall;
-        return errno === undefined || syscall === 'open' ? (e as Error) : fail(errno);
-      });
-      return;
-    }
     queryPrimary(this, query, (err, handle) => {
       if (err) {
         // Do not report to a socket closed meanwhile.
@@ -793,14 +791,17 @@ export class Socket extends OptionMethods {
   }
 
   /**
-   * The async resource of a send with a callback ('UDPSENDWRAP', child of
-   * the socket's), in the send's context. `later`: made on the next tick,
-   * where node:dgram makes it after its (skipped here) lookup.
+   * The async resource a send's callback runs in, child of the socket's,
+   * made in the send's context. node:dgram sends at once when it can and
+   * calls back from a tick (a 'TickObject'); only with
+   * --test-udp-no-try-send does every send get its 'UDPSENDWRAP'. `later`:
+   * made on the next tick, where node:dgram makes it after its lookup
+   * (which the fast path skips).
    */
   #sendReq(later: boolean): SendReq {
     const req: SendReq = { res: undefined };
     const make = (): void => {
-      req.res = new AsyncResource('UDPSENDWRAP', { triggerAsyncId: this.#resource.asyncId() });
+      req.res = new AsyncResource(SEND_RESOURCE, { triggerAsyncId: this.#resource.asyncId() });
     };
     if (later) process.nextTick(make);
     else make();

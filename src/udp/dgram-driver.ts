@@ -10,6 +10,7 @@
  * reusePort is not available on Node 20's node:dgram.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { formatAddress, parseAddress, toV4Mapped, withZone } from '../core/address.js';
 import type { NativeBinding } from '../core/binding.js';
 import * as C from '../core/layout.js';
@@ -64,6 +65,8 @@ interface Obj {
   connecting: boolean;
   /** An fd to adopt at bind (udpCreate's fd), or -1. */
   adoptFd: number;
+  /** A node UDP handle to adopt at bind (udpAdoptHandle). */
+  adoptHandle: object | undefined;
 }
 
 function align64(n: number): number {
@@ -79,6 +82,11 @@ function layout(rslots: number, rslot: number, sslots: number, sdataLen: number)
   const rpool = align64(sdesc + sslots * C.M_WORDS * 4);
   const sdata = align64(rpool + rslots * rslot);
   return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, U.SLOT_HEADER, rslots];
+}
+
+/** The driver's lookup: it only ever has IP literals (node:dgram calls lookup(host, family, cb)). */
+function literal(host: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  process.nextTick(cb, null, host, isIP(host));
 }
 
 function errnoOf(err: unknown): number {
@@ -172,6 +180,7 @@ export class DgramDriver implements NativeBinding {
       peer: undefined,
       connecting: false,
       adoptFd: fd,
+      adoptHandle: undefined,
     });
     if (id >= this.ready.length) this.growReady();
     return id;
@@ -195,6 +204,9 @@ export class DgramDriver implements NativeBinding {
     if (flags & BIND_REUSEPORT) return EOPNOTSUPP; // not in Node 20's node:dgram
     const sock = createSocket({
       type: o.family === 4 ? 'udp4' : 'udp6',
+      // Every address it gets is an IP literal: no dns.lookup (which a
+      // program may have replaced for its own lookups).
+      lookup: literal as never,
       reuseAddr: (flags & BIND_REUSEADDR) !== 0,
       ipv6Only: o.ipv6Only || (flags & BIND_V6ONLY) !== 0,
       ...(o.recvBufferSize !== undefined ? { recvBufferSize: o.recvBufferSize } : {}),
@@ -214,15 +226,25 @@ export class DgramDriver implements NativeBinding {
       bound();
       return 0;
     }
-    // A non-exclusive bind in a cluster worker asks node's cluster primary.
-    const exclusive = (flags & U.BIND_SHARED) === 0;
+    if (o.adoptHandle !== undefined) {
+      sock.bind(o.adoptHandle as never, bound);
+      return 0;
+    }
     if (o.adoptFd >= 0) {
       // node:dgram's checks and errors (ERR_INVALID_FD_TYPE, open EEXIST)
       // are thrown here, synchronously, as from its bind({ fd }).
-      sock.bind({ fd: o.adoptFd, exclusive }, bound);
+      sock.bind({ fd: o.adoptFd, exclusive: true }, bound);
       return 0;
     }
-    sock.bind({ port, address: withZone(formatAddress(family, addr), family, scope), exclusive }, bound);
+    const ip = withZone(formatAddress(family, addr), family, scope);
+    sock.bind({ port, address: ip, exclusive: true }, bound);
+    return 0;
+  }
+
+  udpAdoptHandle(id: number, handle: object): number {
+    const o = this.live(id);
+    if (!o || o.sock) return EBADF;
+    o.adoptHandle = handle;
     return 0;
   }
 

@@ -43,9 +43,8 @@ export const OPT_MULTICAST_LOOP = 8;
 export const BIND_REUSEADDR = 1;
 export const BIND_REUSEPORT = 2;
 export const BIND_V6ONLY = 4;
-/** dgram driver only (the addon ignores these): see options.ts dgramBind. */
+/** dgram driver only (the addon ignores it): see options.ts dgramBind. */
 export const BIND_IMPLICIT = 8;
-export const BIND_SHARED = 16;
 
 export interface UdpLayout {
   ctrl: number;

@@ -74,14 +74,17 @@ export interface UdpSocketOptions {
   dupFd?: boolean;
   /**
    * @internal How the node:dgram layer (src/dgram) binds on the dgram
-   * backend, where node:dgram itself must do it: 'implicit' leaves the
-   * socket unbound until node:dgram's own implicit bind (addMembership);
-   * 'shared' binds (or adopts `fd`) through node's cluster primary, as a
-   * non-exclusive bind in a cluster worker does. The other backends bind
-   * 'implicit' as libuv would (any address, port 0, SO_REUSEADDR) and never
-   * see 'shared' (the layer asks the primary itself).
+   * backend, where node:dgram itself does it: 'implicit' leaves the socket
+   * unbound until node:dgram's own implicit bind (addMembership); the other
+   * backends then bind as libuv would (any address, port 0, SO_REUSEADDR).
    */
-  dgramBind?: 'implicit' | 'shared';
+  dgramBind?: 'implicit';
+  /**
+   * @internal dgram backend only: adopt this node UDP handle (from a
+   * cluster primary or dgram._createSocketHandle), which node:dgram's
+   * bind(handle) takes over; the other backends adopt `fd` with `dupFd`.
+   */
+  dgramHandle?: object;
 }
 
 export interface ResolvedOptions {
@@ -104,7 +107,8 @@ export interface ResolvedOptions {
   /** -1: create a socket. */
   fd: number;
   dupFd: boolean;
-  dgramBind: 'implicit' | 'shared' | undefined;
+  dgramBind: 'implicit' | undefined;
+  dgramHandle: object | undefined;
 }
 
 export function isPow2(n: number): boolean {
@@ -132,9 +136,9 @@ function boolOpt(o: Record<string, unknown>, name: string, def = false): boolean
   return v;
 }
 
-function dgramBindOpt(v: unknown): 'implicit' | 'shared' | undefined {
-  if (v === undefined || v === 'implicit' || v === 'shared') return v;
-  throw invalidArgValue('options.dgramBind', v, "must be 'implicit' or 'shared'");
+function dgramBindOpt(v: unknown): 'implicit' | undefined {
+  if (v === undefined || v === 'implicit') return v;
+  throw invalidArgValue('options.dgramBind', v, "must be 'implicit'");
 }
 
 export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
@@ -172,5 +176,6 @@ export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
     fd: o.fd === undefined ? -1 : intOpt(o, 'fd', 0, 0x7fffffff, -1),
     dupFd: boolOpt(o, 'dupFd'),
     dgramBind: dgramBindOpt(o.dgramBind),
+    dgramHandle: typeof o.dgramHandle === 'object' && o.dgramHandle !== null ? o.dgramHandle : undefined,
   };
 }

@@ -155,11 +155,14 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       (o.reuseAddr || implicit ? U.BIND_REUSEADDR : 0) |
       (o.reusePort ? U.BIND_REUSEPORT : 0) |
       (o.ipv6Only ? U.BIND_V6ONLY : 0) |
-      (implicit ? U.BIND_IMPLICIT : 0) |
-      (o.dgramBind === 'shared' ? U.BIND_SHARED : 0);
+      (implicit ? U.BIND_IMPLICIT : 0);
     if (o.recvBufferSize !== undefined) this.setOpt(U.OPT_RCVBUF, o.recvBufferSize, 'setsockopt');
     if (o.sendBufferSize !== undefined) this.setOpt(U.OPT_SNDBUF, o.sendBufferSize, 'setsockopt');
     if (o.fd >= 0 && this.backend !== 'dgram') return; // adopted as it is, bound or not
+    if (o.dgramHandle !== undefined) {
+      const rc = this.native.udpAdoptHandle?.(this.id, o.dgramHandle) ?? -95; // EOPNOTSUPP
+      if (rc < 0) throw errnoException(rc, 'open');
+    }
     const rc = this.native.udpBind(this.id, parsed.family, parsed.bytes, parsed.scope, o.port, flags);
     if (rc < 0) throw errnoException(rc, 'bind', o.address, o.port);
   }
