@@ -358,6 +358,26 @@ const sending: Scenario[] = [
     },
   },
   {
+    name: 'send() then close(): dropped in the same tick; sent if close() is a tick later or the socket connected',
+    async run(t) {
+      const { port } = await receiver(t);
+      const a = t.sock('udp4');
+      await bindTo(t, a, 0, '127.0.0.1');
+      a.send('same tick', port, '127.0.0.1');
+      a.close();
+      const b = t.sock('udp4');
+      await bindTo(t, b, 0, '127.0.0.1');
+      b.send('closed a tick later', port, '127.0.0.1');
+      process.nextTick(() => b.close());
+      const c = t.sock('udp4');
+      await t.within(new Promise<void>((r) => c.connect(port, '127.0.0.1', () => r())), 'connect');
+      c.send('connected');
+      c.close();
+      await t.entriesOn('~rx', 2);
+      await t.wait(50);
+    },
+  },
+  {
     name: 'send(): host names go through the lookup option',
     async run(t) {
       const { port } = await receiver(t);

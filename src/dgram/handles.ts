@@ -11,7 +11,7 @@
  *   `bind(handle)`) are Node's native UDP handle objects with an `fd`.
  *
  * The two symbols are Node's internal ones, read once from a probe
- * node:dgram socket (it is never bound, so it opens no file descriptor).
+ * node:dgram socket (never bound nor closed: it opens no file descriptor).
  * If a Node version hides them, the features that need them are missing
  * (child.send then throws Node's ERR_INVALID_HANDLE_TYPE) and nothing else.
  */
@@ -32,6 +32,8 @@ interface Internals {
   UDP: (new () => UdpHandle) | undefined;
 }
 
+const probes: unknown[] = [];
+
 function probeInternals(): Internals {
   const probe = new (nodeDgram.Socket as unknown as new (type: string) => Record<symbol, unknown>)('udp4');
   const kStateSymbol = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'state symbol');
@@ -39,7 +41,10 @@ function probeInternals(): Internals {
   const handle = state?.handle;
   const ownerSymbol = handle && Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
   const UDP = handle ? (Object.getPrototypeOf(handle).constructor as new () => UdpHandle) : undefined;
-  (probe as unknown as nodeDgram.Socket).close();
+  // Never closed: closing queues work (a tick, a destroy hook) that
+  // async_hooks enabled later would see without its init. It holds no fd
+  // and, never bound, does not keep the event loop alive.
+  probes.push(probe);
   return { kStateSymbol, ownerSymbol, UDP };
 }
 

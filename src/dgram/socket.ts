@@ -52,7 +52,7 @@ import {
     errnoError,
   hostPortError,
 } from './errors.js';
-import { handleOnFd, kStateSymbol, nodeState, setOwner, unboundHandle, type UdpHandle } from './handles.js';
+import { handleOnFd, kStateSymbol, nodeState, ownerKnown, setOwner, unboundHandle, type UdpHandle } from './handles.js';
 import { kBufferSize, kClosed, kImplicitBind, kInner, OptionMethods } from './sockopts.js';
 import {
   asBytes,
@@ -169,7 +169,8 @@ const liveFds = new Set<number>();
 /** node 20 publishes every new socket here (lib/dgram.js). */
 const udpSocketChannel = dc.channel('udp.socket');
 /** The type of a send callback's async resource, as node:dgram's (see #sendReq). */
-const SEND_RESOURCE = process.execArgv.includes('--test-udp-no-try-send') ? 'UDPSENDWRAP' : 'TickObject';
+const NO_TRY_SEND = process.execArgv.includes('--test-udp-no-try-send');
+const SEND_RESOURCE = NO_TRY_SEND ? 'UDPSENDWRAP' : 'TickObject';
 /** dns.lookup as loaded: while it is still in place, IP literals skip it. */
 const originalLookup = dns.lookup;
 
@@ -178,6 +179,19 @@ interface Pending {
   port: number | undefined;
   ip: string | undefined;
   cb: Done | undefined;
+}
+
+/** node:dgram's internal state (lib/dgram.js), as Node's own modules read it. */
+interface NodeState {
+  handle: UdpHandle | undefined;
+  receiving: boolean;
+  bindState: number;
+  connectState: number;
+  queue: (() => void)[] | undefined;
+  reuseAddr: boolean;
+  ipv6Only: boolean;
+  recvBufferSize: number | undefined;
+  sendBufferSize: number | undefined;
 }
 
 /** A send callback's async resource, made after the send's lookup as node's SendWrap is. */
@@ -236,6 +250,9 @@ export class Socket extends OptionMethods {
   #backlog: (Pending | undefined)[] = [];
   #backlogHead = 0;
   #backlogBytes = 0;
+  /** --test-udp-no-try-send: sends in the ring not yet done, which node:dgram would count as queued. */
+  #ringCount = 0;
+  #ringBytes = 0;
   #refd = true;
   #receiving = false;
   /** A UDP handle this socket owns: from a cluster primary or bind(handle); closed with it. */
@@ -423,11 +440,18 @@ export class Socket extends OptionMethods {
     });
   }
 
-  /** Options of the batch socket underneath, with the layer's defaults. */
-  #innerOptions(extra: Partial<UdpSocketOptions>): UdpSocketOptions {
+  /**
+   * Options of the batch socket underneath, with the layer's defaults. A
+   * socket `shared` with other processes (a cluster primary's) reads one
+   * datagram ahead at most: what a ring has taken from the shared queue is
+   * lost to the other workers if this one closes before delivering it
+   * (libuv reads only what it delivers). The iouring option overrides it.
+   */
+  #innerOptions(extra: Partial<UdpSocketOptions>, shared = false): UdpSocketOptions {
     return {
       maxMessageSize: MAX_MESSAGE,
-      recvBuffers: RECV_BUFFERS,
+      recvBuffers: shared ? 1 : RECV_BUFFERS,
+      ...(shared ? { receiveMode: 'single' as const } : {}),
       sendBufferBytes: SEND_BUFFER_BYTES,
       ...this.#extra,
       type: this.type,
@@ -559,7 +583,7 @@ export class Socket extends OptionMethods {
 
   /** bind(handle): a node UDP handle (a cluster primary's, _createSocketHandle's). */
   #bindHandle(handle: UdpHandle): void {
-    const inner = this.#adoptHandle(handle);
+    const inner = this.#adoptHandle(handle, false);
     if (inner instanceof Error) throw inner;
     this.#listening();
   }
@@ -570,20 +594,44 @@ export class Socket extends OptionMethods {
    * primary) learns when we close. On the dgram backend node:dgram's
    * socket underneath takes the handle itself.
    */
-  #adoptHandle(handle: UdpHandle): UdpSocket | Error {
+  #adoptHandle(handle: UdpHandle, shared: boolean): UdpSocket | Error {
     const dgram = this.#onDgramBackend();
     const type = typeOfFd(dgram ? null : fdKind(handle.fd), this.type);
     try {
-      const inner = openUdp(this.#innerOptions(dgram ? { dgramHandle: handle } : { fd: handle.fd, dupFd: true, type }));
+      const opts = dgram ? { dgramHandle: handle } : { fd: handle.fd, dupFd: true, type };
+      const inner = openUdp(this.#innerOptions(opts, shared));
       this.#attach(inner, true);
       if (handle.hasRef?.() === false) inner.unref();
       if (!dgram) this.#handle = handle;
-      setOwner(handle, this); // cluster's disconnect closes this socket
+      this.#ownHandle(handle);
       return inner;
     } catch (e) {
       this.#dropInner();
       return errnoError(errnoOf(e) ?? EBADF, 'open');
     }
+  }
+
+  /**
+   * cluster's disconnect closes a worker's shared sockets through their
+   * handles' owner. Where Node hides owner_symbol, closing the handle
+   * closes this socket instead.
+   */
+  #ownHandle(handle: UdpHandle): void {
+    if (ownerKnown) {
+      setOwner(handle, this);
+      return;
+    }
+    const close = handle.close;
+    let closed = false;
+    handle.close = (cb?: () => void): void => {
+      if (closed) return;
+      closed = true;
+      if (!this.#closed) {
+        this.#handle = undefined; // closed here, not by close()
+        this.close();
+      }
+      close.call(handle, cb);
+    };
   }
 
   /** A cluster worker's non-exclusive bind: the primary's socket. */
@@ -600,7 +648,7 @@ export class Socket extends OptionMethods {
         handle.close(); // closed before the primary replied: tell it
         return;
       }
-      const inner = this.#adoptHandle(handle);
+      const inner = this.#adoptHandle(handle, true);
       if (inner instanceof Error) {
         handle.close();
         this.#bindState = UNBOUND;
@@ -838,15 +886,33 @@ export class Socket extends OptionMethods {
       if (cb) process.nextTick(cb, hostPortError(EDESTADDRREQ, 'send', errAddress, errPort));
       return;
     }
-    const done = req === undefined || cb === undefined ? undefined : this.#sendDone(req, cb, errAddress, errPort);
+    let done = req === undefined || cb === undefined ? undefined : this.#sendDone(req, cb, errAddress, errPort);
+    if (NO_TRY_SEND) done = this.#counted(payload.byteLength, done);
     if (this.#backlogHead < this.#backlog.length || !inner.send(payload, port, ip, done)) {
       // The send ring is full: keep a copy until 'drain' (the caller may reuse its buffer).
       const fresh = data === undefined && list !== undefined && list.length !== 1; // a concat of ours
       const copy = fresh ? payload : new Uint8Array(payload); // (Buffer#slice would not copy)
       this.#backlog.push({ data: copy, port, ip, cb: done });
       this.#backlogBytes += copy.byteLength;
+    } else if (!this.#tickArmed) {
+      this.#tickArmed = true;
+      process.nextTick(this.#tickPassed);
     }
   }
+
+  /**
+   * node:dgram hands an unconnected send to the kernel on the next tick
+   * (after its lookup): a close() in the same tick drops it, a close()
+   * after that tick does not. Ours wait in the ring until the end of the
+   * JS turn; at the first tick after a send they are given to the socket
+   * underneath, so that a later close() sends them first, as node's would
+   * have been sent.
+   */
+  #tickArmed = false;
+  readonly #tickPassed = (): void => {
+    this.#tickArmed = false;
+    if (!this.#closed) this.#inner?.flushNative();
+  };
 
   /** A send's completion: the user's callback in the send's async resource. */
   #sendDone(req: SendReq, cb: SendCallback, errAddress: string | undefined, errPort: unknown): Done {
@@ -867,6 +933,20 @@ export class Socket extends OptionMethods {
       } finally {
         res.emitDestroy();
       }
+    };
+  }
+
+  /**
+   * With --test-udp-no-try-send node:dgram queues every send in libuv until
+   * it is written, and its send queue counts them: count ours until done.
+   */
+  #counted(bytes: number, done: Done | undefined): Done {
+    this.#ringCount++;
+    this.#ringBytes += bytes;
+    return (err, n) => {
+      this.#ringCount--;
+      this.#ringBytes -= bytes;
+      done?.(err, n);
     };
   }
 
@@ -1003,8 +1083,11 @@ export class Socket extends OptionMethods {
     // A primary's handle: closing it tells the primary (node:dgram's close).
     this.#handle?.close();
     this.#handle = undefined;
-    this.#sendHandle?.close();
-    this.#sendHandle = undefined;
+    if (this.#sendHandle !== undefined) {
+      liveFds.delete(this.#sendHandle.fd);
+      this.#sendHandle.close();
+      this.#sendHandle = undefined;
+    }
     // 'close' runs in close()'s context, like node:dgram's nextTick (a
     // TickObject resource whose trigger is the socket).
     const tick = new AsyncResource('TickObject', { triggerAsyncId: this.#resource.asyncId() });
@@ -1022,6 +1105,9 @@ export class Socket extends OptionMethods {
       return this;
     }
     liveFds.delete(inner.fd);
+    // node:dgram sends a connected socket's datagrams at once: close()
+    // drops none of them (unconnected ones of this tick it drops).
+    if (this.#connectState === CONNECTED) inner.flushNative();
     // 'close' once the ring has returned everything: the port is free
     // again and no send callback can follow.
     let port = 0;
@@ -1083,13 +1169,13 @@ export class Socket extends OptionMethods {
   /** Bytes of datagrams waiting for room in the send ring. */
   getSendQueueSize(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueSize');
-    return this.#backlogBytes;
+    return this.#backlogBytes + this.#ringBytes;
   }
 
   /** Datagrams waiting for room in the send ring. */
   getSendQueueCount(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueCount');
-    return this.#backlog.length - this.#backlogHead;
+    return this.#backlog.length - this.#backlogHead + this.#ringCount;
   }
 
   ref(): this {
@@ -1116,21 +1202,37 @@ export class Socket extends OptionMethods {
    * receiving (so it takes no datagram from us), kept until we close; on
    * the dgram backend, the node:dgram socket's own state.
    */
-  #nodeState(): { handle: UdpHandle | undefined } | undefined {
+  #nodeState(): NodeState | undefined {
     const inner = this.#inner;
-    if (this.#closed) return { handle: undefined };
-    if (inner === undefined) return { handle: (this.#sendHandle ??= unboundHandle()) };
-    if (inner.backend === 'dgram') return nodeState(inner.nodeSocket) as { handle: UdpHandle | undefined } | undefined;
+    if (this.#closed) return this.#stateWith(undefined);
+    if (inner === undefined) return this.#stateWith((this.#sendHandle ??= unboundHandle()));
+    if (inner.backend === 'dgram') return nodeState(inner.nodeSocket) as NodeState | undefined;
     if (this.#sendHandle === undefined || this.#sendHandle.fd < 0) {
-      this.#sendHandle?.close();
+      this.#sendHandle?.close(); // an unbound one, from before the bind
       this.#sendHandle = undefined;
       const fd = dupFd(inner.fd);
       if (fd === null || fd < 0) return undefined;
       const { handle } = handleOnFd(fd);
       if (handle === undefined) closeSync(fd);
+      else liveFds.add(fd); // the same socket: bind({ fd }) of it is EEXIST too
       this.#sendHandle = handle;
     }
-    return { handle: this.#sendHandle };
+    return this.#stateWith(this.#sendHandle);
+  }
+
+  /** node:dgram's state fields (a snapshot), with `handle`. */
+  #stateWith(handle: UdpHandle | undefined): NodeState {
+    return {
+      handle,
+      receiving: this.#receiving,
+      bindState: this.#bindState,
+      connectState: this.#connectState,
+      queue: this.#queue,
+      reuseAddr: this.#reuseAddr,
+      ipv6Only: this.#ipv6Only,
+      recvBufferSize: this.#recvBufferSize,
+      sendBufferSize: this.#sendBufferSize,
+    };
   }
 
   static {
@@ -1173,7 +1275,8 @@ export class Socket extends OptionMethods {
     };
     method('_healthCheck', (s) => s.#healthCheck());
     method('_stopReceiving', (s) => {
-      if (s.#receiving) s.#inner?.close();
+      // Datagrams are still read, and dropped (node's recvStop leaves them queued).
+      if (s.#receiving && s.#inner) s.#inner.onBatch = undefined;
       s.#receiving = false;
     });
   }

@@ -84,9 +84,13 @@ function layout(rslots: number, rslot: number, sslots: number, sdataLen: number)
   return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, U.SLOT_HEADER, rslots];
 }
 
-/** The driver's lookup: it only ever has IP literals (node:dgram calls lookup(host, family, cb)). */
+/**
+ * The driver's lookup: it only ever has IP literals (node:dgram calls
+ * lookup(host, family, cb)). Answering at once makes node:dgram's send
+ * reach the kernel at once, as the layer's own flush expects.
+ */
 function literal(host: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
-  process.nextTick(cb, null, host, isIP(host));
+  cb(null, host, isIP(host));
 }
 
 function errnoOf(err: unknown): number {
