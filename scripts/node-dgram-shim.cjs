@@ -12,6 +12,7 @@
 // Needs a built package (npm run build) and require() of ES modules (Node
 // 20.19+, 22.12+).
 'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS preload, by design (see above) */
 const Module = require('node:module');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
