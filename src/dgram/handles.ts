@@ -16,6 +16,7 @@
  * (child.send then throws Node's ERR_INVALID_HANDLE_TYPE) and nothing else.
  */
 import * as nodeDgram from 'node:dgram';
+import { deprecate } from 'node:util';
 
 /** A native UDP handle of Node (udp_wrap's UDP), the parts the layer uses. */
 export interface UdpHandle {
@@ -87,4 +88,60 @@ export function handleOnFd(fd: number): { handle?: UdpHandle; err: number } {
 export function nodeState(sock: object | undefined): unknown {
   if (sock === undefined || kStateSymbol === undefined) return undefined;
   return (sock as Record<symbol, unknown>)[kStateSymbol];
+}
+
+/** How installNodeInternals reads a socket's private state. */
+export interface InternalsAccess<S> {
+  state(s: S): unknown;
+  handle(s: S): unknown;
+  receiving(s: S): boolean;
+  bindState(s: S): number;
+  queue(s: S): unknown;
+  reuseAddr(s: S): boolean;
+  healthCheck(s: S): void;
+  stopReceiving(s: S): void;
+}
+
+/**
+ * Put on the layer's Socket.prototype what Node's modules and old programs
+ * read of node:dgram's: `socket[kStateSymbol]` (child_process), and the
+ * deprecated `_handle`, `_receiving`, `_bindState`, `_queue`, `_reuseAddr`,
+ * `_healthCheck()`, `_stopReceiving()` with node's DEP0112 warnings (their
+ * setters warn and change nothing).
+ */
+export function installNodeInternals<S extends object>(proto: S, get: InternalsAccess<S>): void {
+  if (kStateSymbol !== undefined) {
+    Object.defineProperty(proto, kStateSymbol, {
+      get(this: S) {
+        return get.state(this);
+      },
+      configurable: true,
+    });
+  }
+  const prop = (name: string, read: (s: S) => unknown): void => {
+    const msg = `Socket.prototype.${name} is deprecated`;
+    Object.defineProperty(proto, name, {
+      get: deprecate(function (this: S) {
+        return read(this);
+      }, msg, 'DEP0112'),
+      set: deprecate(function () {}, msg, 'DEP0112'),
+      configurable: true,
+    });
+  };
+  prop('_handle', get.handle);
+  prop('_receiving', get.receiving);
+  prop('_bindState', get.bindState);
+  prop('_queue', get.queue);
+  prop('_reuseAddr', get.reuseAddr);
+  const method = (name: string, fn: (s: S) => void): void => {
+    Object.defineProperty(proto, name, {
+      value: deprecate(function (this: S) {
+        fn(this);
+      }, `Socket.prototype.${name}() is deprecated`, 'DEP0112'),
+      writable: true,
+      configurable: true,
+    });
+  };
+  method('_healthCheck', get.healthCheck);
+  method('_stopReceiving', get.stopReceiving);
 }

@@ -30,9 +30,6 @@ import dc from 'node:diagnostics_channel';
 import dns from 'node:dns';
 import { errorMonitor } from 'node:events';
 import { isIP } from 'node:net';
-import { deprecate } from 'node:util';
-import { withZone } from '../core/address.js';
-import { M_ADDR, M_FAMILY, M_LEN, M_OFF, M_PORT, M_SCOPE, M_WORDS } from '../core/layout.js';
 import { selectBackend } from '../udp/backend.js';
 import type { RecvBatch } from '../udp/batch.js';
 import { dupFd, fdKind } from '../udp/fd.js';
@@ -49,91 +46,24 @@ import {
   errIsConnected,
   errNotConnected,
   errNotRunning,
-    errnoError,
+  errnoError,
   hostPortError,
 } from './errors.js';
-import { handleOnFd, kStateSymbol, nodeState, ownerKnown, setOwner, unboundHandle, type UdpHandle } from './handles.js';
+import { handleOnFd, installNodeInternals, nodeState, ownerKnown, setOwner, unboundHandle, type UdpHandle } from './handles.js';
+import { Receiver, type RemoteInfo } from './receive.js';
+import { Sender, type SendCallback } from './send.js';
+import type { AddressInfo, BindOptions, IouringDgramOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
 import { kBufferSize, kClosed, kImplicitBind, kInner, OptionMethods } from './sockopts.js';
-import {
-  asBytes,
-  BUFFER_TYPES,
-  errnoOf,
-  fixBufferList,
-  sliceBuffer,
-  validatePort,
-  validateString,
-  validateNumber,
-  validateUint32,
-} from './validate.js';
+import { errnoOf, parseSend, validateNumber, validatePort, validateString, validateUint32 } from './validate.js';
 
-export type SocketType = 'udp4' | 'udp6';
+export type { AddressInfo, BindOptions, IouringDgramOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
+export type { SendCallback } from './send.js';
+export type { RemoteInfo } from './receive.js';
 
-/** Sender of a datagram, as node:dgram reports it. */
-export interface RemoteInfo {
-  address: string;
-  family: 'IPv4' | 'IPv6';
-  port: number;
-  size: number;
-}
-
-export interface AddressInfo {
-  address: string;
-  family: string;
-  port: number;
-}
-
-export interface BindOptions {
-  port?: number | undefined;
-  address?: string | undefined;
-  /** In a cluster worker: bind alone instead of sharing the primary's socket. */
-  exclusive?: boolean | undefined;
-  /** Use this existing UDP socket (a file descriptor > 0) instead of binding one. */
-  fd?: number | undefined;
-}
-
-export type LookupFunction = (
-  hostname: string,
-  family: number,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-) => void;
-
-/** Tuning of the batch socket underneath (not in node:dgram). */
-export type IouringDgramOptions = Omit<
-  UdpSocketOptions,
-  | 'type'
-  | 'address'
-  | 'port'
-  | 'onBatch'
-  | 'ipv6Only'
-  | 'reuseAddr'
-  | 'reusePort'
-  | 'recvBufferSize'
-  | 'sendBufferSize'
-  | 'fd'
-  | 'dupFd'
-  | 'dgramBind'
->;
-
-export interface SocketOptions {
-  type: SocketType;
-  reuseAddr?: boolean | undefined;
-  /** SO_REUSEPORT (node:dgram has it from Node 22.12; accepted here on every version). */
-  reusePort?: boolean | undefined;
-  ipv6Only?: boolean | undefined;
-  recvBufferSize?: number | undefined;
-  sendBufferSize?: number | undefined;
-  lookup?: LookupFunction | undefined;
-  signal?: AbortSignal | undefined;
-  /** Options of the io_uring socket underneath; see README. */
-  iouring?: IouringDgramOptions | undefined;
-}
-
-export type SendCallback = (error: Error | null, bytes?: number) => void;
 type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
 type Listener = (...args: any[]) => void;
 type Payload = string | NodeJS.ArrayBufferView | readonly (string | NodeJS.ArrayBufferView)[];
-type Done = (err: Error | null, bytes: number) => void;
 
 const UNBOUND = 0;
 const BINDING = 1;
@@ -145,7 +75,6 @@ const CONNECTED = 2;
 const EBADF = -9;
 const EEXIST = -17;
 const EINVAL = -22;
-const EDESTADDRREQ = -89;
 
 /**
  * Receive side of the socket underneath. A slot holds the largest datagram
@@ -168,18 +97,8 @@ const liveFds = new Set<number>();
 
 /** node 20 publishes every new socket here (lib/dgram.js). */
 const udpSocketChannel = dc.channel('udp.socket');
-/** The type of a send callback's async resource, as node:dgram's (see #sendReq). */
-const NO_TRY_SEND = process.execArgv.includes('--test-udp-no-try-send');
-const SEND_RESOURCE = NO_TRY_SEND ? 'UDPSENDWRAP' : 'TickObject';
 /** dns.lookup as loaded: while it is still in place, IP literals skip it. */
 const originalLookup = dns.lookup;
-
-interface Pending {
-  data: Uint8Array;
-  port: number | undefined;
-  ip: string | undefined;
-  cb: Done | undefined;
-}
 
 /** node:dgram's internal state (lib/dgram.js), as Node's own modules read it. */
 interface NodeState {
@@ -192,15 +111,6 @@ interface NodeState {
   ipv6Only: boolean;
   recvBufferSize: number | undefined;
   sendBufferSize: number | undefined;
-}
-
-/** A send callback's async resource, made after the send's lookup as node's SendWrap is. */
-interface SendReq {
-  res: AsyncResource | undefined;
-}
-
-function rethrow(err: unknown): never {
-  throw err;
 }
 
 /**
@@ -246,13 +156,11 @@ export class Socket extends OptionMethods {
   #connectState = DISCONNECTED;
   /** Work waiting for 'listening' (sends/connect/close during an implicit bind). */
   #queue: (() => void)[] | undefined;
-  /** Sends the send ring could not take yet, oldest first. */
-  #backlog: (Pending | undefined)[] = [];
-  #backlogHead = 0;
-  #backlogBytes = 0;
-  /** --test-udp-no-try-send: sends in the ring not yet done, which node:dgram would count as queued. */
-  #ringCount = 0;
-  #ringBytes = 0;
+  readonly #sender = new Sender({
+    inner: () => this.#inner,
+    closed: () => this.#closed,
+    asyncId: () => this.#resource.asyncId(),
+  });
   #refd = true;
   #receiving = false;
   /** A UDP handle this socket owns: from a cluster primary or bind(handle); closed with it. */
@@ -261,14 +169,6 @@ export class Socket extends OptionMethods {
   #sendHandle: UdpHandle | undefined;
   /** Last destination seen to be an IP literal of our family. */
   #lastLiteral = '';
-  // Last sender, to reuse its address string (no formatting per message).
-  #rxFamily = -1;
-  #rxA0 = 0;
-  #rxA1 = 0;
-  #rxA2 = 0;
-  #rxA3 = 0;
-  #rxScope = 0;
-  #rxAddress = '';
 
   constructor(type: SocketType | SocketOptions, listener?: MessageListener) {
     super();
@@ -475,7 +375,7 @@ export class Socket extends OptionMethods {
   #attach(inner: UdpSocket, receive: boolean): void {
     this.#inner = inner;
     inner.on('error', this.#onInnerError);
-    inner.on('drain', this.#onDrain);
+    inner.on('drain', this.#sender.onDrain);
     if (inner.backend !== 'dgram') liveFds.add(inner.fd);
     if (!this.#refd) inner.unref();
     if (!receive) return;
@@ -691,57 +591,10 @@ export class Socket extends OptionMethods {
     this.#resource.runInAsyncScope(this.#deliver, this, batch);
   };
 
+  readonly #receiver = new Receiver();
+  readonly #isClosed = (): boolean => this.#closed;
   #deliver(batch: RecvBatch): void {
-    const n = batch.length;
-    const meta = batch.meta;
-    const bytes = batch.bytes;
-    let i = 0;
-    while (i < n && !this.#closed) {
-      try {
-        for (; i < n && !this.#closed; i++) {
-          const b = i * M_WORDS;
-          const off = meta[b + M_OFF] ?? 0;
-          const len = meta[b + M_LEN] ?? 0;
-          const msg = Buffer.allocUnsafe(len);
-          msg.set(bytes.subarray(off, off + len));
-          const family = meta[b + M_FAMILY] ?? 0;
-          this.#sender(batch, i, b, family);
-          const rinfo: RemoteInfo = {
-            address: this.#rxAddress,
-            family: family === 4 ? 'IPv4' : 'IPv6',
-            port: meta[b + M_PORT] ?? 0,
-            size: len,
-          };
-          this.emit('message', msg, rinfo);
-        }
-      } catch (err) {
-        // A throwing listener is reported like node:dgram's (uncaught), and
-        // the rest of the batch is still delivered.
-        i++;
-        process.nextTick(rethrow, err);
-      }
-    }
-  }
-
-  /** The sender's address text; formatted only when the sender changes. */
-  #sender(batch: RecvBatch, i: number, b: number, family: number): void {
-    const meta = batch.meta;
-    const a0 = meta[b + M_ADDR] ?? 0;
-    const a1 = meta[b + M_ADDR + 1] ?? 0;
-    const a2 = meta[b + M_ADDR + 2] ?? 0;
-    const a3 = meta[b + M_ADDR + 3] ?? 0;
-    const scope = meta[b + M_SCOPE] ?? 0;
-    if (family === this.#rxFamily && a0 === this.#rxA0 && a1 === this.#rxA1 && a2 === this.#rxA2 && a3 === this.#rxA3 && scope === this.#rxScope) {
-      return;
-    }
-    // Link-local senders keep their %zone, as in node:dgram.
-    this.#rxAddress = withZone(batch.address(i), family, scope);
-    this.#rxFamily = family;
-    this.#rxA0 = a0;
-    this.#rxA1 = a1;
-    this.#rxA2 = a2;
-    this.#rxA3 = a3;
-    this.#rxScope = scope;
+    this.#receiver.deliver(batch, this, this.#isClosed);
   }
 
   // ---- send ---------------------------------------------------------------
@@ -752,51 +605,9 @@ export class Socket extends OptionMethods {
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, port?: number | string, address?: string, callback?: SendCallback): void;
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, port?: number | string, callback?: SendCallback): void;
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, callback?: SendCallback): void;
-  send(buffer: unknown, offset?: unknown, length?: unknown, port?: unknown, address?: unknown, callback?: unknown): void {
+  send(...args: unknown[]): void {
     const connected = this.#connectState === CONNECTED;
-    if (!connected) {
-      if (address || (port && typeof port !== 'function')) {
-        buffer = sliceBuffer(buffer, offset, length);
-      } else {
-        callback = port;
-        port = offset;
-        address = length;
-      }
-    } else {
-      if (typeof length === 'number') {
-        buffer = sliceBuffer(buffer, offset, length);
-        if (typeof port === 'function') {
-          callback = port;
-          port = null;
-        } else {
-          callback = address;
-        }
-      } else {
-        callback = offset;
-      }
-      if (port || address) throw errIsConnected();
-    }
-    let data: Uint8Array | undefined;
-    let list: Uint8Array[] | undefined;
-    if (!Array.isArray(buffer)) {
-      if (buffer instanceof Uint8Array) data = buffer;
-      else if (typeof buffer === 'string') data = Buffer.from(buffer);
-      else if (!ArrayBuffer.isView(buffer)) throw errInvalidArgType('buffer', BUFFER_TYPES, buffer);
-      else data = asBytes(buffer);
-    } else {
-      const fixed = fixBufferList(buffer);
-      if (fixed === null) throw errInvalidArgType('buffer list arguments', BUFFER_TYPES, buffer);
-      list = fixed;
-    }
-    let portNum = 0;
-    if (!connected) portNum = validatePort(port, 'Port', false);
-    let userCb = typeof callback === 'function' ? (callback as SendCallback) : undefined;
-    if (typeof address === 'function') {
-      userCb = address as SendCallback;
-      address = undefined;
-    } else if (address !== null && address !== undefined) {
-      validateString(address, 'address');
-    }
+    const { data, list, port, portNum, address, callback: userCb } = parseSend(connected, args);
     this.#healthCheck();
     if (this.#bindState === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
     if (list !== undefined && list.length === 0) list.push(Buffer.alloc(0));
@@ -805,13 +616,15 @@ export class Socket extends OptionMethods {
       const again = list ?? [data as Uint8Array];
       const p = connected ? port : portNum;
       const a = address;
-      this.#enqueue(() => this.send(again, p as number, a as string, userCb));
+      this.#enqueue(() => (this.send as (...a: unknown[]) => void)(again, p, a, userCb));
       return;
     }
-    const errAddress = address as string | undefined;
+    const errAddress = address;
+    const sender = this.#sender;
     if (connected) {
       // node:dgram makes the SendWrap right away here: no lookup.
-      this.#doSend(data, list, undefined, undefined, port, errAddress, userCb && this.#sendReq(false), userCb);
+      const o = { data, list, ip: undefined, port: undefined, errAddress, errPort: port };
+      sender.send(o, userCb && sender.req(false), userCb);
       return;
     }
     // Fast path: an IP literal of our family needs no lookup (node:dgram
@@ -819,7 +632,8 @@ export class Socket extends OptionMethods {
     const host = errAddress || this.#defaultPeer;
     if (this.#lookup === undefined && dns.lookup === originalLookup && (host === this.#lastLiteral || isIP(host) === this.#family)) {
       this.#lastLiteral = host;
-      this.#doSend(data, list, host, portNum, portNum, errAddress, userCb && this.#sendReq(true), userCb);
+      const o = { data, list, ip: host, port: portNum, errAddress, errPort: portNum };
+      sender.send(o, userCb && sender.req(true), userCb);
       return;
     }
     this.#resolve(host, (err, ip) => {
@@ -834,26 +648,9 @@ export class Socket extends OptionMethods {
         if (userCb && !this.#closed) process.nextTick(userCb, hostPortError(EINVAL, 'send', errAddress, portNum));
         return;
       }
-      this.#doSend(data, list, ip, portNum, portNum, errAddress, userCb && this.#sendReq(false), userCb);
+      const o = { data, list, ip, port: portNum, errAddress, errPort: portNum };
+      sender.send(o, userCb && sender.req(false), userCb);
     });
-  }
-
-  /**
-   * The async resource a send's callback runs in, child of the socket's,
-   * made in the send's context. node:dgram sends at once when it can and
-   * calls back from a tick (a 'TickObject'); only with
-   * --test-udp-no-try-send does every send get its 'UDPSENDWRAP'. `later`:
-   * made on the next tick, where node:dgram makes it after its lookup
-   * (which the fast path skips).
-   */
-  #sendReq(later: boolean): SendReq {
-    const req: SendReq = { res: undefined };
-    const make = (): void => {
-      req.res = new AsyncResource(SEND_RESOURCE, { triggerAsyncId: this.#resource.asyncId() });
-    };
-    if (later) process.nextTick(make);
-    else make();
-    return req;
   }
 
   /** The legacy send signature (deprecated in node:dgram). */
@@ -864,114 +661,6 @@ export class Socket extends OptionMethods {
     validateString(address, 'address');
     this.send(buffer, offset, length, port, address, callback);
   }
-
-  #doSend(
-    data: Uint8Array | undefined,
-    list: Uint8Array[] | undefined,
-    ip: string | undefined,
-    port: number | undefined,
-    errPort: unknown,
-    errAddress: string | undefined,
-    req: SendReq | undefined,
-    cb?: SendCallback,
-  ): void {
-    const inner = this.#inner;
-    if (this.#closed || inner === undefined) return; // node:dgram drops it silently too
-    let payload: Uint8Array;
-    if (data !== undefined) payload = data;
-    else if (list !== undefined && list.length === 1) payload = list[0] as Uint8Array;
-    else payload = Buffer.concat(list ?? []);
-    if (ip !== undefined && port === 0) {
-      // A port of '0' passes node:dgram's check; libuv then refuses the send.
-      if (cb) process.nextTick(cb, hostPortError(EDESTADDRREQ, 'send', errAddress, errPort));
-      return;
-    }
-    let done = req === undefined || cb === undefined ? undefined : this.#sendDone(req, cb, errAddress, errPort);
-    if (NO_TRY_SEND) done = this.#counted(payload.byteLength, done);
-    if (this.#backlogHead < this.#backlog.length || !inner.send(payload, port, ip, done)) {
-      // The send ring is full: keep a copy until 'drain' (the caller may reuse its buffer).
-      const fresh = data === undefined && list !== undefined && list.length !== 1; // a concat of ours
-      const copy = fresh ? payload : new Uint8Array(payload); // (Buffer#slice would not copy)
-      this.#backlog.push({ data: copy, port, ip, cb: done });
-      this.#backlogBytes += copy.byteLength;
-    } else if (!this.#tickArmed) {
-      this.#tickArmed = true;
-      process.nextTick(this.#tickPassed);
-    }
-  }
-
-  /**
-   * node:dgram hands an unconnected send to the kernel on the next tick
-   * (after its lookup): a close() in the same tick drops it, a close()
-   * after that tick does not. Ours wait in the ring until the end of the
-   * JS turn; at the first tick after a send they are given to the socket
-   * underneath, so that a later close() sends them first, as node's would
-   * have been sent.
-   */
-  #tickArmed = false;
-  readonly #tickPassed = (): void => {
-    this.#tickArmed = false;
-    if (!this.#closed) this.#inner?.flushNative();
-  };
-
-  /** A send's completion: the user's callback in the send's async resource. */
-  #sendDone(req: SendReq, cb: SendCallback, errAddress: string | undefined, errPort: unknown): Done {
-    return (err, bytes) => {
-      const res = req.res;
-      if (err !== null && this.#closed && (err as Error & { code?: string }).code === 'ECANCELED') {
-        res?.emitDestroy(); // dropped by close(), as node:dgram drops it
-        return;
-      }
-      // Failures pass the error alone, as node:dgram's do.
-      const args = err === null ? [null, bytes] : [hostPortError(errnoOf(err) ?? EINVAL, 'send', errAddress, errPort)];
-      if (res === undefined) {
-        cb(...(args as [Error | null, number]));
-        return;
-      }
-      try {
-        res.runInAsyncScope(cb, res, ...args);
-      } finally {
-        res.emitDestroy();
-      }
-    };
-  }
-
-  /**
-   * With --test-udp-no-try-send node:dgram queues every send in libuv until
-   * it is written, and its send queue counts them: count ours until done.
-   */
-  #counted(bytes: number, done: Done | undefined): Done {
-    this.#ringCount++;
-    this.#ringBytes += bytes;
-    return (err, n) => {
-      this.#ringCount--;
-      this.#ringBytes -= bytes;
-      done?.(err, n);
-    };
-  }
-
-  readonly #onDrain = (): void => {
-    const inner = this.#inner;
-    if (inner === undefined || this.#closed) return;
-    const q = this.#backlog;
-    while (this.#backlogHead < q.length) {
-      const p = q[this.#backlogHead] as Pending;
-      let accepted: boolean;
-      try {
-        accepted = inner.send(p.data, p.port, p.ip, p.cb);
-      } catch (e) {
-        // E.g. queued for a connected peer and disconnected since.
-        accepted = true;
-        if (p.cb) process.nextTick(p.cb, e as Error, 0);
-      }
-      if (!accepted) return; // the next 'drain' goes on
-      q[this.#backlogHead++] = undefined;
-      this.#backlogBytes -= p.data.byteLength;
-    }
-    this.#backlog = [];
-    this.#backlogHead = 0;
-    this.#backlogBytes = 0;
-  };
 
   #enqueue(fn: () => void): void {
     if (this.#queue === undefined) {
@@ -1077,9 +766,7 @@ export class Socket extends OptionMethods {
     this.#healthCheck();
     this.#closed = true;
     this.#receiving = false;
-    this.#backlog = [];
-    this.#backlogHead = 0;
-    this.#backlogBytes = 0;
+    this.#sender.clear();
     // A primary's handle: closing it tells the primary (node:dgram's close).
     this.#handle?.close();
     this.#handle = undefined;
@@ -1169,13 +856,13 @@ export class Socket extends OptionMethods {
   /** Bytes of datagrams waiting for room in the send ring. */
   getSendQueueSize(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueSize');
-    return this.#backlogBytes + this.#ringBytes;
+    return this.#sender.queueSize;
   }
 
   /** Datagrams waiting for room in the send ring. */
   getSendQueueCount(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueCount');
-    return this.#backlog.length - this.#backlogHead + this.#ringCount;
+    return this.#sender.queueCount;
   }
 
   ref(): this {
@@ -1236,51 +923,23 @@ export class Socket extends OptionMethods {
   }
 
   static {
-    if (kStateSymbol !== undefined) {
-      const key = kStateSymbol;
-      Object.defineProperty(Socket.prototype, key, {
-        get(this: Socket) {
-          return this.#nodeState();
-        },
-        configurable: true,
-      });
-    }
-    // node:dgram's deprecated internals (DEP0112), with their warnings.
-    const prop = (name: string, get: (s: Socket) => unknown, set: (s: Socket, v: unknown) => void): void => {
-      const msg = `Socket.prototype.${name} is deprecated`;
-      Object.defineProperty(Socket.prototype, name, {
-        get: deprecate(function (this: Socket) {
-          return get(this);
-        }, msg, 'DEP0112'),
-        set: deprecate(function (this: Socket, v: unknown) {
-          set(this, v);
-        }, msg, 'DEP0112'),
-        configurable: true,
-      });
-    };
-    const ignore = (): void => undefined;
-    prop('_handle', (s) => (s.#closed ? null : s.#nodeState()?.handle), ignore);
-    prop('_receiving', (s) => s.#receiving, ignore);
-    prop('_bindState', (s) => s.#bindState, ignore);
-    prop('_queue', (s) => s.#queue, ignore);
-    prop('_reuseAddr', (s) => s.#reuseAddr, ignore);
-    const method = (name: string, fn: (s: Socket) => void): void => {
-      Object.defineProperty(Socket.prototype, name, {
-        value: deprecate(function (this: Socket) {
-          fn(this);
-        }, `Socket.prototype.${name}() is deprecated`, 'DEP0112'),
-        writable: true,
-        configurable: true,
-      });
-    };
-    method('_healthCheck', (s) => s.#healthCheck());
-    method('_stopReceiving', (s) => {
-      // Datagrams are still read, and dropped (node's recvStop leaves them queued).
-      if (s.#receiving && s.#inner) s.#inner.onBatch = undefined;
-      s.#receiving = false;
+    installNodeInternals(Socket.prototype, {
+      state: (s) => s.#nodeState(),
+      handle: (s) => (s.#closed ? null : s.#nodeState()?.handle),
+      receiving: (s) => s.#receiving,
+      bindState: (s) => s.#bindState,
+      queue: (s) => s.#queue,
+      reuseAddr: (s) => s.#reuseAddr,
+      healthCheck: (s) => s.#healthCheck(),
+      stopReceiving: (s) => {
+        // Datagrams are still read, and dropped (node's recvStop leaves them queued).
+        if (s.#receiving && s.#inner) s.#inner.onBatch = undefined;
+        s.#receiving = false;
+      },
     });
   }
 
+  // ---- typed events -------------------------------------------------------
 
   override on(event: 'message', listener: MessageListener): this;
   override on(event: 'close' | 'connect' | 'listening', listener: () => void): this;

@@ -2,7 +2,7 @@
  * Argument checks and conversions of the node:dgram layer, with
  * node:dgram's rules and errors (lib/dgram.js, internal/validators).
  */
-import { errBadPort, errInvalidArgType, errOutOfBounds, errOutOfRange } from './errors.js';
+import { errBadPort, errInvalidArgType, errIsConnected, errOutOfBounds, errOutOfRange } from './errors.js';
 
 export const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
 
@@ -68,3 +68,67 @@ export function errnoOf(err: unknown): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
+
+/** send()'s arguments, sorted out as node:dgram does for its many forms. */
+export interface SendArgs {
+  data: Uint8Array | undefined;
+  list: Uint8Array[] | undefined;
+  /** The port as given (connected: what errors would name), and validated. */
+  port: unknown;
+  portNum: number;
+  address: string | undefined;
+  callback: ((error: Error | null, bytes?: number) => void) | undefined;
+}
+
+/**
+ * node:dgram's send() argument handling: (msg, [offset, length,] port,
+ * [address,] [callback]) unconnected, (msg, [offset, length,] [callback])
+ * connected; throws node:dgram's errors.
+ */
+export function parseSend(connected: boolean, args: unknown[]): SendArgs {
+  const [, offset, length] = args;
+  let [buffer, , , port, address, callback] = args;
+  if (!connected) {
+    if (address || (port && typeof port !== 'function')) {
+      buffer = sliceBuffer(buffer, offset, length);
+    } else {
+      callback = port;
+      port = offset;
+      address = length;
+    }
+  } else {
+    if (typeof length === 'number') {
+      buffer = sliceBuffer(buffer, offset, length);
+      if (typeof port === 'function') {
+        callback = port;
+        port = null;
+      } else {
+        callback = address;
+      }
+    } else {
+      callback = offset;
+    }
+    if (port || address) throw errIsConnected();
+  }
+  let data: Uint8Array | undefined;
+  let list: Uint8Array[] | undefined;
+  if (!Array.isArray(buffer)) {
+    if (buffer instanceof Uint8Array) data = buffer;
+    else if (typeof buffer === 'string') data = Buffer.from(buffer);
+    else if (!ArrayBuffer.isView(buffer)) throw errInvalidArgType('buffer', BUFFER_TYPES, buffer);
+    else data = asBytes(buffer);
+  } else {
+    const fixed = fixBufferList(buffer);
+    if (fixed === null) throw errInvalidArgType('buffer list arguments', BUFFER_TYPES, buffer);
+    list = fixed;
+  }
+  const portNum = connected ? 0 : validatePort(port, 'Port', false);
+  let cb = typeof callback === 'function' ? (callback as SendArgs['callback']) : undefined;
+  if (typeof address === 'function') {
+    cb = address as SendArgs['callback'];
+    address = undefined;
+  } else if (address !== null && address !== undefined) {
+    validateString(address, 'address');
+  }
+  return { data, list, port, portNum, address: (address ?? undefined) as string | undefined, callback: cb };
+}
