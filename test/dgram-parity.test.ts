@@ -373,7 +373,23 @@ const sending: Scenario[] = [
       await t.within(new Promise<void>((r) => c.connect(port, '127.0.0.1', () => r())), 'connect');
       c.send('connected');
       c.close();
+      // The same from 'message' listeners: replying, then closing at once or a tick later.
+      const pinger = t.watch(t.sock('udp4'), '~pong', ['message']);
+      await bindTo(t, pinger, 0, '127.0.0.1');
+      t.name(pinger.address().port, 'PINGER');
+      for (const [label, later] of [['reply, close a tick later', true], ['reply, close at once', false]] as const) {
+        const echo = t.sock('udp4');
+        echo.on('message', (_m, rinfo) => {
+          echo.send(label, rinfo.port, rinfo.address);
+          if (later) process.nextTick(() => echo.close());
+          else echo.close();
+        });
+        await bindTo(t, echo, 0, '127.0.0.1');
+        t.name(echo.address().port, later ? 'ECHO1' : 'ECHO2');
+        pinger.send('ping', echo.address().port, '127.0.0.1');
+      }
       await t.entriesOn('~rx', 2);
+      await t.entriesOn('~pong', 1);
       await t.wait(50);
     },
   },

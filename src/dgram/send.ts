@@ -45,17 +45,15 @@ export interface SendOwner {
   asyncId(): number;
 }
 
-/** One datagram to send, as socket.ts resolved it. */
-export interface Outgoing {
-  data: Uint8Array | undefined;
-  list: Uint8Array[] | undefined;
-  /** Destination; undefined for the connected peer. */
-  ip: string | undefined;
-  port: number | undefined;
-  /** What errors name (node:dgram: the address and port as given). */
-  errAddress: string | undefined;
-  errPort: unknown;
-}
+/**
+ * When sends reach the socket underneath (see Sender#pushed): node:dgram
+ * hands an unconnected send to the kernel on the next tick (after its
+ * lookup), so a close() in the same tick drops it and a close() after that
+ * tick does not. Ours wait in the ring until the end of the JS turn, which
+ * is after the ticks; so the sends of a tick are given to the socket
+ * underneath before the next one runs: at the end of the batch whose
+ * 'message' listeners made them, else from a tick of their own.
+ */
 
 export class Sender {
   readonly #owner: SendOwner;
@@ -67,6 +65,9 @@ export class Sender {
   #ringCount = 0;
   #ringBytes = 0;
   #tickArmed = false;
+  /** Delivering a batch: its sends are handed over when it ends (endBatch). */
+  #inBatch = false;
+  #batchSent = false;
 
   constructor(owner: SendOwner) {
     this.#owner = owner;
@@ -87,45 +88,71 @@ export class Sender {
     return req;
   }
 
-  /** Send one datagram (node:dgram's doSend); `cb` with its `req`. */
-  send(o: Outgoing, req: SendReq | undefined, cb: SendCallback | undefined): void {
+  /**
+   * Send one datagram (node:dgram's doSend): `data`, or the chunks of
+   * `list`, to ip:port (both undefined: the connected peer); errors name
+   * errAddress and errPort as node:dgram's do; `cb` runs in `req`.
+   */
+  send(
+    data: Uint8Array | undefined,
+    list: Uint8Array[] | undefined,
+    ip: string | undefined,
+    port: number | undefined,
+    errAddress: string | undefined,
+    errPort: unknown,
+    req: SendReq | undefined,
+    cb: SendCallback | undefined,
+  ): void {
     const inner = this.#owner.inner();
     if (this.#owner.closed() || inner === undefined) return; // node:dgram drops it silently too
     let payload: Uint8Array;
-    if (o.data !== undefined) payload = o.data;
-    else if (o.list !== undefined && o.list.length === 1) payload = o.list[0] as Uint8Array;
-    else payload = Buffer.concat(o.list ?? []);
-    if (o.ip !== undefined && o.port === 0) {
+    if (data !== undefined) payload = data;
+    else if (list !== undefined && list.length === 1) payload = list[0] as Uint8Array;
+    else payload = Buffer.concat(list ?? []);
+    if (ip !== undefined && port === 0) {
       // A port of '0' passes node:dgram's check; libuv then refuses the send.
-      if (cb) process.nextTick(cb, hostPortError(EDESTADDRREQ, 'send', o.errAddress, o.errPort));
+      if (cb) process.nextTick(cb, hostPortError(EDESTADDRREQ, 'send', errAddress, errPort));
       return;
     }
-    let done = req === undefined || cb === undefined ? undefined : this.#done(req, cb, o.errAddress, o.errPort);
+    let done = req === undefined || cb === undefined ? undefined : this.#done(req, cb, errAddress, errPort);
     if (NO_TRY_SEND) done = this.#counted(payload.byteLength, done);
-    if (this.#head < this.#backlog.length || !inner.send(payload, o.port, o.ip, done)) {
+    if (this.#head < this.#backlog.length || !inner.send(payload, port, ip, done)) {
       // The send ring is full: keep a copy until 'drain' (the caller may reuse its buffer).
-      const fresh = o.data === undefined && o.list !== undefined && o.list.length !== 1; // a concat of ours
+      const fresh = data === undefined && list !== undefined && list.length !== 1; // a concat of ours
       const copy = fresh ? payload : new Uint8Array(payload); // (Buffer#slice would not copy)
-      this.#backlog.push({ data: copy, port: o.port, ip: o.ip, cb: done });
+      this.#backlog.push({ data: copy, port, ip, cb: done });
       this.#bytes += copy.byteLength;
-    } else if (!this.#tickArmed) {
+    } else {
+      this.#pushed();
+    }
+  }
+
+  /** A send is in the ring: arrange its handover (see SendOwner's note). */
+  #pushed(): void {
+    if (this.#inBatch) this.#batchSent = true;
+    else if (!this.#tickArmed) {
       this.#tickArmed = true;
       process.nextTick(this.#tickPassed);
     }
   }
 
-  /**
-   * node:dgram hands an unconnected send to the kernel on the next tick
-   * (after its lookup): a close() in the same tick drops it, a close()
-   * after that tick does not. Ours wait in the ring until the end of the
-   * JS turn; at the first tick after a send they are given to the socket
-   * underneath, so that a later close() sends them first, as node's would
-   * have been sent.
-   */
   readonly #tickPassed = (): void => {
     this.#tickArmed = false;
     if (!this.#owner.closed()) this.#owner.inner()?.flushNative();
   };
+
+  /** The socket starts delivering a batch of 'message' events. */
+  beginBatch(): void {
+    this.#inBatch = true;
+  }
+
+  /** The batch is delivered: hand over what its listeners sent. */
+  endBatch(): void {
+    this.#inBatch = false;
+    if (!this.#batchSent) return;
+    this.#batchSent = false;
+    if (!this.#owner.closed()) this.#owner.inner()?.flushNative();
+  }
 
   /** A send's completion: the user's callback in the send's async resource. */
   #done(req: SendReq, cb: SendCallback, errAddress: string | undefined, errPort: unknown): Done {

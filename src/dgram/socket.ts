@@ -73,6 +73,7 @@ const CONNECTING = 1;
 const CONNECTED = 2;
 
 const EBADF = -9;
+const EBUSY = -16;
 const EEXIST = -17;
 const EINVAL = -22;
 
@@ -163,6 +164,8 @@ export class Socket extends OptionMethods {
   });
   #refd = true;
   #receiving = false;
+  /** The fd of the socket underneath (-1: none, or the dgram backend's). */
+  #fd = -1;
   /** A UDP handle this socket owns: from a cluster primary or bind(handle); closed with it. */
   #handle: UdpHandle | undefined;
   /** A UDP handle on a duplicate of our fd, for child_process to send (made on demand). */
@@ -371,16 +374,25 @@ export class Socket extends OptionMethods {
     }
   }
 
-  /** Take the batch socket: events, receiving (unless only implicitly bound), ref state. */
+  /**
+   * Take a new batch socket: events, receiving (unless only implicitly
+   * bound), ref state. If it cannot start receiving it is closed and the
+   * error thrown, and the socket keeps what it had.
+   */
   #attach(inner: UdpSocket, receive: boolean): void {
+    try {
+      if (receive) inner.onBatch = this.#onBatch;
+    } catch (e) {
+      inner.close();
+      throw e;
+    }
     this.#inner = inner;
+    this.#receiving = receive;
     inner.on('error', this.#onInnerError);
     inner.on('drain', this.#sender.onDrain);
-    if (inner.backend !== 'dgram') liveFds.add(inner.fd);
+    this.#fd = inner.backend === 'dgram' ? -1 : inner.fd;
+    if (this.#fd >= 0) liveFds.add(this.#fd);
     if (!this.#refd) inner.unref();
-    if (!receive) return;
-    inner.onBatch = this.#onBatch;
-    this.#receiving = true;
   }
 
   #open(ip: string, port: number, rawPort: unknown): void {
@@ -411,7 +423,6 @@ export class Socket extends OptionMethods {
       inner = openUdp(opts);
       this.#attach(inner, true);
     } catch (e) {
-      this.#dropInner();
       this.#bindState = UNBOUND;
       this.emit('error', fail(e));
       return;
@@ -444,7 +455,7 @@ export class Socket extends OptionMethods {
     this.#inner = undefined;
     this.#receiving = false;
     if (inner === undefined) return;
-    liveFds.delete(inner.fd);
+    liveFds.delete(this.#fd);
     inner.close();
   }
 
@@ -469,10 +480,11 @@ export class Socket extends OptionMethods {
     const kind = fdKind(fd);
     if (kind !== null && kind.kind !== 'UDP') throw errInvalidFdType(kind.kind);
     if (liveFds.has(fd)) throw errnoError(EEXIST, 'open');
+    // Bound by a membership call already: libuv will not open another fd.
+    if (this.#inner !== undefined) throw errnoError(EBUSY, 'open');
     try {
       this.#attach(openUdp(this.#innerOptions({ fd, type: typeOfFd(kind, this.type) })), true);
     } catch (e) {
-      this.#dropInner();
       const errno = errnoOf(e);
       // The dgram backend: node:dgram's own error, as node:dgram throws it.
       if (errno === undefined || (e as { syscall?: unknown }).syscall !== 'open') throw e;
@@ -497,16 +509,16 @@ export class Socket extends OptionMethods {
   #adoptHandle(handle: UdpHandle, shared: boolean): UdpSocket | Error {
     const dgram = this.#onDgramBackend();
     const type = typeOfFd(dgram ? null : fdKind(handle.fd), this.type);
+    // The handle replaces what a membership call bound, as in node:dgram.
+    this.#dropInner();
     try {
       const opts = dgram ? { dgramHandle: handle } : { fd: handle.fd, dupFd: true, type };
       const inner = openUdp(this.#innerOptions(opts, shared));
       this.#attach(inner, true);
-      if (handle.hasRef?.() === false) inner.unref();
       if (!dgram) this.#handle = handle;
       this.#ownHandle(handle);
       return inner;
     } catch (e) {
-      this.#dropInner();
       return errnoError(errnoOf(e) ?? EBADF, 'open');
     }
   }
@@ -568,7 +580,6 @@ export class Socket extends OptionMethods {
       this.#attach(inner, false);
       return inner;
     } catch (e) {
-      this.#dropInner();
       throw errnoError(errnoOf(e) ?? EINVAL, syscall);
     }
   }
@@ -594,7 +605,12 @@ export class Socket extends OptionMethods {
   readonly #receiver = new Receiver();
   readonly #isClosed = (): boolean => this.#closed;
   #deliver(batch: RecvBatch): void {
-    this.#receiver.deliver(batch, this, this.#isClosed);
+    this.#sender.beginBatch();
+    try {
+      this.#receiver.deliver(batch, this, this.#isClosed);
+    } finally {
+      this.#sender.endBatch();
+    }
   }
 
   // ---- send ---------------------------------------------------------------
@@ -605,9 +621,9 @@ export class Socket extends OptionMethods {
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, port?: number | string, address?: string, callback?: SendCallback): void;
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, port?: number | string, callback?: SendCallback): void;
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, callback?: SendCallback): void;
-  send(...args: unknown[]): void {
+  send(buffer: unknown, offset?: unknown, length?: unknown, port0?: unknown, address0?: unknown, callback?: unknown): void {
     const connected = this.#connectState === CONNECTED;
-    const { data, list, port, portNum, address, callback: userCb } = parseSend(connected, args);
+    const { data, list, port, portNum, address, callback: userCb } = parseSend(connected, buffer, offset, length, port0, address0, callback);
     this.#healthCheck();
     if (this.#bindState === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
     if (list !== undefined && list.length === 0) list.push(Buffer.alloc(0));
@@ -623,8 +639,7 @@ export class Socket extends OptionMethods {
     const sender = this.#sender;
     if (connected) {
       // node:dgram makes the SendWrap right away here: no lookup.
-      const o = { data, list, ip: undefined, port: undefined, errAddress, errPort: port };
-      sender.send(o, userCb && sender.req(false), userCb);
+      sender.send(data, list, undefined, undefined, errAddress, port, userCb && sender.req(false), userCb);
       return;
     }
     // Fast path: an IP literal of our family needs no lookup (node:dgram
@@ -632,8 +647,7 @@ export class Socket extends OptionMethods {
     const host = errAddress || this.#defaultPeer;
     if (this.#lookup === undefined && dns.lookup === originalLookup && (host === this.#lastLiteral || isIP(host) === this.#family)) {
       this.#lastLiteral = host;
-      const o = { data, list, ip: host, port: portNum, errAddress, errPort: portNum };
-      sender.send(o, userCb && sender.req(true), userCb);
+      sender.send(data, list, host, portNum, errAddress, portNum, userCb && sender.req(true), userCb);
       return;
     }
     this.#resolve(host, (err, ip) => {
@@ -648,8 +662,7 @@ export class Socket extends OptionMethods {
         if (userCb && !this.#closed) process.nextTick(userCb, hostPortError(EINVAL, 'send', errAddress, portNum));
         return;
       }
-      const o = { data, list, ip, port: portNum, errAddress, errPort: portNum };
-      sender.send(o, userCb && sender.req(false), userCb);
+      sender.send(data, list, ip, portNum, errAddress, portNum, userCb && sender.req(false), userCb);
     });
   }
 
@@ -791,7 +804,7 @@ export class Socket extends OptionMethods {
       process.nextTick(emitClose);
       return this;
     }
-    liveFds.delete(inner.fd);
+    liveFds.delete(this.#fd);
     // node:dgram sends a connected socket's datagrams at once: close()
     // drops none of them (unconnected ones of this tick it drops).
     if (this.#connectState === CONNECTED) inner.flushNative();
@@ -897,7 +910,7 @@ export class Socket extends OptionMethods {
     if (this.#sendHandle === undefined || this.#sendHandle.fd < 0) {
       this.#sendHandle?.close(); // an unbound one, from before the bind
       this.#sendHandle = undefined;
-      const fd = dupFd(inner.fd);
+      const fd = dupFd(this.#fd);
       if (fd === null || fd < 0) return undefined;
       const { handle } = handleOnFd(fd);
       if (handle === undefined) closeSync(fd);

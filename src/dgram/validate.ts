@@ -81,13 +81,27 @@ export interface SendArgs {
 }
 
 /**
+ * parseSend's answer. One object, reused: send() copies it out before
+ * calling anything (a send is per datagram: no allocation for its arguments).
+ */
+const parsed: SendArgs = { data: undefined, list: undefined, port: undefined, portNum: 0, address: undefined, callback: undefined };
+
+/**
  * node:dgram's send() argument handling: (msg, [offset, length,] port,
  * [address,] [callback]) unconnected, (msg, [offset, length,] [callback])
- * connected; throws node:dgram's errors.
+ * connected; throws node:dgram's errors. The result is valid until the
+ * next call (every field is written at the end, after any user code a
+ * conversion may run).
  */
-export function parseSend(connected: boolean, args: unknown[]): SendArgs {
-  const [, offset, length] = args;
-  let [buffer, , , port, address, callback] = args;
+export function parseSend(
+  connected: boolean,
+  buffer: unknown,
+  offset: unknown,
+  length: unknown,
+  port: unknown,
+  address: unknown,
+  callback: unknown,
+): Readonly<SendArgs> {
   if (!connected) {
     if (address || (port && typeof port !== 'function')) {
       buffer = sliceBuffer(buffer, offset, length);
@@ -130,5 +144,11 @@ export function parseSend(connected: boolean, args: unknown[]): SendArgs {
   } else if (address !== null && address !== undefined) {
     validateString(address, 'address');
   }
-  return { data, list, port, portNum, address: (address ?? undefined) as string | undefined, callback: cb };
+  parsed.data = data;
+  parsed.list = list;
+  parsed.port = port;
+  parsed.portNum = portNum;
+  parsed.address = (address ?? undefined) as string | undefined;
+  parsed.callback = cb;
+  return parsed;
 }
