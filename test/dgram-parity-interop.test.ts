@@ -166,6 +166,23 @@ const membership: Scenario[] = [
       t.call('ssm', 'bound', () => ssm.address().address);
     },
   },
+  {
+    name: 'after a membership call, bind({ fd }) is open EBUSY and bind(handle) replaces the socket',
+    async run(t) {
+      const spare = createSocketHandle('127.0.0.1', 0, 'udp4') as NodeHandle;
+      try {
+        const a = t.watch(t.sock('udp4'), 'a', ['listening', 'error']);
+        a.addMembership('224.0.0.114');
+        t.call('a', 'bind({ fd })', () => a.bind({ fd: spare.fd }));
+        const b = t.watch(t.sock('udp4'), 'b', ['listening', 'error']);
+        b.addMembership('224.0.0.114');
+        t.call('b', 'bind(handle)', () => b.bind(createSocketHandle('127.0.0.1', 0, 'udp4') as never) === b);
+        t.log('b', b.address().address);
+      } finally {
+        spare.close();
+      }
+    },
+  },
 ];
 
 /** A stand-in for dns.lookup: literals as themselves, peer.test is 127.0.0.1, the rest fails. */
