@@ -394,6 +394,27 @@ const internals: Scenario[] = [
   },
 ];
 
+const errors: Scenario[] = [
+  {
+    name: "errors: a SystemError's errno/syscall accessors read and write its info, and inspect with their values",
+    async run(t) {
+      const s = t.sock('udp4');
+      let e: (Error & { errno?: number; syscall?: string; info?: unknown }) | undefined;
+      try {
+        s.getSendBufferSize();
+      } catch (err) {
+        e = err as typeof e;
+      }
+      if (e === undefined) throw new Error('getSendBufferSize() on an unbound socket should throw');
+      t.log('e', e);
+      e.errno = -22;
+      e.syscall = 'changed';
+      t.log('e', 'after set', e.info, e);
+      t.log('e', 'toString', e.toString(), Object.prototype.toString.call(e));
+    },
+  },
+];
+
 defineParity(
   [
     ['processes', processes],
@@ -404,6 +425,7 @@ defineParity(
     ['async context', context],
     ['diagnostics_channel', channels],
     ['internals', internals],
+    ['errors', errors],
   ],
   BACKEND,
 );
