@@ -30,6 +30,7 @@
         "src/native/udp/mmsg.c",
         "src/native/udp/udp.c",
         "src/native/udp/udp_batch.c",
+        "src/native/udp/udp_fd.c",
         "src/native/udp/udp_gso.c",
         "src/native/udp/udp_io.c",
         "src/native/wg/aead.c",

@@ -10,7 +10,13 @@
  * compared as multisets (arrival order between independent sources, e.g.
  * datagrams resolved through dns.lookup, is not guaranteed by node either).
  */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
 import * as nodeDgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import * as ours from '../src/dgram/socket.js';
 
 export type Sock = ours.Socket;
@@ -31,6 +37,23 @@ export const oursApi: Api = { name: 'iouring-net', createSocket: ours.createSock
 
 type Plain = null | boolean | number | string | Plain[] | { [k: string]: Plain };
 
+/** Own properties in order, each with its kind: value or accessor, enumerable or not. */
+function ownShape(e: object): string[] {
+  const d = Object.getOwnPropertyDescriptors(e);
+  return Object.getOwnPropertyNames(e).map((k) => {
+    const p = d[k] as PropertyDescriptor;
+    return `${k}:${'get' in p ? 'accessor' : 'value'}${p.enumerable ? '' : ':hidden'}`;
+  });
+}
+
+/** util.inspect's rendering without the stack frames (they name different files). */
+function inspected(e: Error): string {
+  return inspect(e)
+    .split('\n')
+    .filter((line) => !/^\s+at /.test(line))
+    .join('\n');
+}
+
 /** Observable fields of an error (everything code written for node:dgram may test). */
 function plainError(e: Error): Plain {
   const x = e as Error & Record<string, unknown>;
@@ -41,6 +64,9 @@ function plainError(e: Error): Plain {
     str: String(e),
     stack0: (e.stack ?? '').split('\n')[0] ?? '',
     keys: Object.keys(e),
+    own: ownShape(e),
+    ctor: (e.constructor as { name?: string } | undefined)?.name ?? '<none>',
+    inspect: inspected(e),
   };
   for (const k of ['code', 'errno', 'syscall', 'address', 'port', 'info', 'hostname']) {
     if (k in x) out[k] = plain(x[k]);
@@ -171,6 +197,36 @@ export class Trace {
     }
   }
 
+  /**
+   * Run a program of several processes (dgram-fork.ts, case `which`) on the
+   * API under test and record what it prints; bounded, its whole process
+   * group is killed at the end. A failing program fails the scenario.
+   */
+  async fork(which: string, ms = 20000): Promise<void> {
+    const script = fileURLToPath(new URL('./dgram-fork.js', import.meta.url));
+    const child = spawn(process.execPath, [script, this.api.name, which], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      const code = await this.within(exit, `${which} to finish`, ms);
+      if (code !== 0) throw new Error(`${this.api.name}: ${which} exited with ${code}: ${stderr}`);
+    } finally {
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+    for (const line of stdout.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const rec = JSON.parse(line) as { ch: string; v: unknown[] };
+      this.log(rec.ch, ...rec.v);
+    }
+  }
+
   /** Close every socket the scenario made (bounded), so nothing outlives it. */
   async cleanup(): Promise<void> {
     await Promise.all(
@@ -194,7 +250,9 @@ export class Trace {
     if (typeof v === 'number' && key === 'port') return this.renamePort(v);
     if (typeof v === 'number' && this.portNames.has(v)) return this.renamePort(v);
     if (typeof v === 'string') {
-      return v.replace(/:(\d{4,5})\b/g, (_, p: string) => `:${this.renamePort(Number(p))}`);
+      return v
+        .replace(/:(\d{4,5})\b/g, (_, p: string) => `:${this.renamePort(Number(p))}`)
+        .replace(/\bport: (\d{1,5})\b/g, (_, p: string) => `port: ${this.renamePort(Number(p))}`);
     }
     if (Array.isArray(v)) return v.map((x) => this.normalize(x));
     if (v !== null && typeof v === 'object') {
@@ -232,4 +290,25 @@ export async function runOn(api: Api, s: Scenario): Promise<Record<string, Plain
     await t.cleanup();
   }
   return t.result();
+}
+
+/**
+ * Register the scenarios with node:test: each runs on node:dgram, then on
+ * the layer, and the two records must be equal.
+ */
+export function defineParity(groups: readonly (readonly [string, readonly Scenario[]])[], backend: string): void {
+  for (const [group, scenarios] of groups) {
+    describe(`node:dgram parity: ${group}`, () => {
+      for (const s of scenarios) {
+        test(s.name, { skip: s.notOn?.[backend] ?? false }, async () => {
+          const want = await runOn(nodeApi, s);
+          const got = await runOn(oursApi, s);
+          // DGRAM_PARITY_DUMP=file appends what was compared, for review.
+          const dump = process.env.DGRAM_PARITY_DUMP;
+          if (dump) appendFileSync(dump, `${JSON.stringify({ scenario: s.name, record: want })}\n`);
+          assert.deepStrictEqual(got, want);
+        });
+      }
+    });
+  }
 }

@@ -2,8 +2,8 @@
  * The node:dgram layer's own guarantees, beyond what the parity table shows:
  * sends stay batched, no accepted send is lost when the send ring is full,
  * nothing follows 'close', the process lifetime rules, interoperation with
- * node:dgram peers, and the documented differences (multicast membership,
- * bind({ fd })) fail clearly.
+ * node:dgram peers, an adopted fd's lifetime, and the documented
+ * differences fail clearly.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,10 +11,13 @@ import * as nodeDgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fstatSync } from 'node:fs';
+import { loadBinding } from '../src/core/binding.js';
+import { kStateSymbol } from '../src/dgram/handles.js';
 import { createSocket, type Socket } from '../src/dgram/socket.js';
 import * as index from '../src/index.js';
 import { openUdp } from '../src/index.js';
-import { BACKEND, waitUntil, within } from './helpers.js';
+import { BACKEND, openFds, waitUntil, within } from './helpers.js';
 
 const child = fileURLToPath(new URL('./dgram-child.js', import.meta.url));
 const rssChild = fileURLToPath(new URL('./rss-child.js', import.meta.url));
@@ -265,12 +268,32 @@ test('multicast calls fail exactly like node:dgram on bad input', async () => {
   }
 });
 
-test('bind({ fd }) is refused clearly and leaves the socket usable', async () => {
+test('bind({ fd }) takes the fd; close() releases it and the handle made for child_process', async () => {
+  const fds0 = openFds();
+  const made = (nodeDgram as unknown as { _createSocketHandle: (a: string, p: number, t: string) => { fd: number; close(): void } })._createSocketHandle(
+    '127.0.0.1',
+    0,
+    'udp4',
+  );
+  const fd = loadBinding().binding?.fdDup?.(made.fd) ?? -1;
+  made.close();
+  assert.ok(fd >= 0, `a UDP fd to adopt: ${fd}`);
   const s = createSocket('udp4');
-  assert.throws(() => s.bind({ fd: 3 }), { code: 'ERR_IOURING_NOT_SUPPORTED' });
-  await bound(s);
-  assert.equal(s.address().address, '127.0.0.1');
-  await closeAll(s);
+  let listening = false;
+  s.bind({ fd }, () => (listening = true));
+  assert.ok(listening, "'listening' before bind() returns");
+  try {
+    // What child_process reads to pass the socket: a handle on a duplicate
+    // (on the dgram backend, node:dgram's own socket's handle).
+    const state = (s as unknown as Record<symbol, { handle: { fd: number } }>)[kStateSymbol as symbol];
+    const dup = BACKEND !== 'dgram';
+    assert.ok(state && state.handle.fd >= 0 && (state.handle.fd !== fd) === dup);
+    assert.equal(openFds(), fds0 + (dup ? 2 : 1));
+  } finally {
+    await closeAll(s);
+  }
+  assert.throws(() => fstatSync(fd), { code: 'EBADF' });
+  assert.equal(openFds(), fds0);
 });
 
 test('the iouring option reaches the socket underneath', async () => {

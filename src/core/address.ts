@@ -4,6 +4,7 @@
  * asks for a string.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 export type Family = 4 | 6;
@@ -19,12 +20,56 @@ function parseV4Into(text: string, out: Uint8Array, at: number): void {
   for (let i = 0; i < 4; i++) out[at + i] = Number(parts[i]);
 }
 
+/** Interface name -> index, from /sys/class/net (no syscall in JS for it). */
+let ifIndexes: Map<string, number> | undefined;
+
+function readIfIndexes(): Map<string, number> {
+  const map = new Map<string, number>();
+  try {
+    for (const name of readdirSync('/sys/class/net')) {
+      const n = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+      if (Number.isInteger(n) && n > 0) map.set(name, n);
+    }
+  } catch {
+    // not Linux, or no sysfs: fall back to networkInterfaces() below
+  }
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    const scoped = list?.find((i) => i.family === 'IPv6' && i.scopeid);
+    if (scoped?.scopeid && !map.has(name)) map.set(name, scoped.scopeid);
+  }
+  return map;
+}
+
+/** Index of an interface (0: unknown); the table is read again on a miss. */
+function ifIndex(name: string): number {
+  const hit = (ifIndexes ??= readIfIndexes()).get(name);
+  if (hit !== undefined) return hit;
+  ifIndexes = readIfIndexes();
+  return ifIndexes.get(name) ?? 0;
+}
+
+/** Name of interface `index`, or undefined. */
+function ifName(index: number): string | undefined {
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [name, i] of (ifIndexes ??= readIfIndexes())) if (i === index) return name;
+    ifIndexes = readIfIndexes(); // an interface that appeared since
+  }
+  return undefined;
+}
+
 /** Scope id of a zone: a number, or an interface name. */
 function zoneToScope(zone: string): number {
   if (/^\d+$/.test(zone)) return Number(zone);
-  const ifs = networkInterfaces()[zone];
-  const withScope = ifs?.find((i) => i.family === 'IPv6' && i.scopeid !== undefined);
-  return withScope?.scopeid ?? 0;
+  return ifIndex(zone);
+}
+
+/**
+ * An address as Node shows it: a link-local IPv6 address (fe80::/10) with a
+ * scope gets `%` and its interface's name (the index if it has none).
+ */
+export function withZone(text: string, family: number, scope: number): string {
+  if (family !== 6 || scope <= 0 || !/^fe[89ab]/i.test(text)) return text;
+  return `${text}%${ifName(scope) ?? scope}`;
 }
 
 function parseV6(text: string): ParsedAddress {

@@ -39,6 +39,8 @@ export interface NativeBinding {
     maxPayload: number,
     backend: number,
     flags: number,
+    /** An existing UDP socket to adopt, or -1 (create one). */
+    fd: number,
   ): number;
   /** A view of the socket's shared memory (owned by the addon), or -errno. */
   udpMem(id: number): ArrayBuffer | number;
@@ -81,6 +83,14 @@ export interface NativeBinding {
   wgXChaCha20Poly1305Seal?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): void;
   /** XChaCha20-Poly1305 open; out.length must be ciphertext.length - 16; false (out zeroed) on a bad tag. */
   wgXChaCha20Poly1305Open?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): boolean;
+  /** JS driver only: the node:dgram socket underneath. */
+  udpNodeSocket?(id: number): object | undefined;
+  /** JS driver only: bind to this node UDP handle (node:dgram's bind(handle)). */
+  udpAdoptHandle?(id: number, handle: object): number;
+  /** [kind, family]: what fd is, in node's guessHandleType order (udp.h ION_FD_*). */
+  fdKind?(fd: number): number[];
+  /** A close-on-exec duplicate of fd, or -errno. */
+  fdDup?(fd: number): number;
 }
 
 /**

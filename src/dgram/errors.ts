@@ -11,7 +11,7 @@
  *   `port` for the calls that name a peer, with Node's message formats;
  * - ERR_SOCKET_BUFFER_SIZE is a SystemError with `info`, like Node's.
  */
-import { inspect, getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { inspect, getSystemErrorMap, getSystemErrorName, type InspectOptionsStylized } from 'node:util';
 
 type ErrorBase = typeof Error | typeof TypeError | typeof RangeError;
 
@@ -19,14 +19,26 @@ function codeOf(err: Error): string {
   return (err as Error & { code: string }).code;
 }
 
-function withCode<T extends Error>(err: T, code: string): T & { code: string } {
+/**
+ * Node's NodeError shape: own properties in Node's order ('stack', then
+ * 'message' and 'code', or 'code' then 'message' for the codes whose
+ * message Node builds with a function: it calls super() without one), the
+ * code in the stack's first line and toString(), `name` the plain class
+ * name, `constructor` the base class.
+ */
+function withCode<T extends Error>(err: T, code: string, message: string, codeFirst: boolean): T & { code: string } {
+  const e = err as T & { code: string };
+  if (codeFirst) {
+    e.code = code;
+    Object.defineProperty(e, 'message', { value: message, configurable: true, writable: true, enumerable: false });
+  }
   // The stack's header is formatted on first access: show the code there,
   // then drop the own `name` so err.name stays the plain class name.
-  Object.defineProperty(err, 'name', { value: `${err.name} [${code}]`, configurable: true, writable: true, enumerable: false });
-  void err.stack;
-  delete (err as { name?: string }).name;
-  (err as T & { code: string }).code = code;
-  return err as T & { code: string };
+  Object.defineProperty(e, 'name', { value: `${e.name} [${code}]`, configurable: true, writable: true, enumerable: false });
+  void e.stack;
+  delete (e as { name?: string }).name;
+  if (!codeFirst) e.code = code;
+  return e;
 }
 
 /** Error with one of Node's ERR_* codes. */
@@ -48,18 +60,20 @@ export class DgramRangeError extends RangeError {
     return `${this.name} [${codeOf(this)}]: ${this.message}`;
   }
 }
-// The classes' own names would show as 'DgramError': keep Node's.
-for (const [cls, name] of [
-  [DgramError, 'Error'],
-  [DgramTypeError, 'TypeError'],
-  [DgramRangeError, 'RangeError'],
+// Node's names and constructors: the classes' own would show as 'DgramError'.
+for (const [cls, Base] of [
+  [DgramError, Error],
+  [DgramTypeError, TypeError],
+  [DgramRangeError, RangeError],
 ] as const) {
-  Object.defineProperty(cls.prototype, 'name', { value: name, configurable: true, writable: true, enumerable: false });
+  Object.defineProperty(cls.prototype, 'name', { value: Base.name, configurable: true, writable: true, enumerable: false });
+  Object.defineProperty(cls.prototype, 'constructor', { get: () => Base, configurable: true, enumerable: false });
 }
 
-function coded(Base: ErrorBase, code: string, message: string): Error & { code: string } {
+/** A coded error; `codeFirst` for codes whose Node message is a function. */
+function coded(Base: ErrorBase, code: string, message: string, codeFirst = false): Error & { code: string } {
   const Cls = Base === TypeError ? DgramTypeError : Base === RangeError ? DgramRangeError : DgramError;
-  return withCode(new Cls(message), code);
+  return withCode(codeFirst ? new Cls() : new Cls(message), code, message, codeFirst);
 }
 
 /** How Node describes a wrong value at the end of a message ("Received ..."). */
@@ -79,7 +93,7 @@ export function received(value: unknown): string {
 /** `expected` is the text after "must be", e.g. 'of type string'. */
 export function errInvalidArgType(name: string, expected: string, value: unknown): Error {
   const what = name.includes('.') ? 'property' : 'argument';
-  return coded(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" ${what} must be ${expected}. ${received(value)}`);
+  return coded(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" ${what} must be ${expected}. ${received(value)}`, true);
 }
 
 function showNumber(value: unknown): string {
@@ -94,7 +108,12 @@ function showNumber(value: unknown): string {
 }
 
 export function errOutOfRange(name: string, range: string, value: unknown): Error {
-  return coded(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${showNumber(value)}`);
+  return coded(
+    RangeError,
+    'ERR_OUT_OF_RANGE',
+    `The value of "${name}" is out of range. It must be ${range}. Received ${showNumber(value)}`,
+    true,
+  );
 }
 
 export function errBadPort(name: string, port: unknown, allowZero: boolean): Error {
@@ -102,6 +121,7 @@ export function errBadPort(name: string, port: unknown, allowZero: boolean): Err
     RangeError,
     'ERR_SOCKET_BAD_PORT',
     `${name} should be ${allowZero ? '>=' : '>'} 0 and < 65536. ${received(port)}.`,
+    true,
   );
 }
 
@@ -114,9 +134,11 @@ export const errNotConnected = (): Error => coded(Error, 'ERR_SOCKET_DGRAM_NOT_C
 export const errBadBufferSize = (): Error =>
   coded(TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
 export const errOutOfBounds = (name: string): Error =>
-  coded(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', `"${name}" is outside of buffer bounds`);
+  coded(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', `"${name}" is outside of buffer bounds`, true);
 export const errMissingArgs = (name: string): Error =>
-  coded(TypeError, 'ERR_MISSING_ARGS', `The "${name}" argument must be specified`);
+  coded(TypeError, 'ERR_MISSING_ARGS', `The "${name}" argument must be specified`, true);
+/** bind({ fd }) with an fd that is not a UDP socket (`type` as guessHandleType names it). */
+export const errInvalidFdType = (type: string): Error => coded(TypeError, 'ERR_INVALID_FD_TYPE', `Unsupported fd type: ${type}`);
 
 /** Something node:dgram can do that this layer cannot (yet). */
 export function errNotSupported(what: string, why: string): Error {
@@ -181,33 +203,54 @@ interface SystemErrorInfo {
   syscall: string;
 }
 
+/**
+ * Node's SystemError: `info` and `errno`/`syscall` accessors over it, shown
+ * with their values by util.inspect (Node's class inspects itself with
+ * `getters: true`), toString() and the stack header with the code.
+ */
+class SystemError extends Error {
+  declare code: string;
+  override toString(): string {
+    return `${this.name} [${this.code}]: ${this.message}`;
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptionsStylized): string {
+    return inspect(this, { ...options, getters: true, customInspect: false });
+  }
+}
+
+/** The class Node makes per SystemError code (its constructor's name). */
+class NodeError extends SystemError {}
+
+const kIsNodeError = Symbol('kIsNodeError');
+
+function systemError(key: string, prefix: string, info: SystemErrorInfo): SystemError {
+  const err = new NodeError();
+  err.code = key;
+  const own = (value: unknown, writable = true): PropertyDescriptor => ({ value, enumerable: false, writable, configurable: true });
+  const accessor = (k: 'errno' | 'syscall'): PropertyDescriptor => ({
+    get: () => info[k],
+    set: (v: never) => {
+      info[k] = v;
+    },
+    enumerable: true,
+    configurable: true,
+  });
+  Object.defineProperties(err, {
+    [kIsNodeError]: own(true, false),
+    name: own(`SystemError [${key}]`),
+    message: own(`${prefix}: ${info.syscall} returned ${info.code} (${info.message})`),
+    info: { value: info, enumerable: true, writable: false, configurable: true },
+    errno: accessor('errno'),
+    syscall: accessor('syscall'),
+  });
+  void err.stack; // formatted now, with the code in its header
+  err.name = 'SystemError';
+  return err;
+}
+
 /** Node's ERR_SOCKET_BUFFER_SIZE: a SystemError naming uv_{recv,send}_buffer_size. */
 export function errBufferSize(errno: number, syscall: string): Error {
   const [code, text] = getSystemErrorMap().get(errno) ?? [errName(errno), 'unknown error'];
-  const info: SystemErrorInfo = { errno, code, message: text, syscall };
-  const err = new Error(`Could not get or set buffer size: ${syscall} returned ${code} (${text})`);
-  Object.defineProperty(err, 'name', { value: 'SystemError [ERR_SOCKET_BUFFER_SIZE]', configurable: true, writable: true, enumerable: false });
-  void err.stack;
-  Object.defineProperty(err, 'name', { value: 'SystemError', configurable: true, writable: true, enumerable: false });
-  Object.defineProperty(err, 'code', { value: 'ERR_SOCKET_BUFFER_SIZE', configurable: true, writable: true, enumerable: true });
-  Object.defineProperty(err, 'info', { value: info, configurable: true, writable: false, enumerable: true });
-  for (const key of ['errno', 'syscall'] as const) {
-    Object.defineProperty(err, key, {
-      get: () => info[key],
-      set: (v: never) => {
-        info[key] = v;
-      },
-      configurable: true,
-      enumerable: true,
-    });
-  }
-  Object.defineProperty(err, 'toString', {
-    value(this: Error) {
-      return `${this.name} [ERR_SOCKET_BUFFER_SIZE]: ${this.message}`;
-    },
-    configurable: true,
-    writable: true,
-    enumerable: false,
-  });
-  return err;
+  return systemError('ERR_SOCKET_BUFFER_SIZE', 'Could not get or set buffer size', { errno, code, message: text, syscall });
 }

@@ -5,8 +5,9 @@
  *
  * Same methods, events, argument handling, error codes and messages as
  * node:dgram (checked side by side by test/dgram-parity.test.ts). Underneath,
- * one UdpSocket is created when the socket binds (explicitly, or implicitly by
- * the first send()/connect(), as node:dgram does):
+ * one UdpSocket is created when the socket binds (explicitly, implicitly by
+ * the first send()/connect()/addMembership(), by adopting an fd or handle,
+ * or through a cluster primary, as node:dgram does):
  *
  * - receive: one handler call per drain of the ring; this layer turns it into
  *   one 'message' per datagram with a Buffer the listener may keep and a
@@ -15,91 +16,50 @@
  *   send of one JS turn reaches the kernel in one io_uring_enter. When the
  *   ring is full the datagram waits in a JS queue (unbounded, like libuv's)
  *   and goes out on the next 'drain': no accepted send is lost.
+ *
+ * Async context: like node's UDPWRAP, each socket is an async resource
+ * ('UDPWRAP', made with the socket), and 'message' and receive errors run in
+ * it, once per batch; 'listening' and 'connect' run in the context of the
+ * bind()/connect() that caused them, 'close' in that of close(), and a send
+ * callback in a 'UDPSENDWRAP' resource made in the context of its send().
  */
-import { lookup as dnsLookup } from 'node:dns';
-import { EventEmitter, errorMonitor } from 'node:events';
+import { AsyncResource } from 'node:async_hooks';
+import { closeSync } from 'node:fs';
+import * as nodeDgram from 'node:dgram';
+import dc from 'node:diagnostics_channel';
+import dns from 'node:dns';
+import { errorMonitor } from 'node:events';
 import { isIP } from 'node:net';
+import { selectBackend } from '../udp/backend.js';
 import type { RecvBatch } from '../udp/batch.js';
-import {
-  errAlreadyBound,
-  errBadBufferSize,
-  errBadPort,
-  errBadType,
-  errBufferSize,
-  errClosedHandle,
-  errInvalidArgType,
-  errIsConnected,
-  errMissingArgs,
-  errNotConnected,
-  errNotRunning,
-  errNotSupported,
-  errnoError,
-  errOutOfBounds,
-  errOutOfRange,
-  hostPortError,
-} from './errors.js';
+import { dupFd, fdKind } from '../udp/fd.js';
 import { openUdp } from '../udp/open.js';
-import { M_ADDR, M_FAMILY, M_LEN, M_OFF, M_PORT, M_WORDS } from '../core/layout.js';
 import type { UdpSocketOptions } from '../udp/options.js';
 import type { UdpSocket } from '../udp/socket.js';
+import { isWorker, queryPrimary, UV_UDP_IPV6ONLY, UV_UDP_REUSEADDR, type ServerQuery } from './cluster.js';
+import {
+  errAlreadyBound,
+  errBadType,
+  errClosedHandle,
+  errInvalidArgType,
+  errInvalidFdType,
+  errIsConnected,
+  errNotConnected,
+  errNotRunning,
+  errnoError,
+  hostPortError,
+} from './errors.js';
+import { handleOnFd, installNodeInternals, nodeState, ownerKnown, setOwner, unboundHandle, type UdpHandle } from './handles.js';
+import { Receiver, type RemoteInfo } from './receive.js';
+import { Sender, type SendCallback } from './send.js';
+import type { AddressInfo, BindOptions, IouringDgramOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
+import { kBufferSize, kClosed, kImplicitBind, kInner, OptionMethods } from './sockopts.js';
+import { errnoOf, parseSend, validateNumber, validatePort, validateString, validateUint32 } from './validate.js';
 
-export type SocketType = 'udp4' | 'udp6';
+export type { AddressInfo, BindOptions, IouringDgramOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
+export type { SendCallback } from './send.js';
+export type { RemoteInfo } from './receive.js';
 
-/** Sender of a datagram, as node:dgram reports it. */
-export interface RemoteInfo {
-  address: string;
-  family: 'IPv4' | 'IPv6';
-  port: number;
-  size: number;
-}
-
-export interface AddressInfo {
-  address: string;
-  family: string;
-  port: number;
-}
-
-export interface BindOptions {
-  port?: number | undefined;
-  address?: string | undefined;
-  /** Accepted and ignored: every socket binds exclusively (see README). */
-  exclusive?: boolean | undefined;
-  /** Not supported: binding an existing file descriptor. */
-  fd?: number | undefined;
-}
-
-export type LookupFunction = (
-  hostname: string,
-  family: number,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-) => void;
-
-/** Tuning of the batch socket underneath (not in node:dgram). */
-export type IouringDgramOptions = Omit<
-  UdpSocketOptions,
-  'type' | 'address' | 'port' | 'onBatch' | 'ipv6Only' | 'reuseAddr' | 'reusePort' | 'recvBufferSize' | 'sendBufferSize'
->;
-
-export interface SocketOptions {
-  type: SocketType;
-  reuseAddr?: boolean | undefined;
-  /** SO_REUSEPORT (node:dgram has it from Node 22.12; accepted here on every version). */
-  reusePort?: boolean | undefined;
-  ipv6Only?: boolean | undefined;
-  recvBufferSize?: number | undefined;
-  sendBufferSize?: number | undefined;
-  lookup?: LookupFunction | undefined;
-  signal?: AbortSignal | undefined;
-  /** Options of the io_uring socket underneath; see README. */
-  iouring?: IouringDgramOptions | undefined;
-}
-
-/**
- * node:dgram's send callback. `error` is a system error (code, errno,
- * syscall; for a host name that does not resolve, dns.lookup's error), so
- * `err.code` needs no cast.
- */
-export type SendCallback = (error: NodeJS.ErrnoException | null, bytes?: number) => void;
 type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
 type Listener = (...args: any[]) => void;
@@ -113,10 +73,9 @@ const CONNECTING = 1;
 const CONNECTED = 2;
 
 const EBADF = -9;
+const EBUSY = -16;
+const EEXIST = -17;
 const EINVAL = -22;
-const EDESTADDRREQ = -89;
-
-const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
 
 /**
  * Receive side of the socket underneath. A slot holds the largest datagram
@@ -134,91 +93,42 @@ const SEND_BUFFER_BYTES = 256 * 1024;
 const CLOSE_WAIT_MS = 1000;
 /** Ports of sockets of this layer whose close is still finishing: a rebind waits for them. */
 const closingPorts = new Map<number, Promise<void>[]>();
+/** File descriptors of this layer's open sockets: bind({ fd }) of one is EEXIST, as in libuv. */
+const liveFds = new Set<number>();
 
-interface Pending {
-  data: Uint8Array;
-  port: number | undefined;
-  ip: string | undefined;
-  cb: ((err: Error | null, bytes: number) => void) | undefined;
+/** node 20 publishes every new socket here (lib/dgram.js). */
+const udpSocketChannel = dc.channel('udp.socket');
+/** dns.lookup as loaded: while it is still in place, IP literals skip it. */
+const originalLookup = dns.lookup;
+
+/** node:dgram's internal state (lib/dgram.js), as Node's own modules read it. */
+interface NodeState {
+  handle: UdpHandle | undefined;
+  receiving: boolean;
+  bindState: number;
+  connectState: number;
+  queue: (() => void)[] | undefined;
+  reuseAddr: boolean;
+  ipv6Only: boolean;
+  recvBufferSize: number | undefined;
+  sendBufferSize: number | undefined;
 }
 
-function rethrow(err: unknown): never {
-  throw err;
+/**
+ * The family of an adopted socket is its own, as in libuv (a udp4 Socket
+ * may hold an IPv6 socket; sends then fail as the kernel says).
+ */
+function typeOfFd(kind: { family: number } | null, fallback: SocketType): SocketType {
+  if (kind?.family === 4) return 'udp4';
+  return kind?.family === 6 ? 'udp6' : fallback;
 }
 
-/** node:dgram's port check: returns the port as an integer. */
-function validatePort(port: unknown, name: string, allowZero: boolean): number {
-  if (
-    (typeof port !== 'number' && typeof port !== 'string') ||
-    (typeof port === 'string' && port.trim().length === 0) ||
-    +port !== +port >>> 0 ||
-    +port > 0xffff ||
-    (port === 0 && !allowZero)
-  ) {
-    throw errBadPort(name, port, allowZero);
-  }
-  return +port | 0;
-}
-
-function validateString(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string') throw errInvalidArgType(name, 'of type string', value);
-}
-
-function validateNumber(value: unknown, name: string): asserts value is number {
-  if (typeof value !== 'number') throw errInvalidArgType(name, 'of type number', value);
-}
-
-function validateUint32(value: unknown, name: string): void {
-  if (typeof value !== 'number') throw errInvalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value)) throw errOutOfRange(name, 'an integer', value);
-  if (value < 0 || value > 0xffffffff) throw errOutOfRange(name, '>= 0 && <= 4294967295', value);
-}
-
-function asBytes(v: ArrayBufferView): Uint8Array {
-  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
-
-/** send()'s offset/length form: a view of the given range. */
-function sliceBuffer(buffer: unknown, offset: unknown, length: unknown): Uint8Array {
-  let buf: ArrayBufferView;
-  if (typeof buffer === 'string') buf = Buffer.from(buffer);
-  else if (!ArrayBuffer.isView(buffer)) throw errInvalidArgType('buffer', BUFFER_TYPES, buffer);
-  else buf = buffer;
-  const off = Number(offset) >>> 0;
-  const len = Number(length) >>> 0;
-  if (off > buf.byteLength) throw errOutOfBounds('offset');
-  if (off + len > buf.byteLength) throw errOutOfBounds('length');
-  return new Uint8Array(buf.buffer, buf.byteOffset + off, len);
-}
-
-/** An array of chunks sent as one datagram; null if one is not sendable. */
-function fixBufferList(list: readonly unknown[]): Uint8Array[] | null {
-  const out = new Array<Uint8Array>(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const b = list[i];
-    if (typeof b === 'string') out[i] = Buffer.from(b);
-    else if (!ArrayBuffer.isView(b)) return null;
-    else out[i] = asBytes(b);
-  }
-  return out;
-}
-
-function errnoOf(err: unknown): number | undefined {
-  const n = (err as { errno?: unknown } | null)?.errno;
-  return typeof n === 'number' ? n : undefined;
-}
-
-/** Operations the batch socket may grow (native multicast membership). */
-interface MulticastOps {
-  addMembership?(group: string, iface?: string): void;
-  dropMembership?(group: string, iface?: string): void;
-  addSourceSpecificMembership?(source: string, group: string, iface?: string): void;
-  dropSourceSpecificMembership?(source: string, group: string, iface?: string): void;
-  setMulticastInterface?(iface: string): void;
+function isInt32(v: unknown): v is number {
+  return typeof v === 'number' && (v | 0) === v;
 }
 
 /** The node:dgram Socket, over io_uring. Create with createSocket(). */
-export class Socket extends EventEmitter {
+export class Socket extends OptionMethods {
   readonly type: SocketType;
   readonly #family: 4 | 6;
   readonly #anyAddress: string;
@@ -230,6 +140,8 @@ export class Socket extends EventEmitter {
   readonly #recvBufferSize: number | undefined;
   readonly #sendBufferSize: number | undefined;
   readonly #extra: IouringDgramOptions;
+  /** The async resource of this socket (node: its UDPWRAP handle). */
+  readonly #resource: AsyncResource;
   #inner: UdpSocket | undefined;
   /** close() was called (node:dgram: the handle is gone). */
   #closed = false;
@@ -245,20 +157,21 @@ export class Socket extends EventEmitter {
   #connectState = DISCONNECTED;
   /** Work waiting for 'listening' (sends/connect/close during an implicit bind). */
   #queue: (() => void)[] | undefined;
-  /** Sends the send ring could not take yet, oldest first. */
-  #backlog: (Pending | undefined)[] = [];
-  #backlogHead = 0;
-  #backlogBytes = 0;
+  readonly #sender = new Sender({
+    inner: () => this.#inner,
+    closed: () => this.#closed,
+    asyncId: () => this.#resource.asyncId(),
+  });
   #refd = true;
+  #receiving = false;
+  /** The fd of the socket underneath (-1: none, or the dgram backend's). */
+  #fd = -1;
+  /** A UDP handle this socket owns: from a cluster primary or bind(handle); closed with it. */
+  #handle: UdpHandle | undefined;
+  /** A UDP handle on a duplicate of our fd, for child_process to send (made on demand). */
+  #sendHandle: UdpHandle | undefined;
   /** Last destination seen to be an IP literal of our family. */
   #lastLiteral = '';
-  // Last sender, to reuse its address string (no formatting per message).
-  #rxFamily = -1;
-  #rxA0 = 0;
-  #rxA1 = 0;
-  #rxA2 = 0;
-  #rxA3 = 0;
-  #rxAddress = '';
 
   constructor(type: SocketType | SocketOptions, listener?: MessageListener) {
     super();
@@ -282,6 +195,7 @@ export class Socket extends EventEmitter {
     }
     if (lookup !== undefined && typeof lookup !== 'function') throw errInvalidArgType('lookup', 'of type function', lookup);
     if (kind !== 'udp4' && kind !== 'udp6') throw errBadType();
+    this.#resource = new AsyncResource('UDPWRAP');
     this.type = kind;
     this.#family = kind === 'udp4' ? 4 : 6;
     this.#anyAddress = kind === 'udp4' ? '0.0.0.0' : '::';
@@ -295,6 +209,7 @@ export class Socket extends EventEmitter {
     this.#extra = options?.iouring ?? {};
     if (typeof listener === 'function') this.on('message', listener);
     if (options?.signal !== undefined) this.#watchSignal(options.signal);
+    if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
   }
 
   #watchSignal(signal: unknown): void {
@@ -317,11 +232,22 @@ export class Socket extends EventEmitter {
     if (this.#closed) throw errNotRunning();
   }
 
-  /** lookup4/lookup6 of node:dgram: empty means the loopback address. */
+  protected override [kClosed](): boolean {
+    return this.#closed;
+  }
+
+  protected override [kInner](): UdpSocket | undefined {
+    return this.#inner;
+  }
+
+  /**
+   * lookup4/lookup6 of node:dgram: empty means the loopback address. The
+   * `lookup` option, else dns.lookup as it is now (programs replace it).
+   */
   #resolve(address: unknown, cb: (err: NodeJS.ErrnoException | null, ip: string) => void): void {
     const host = (address as string) || this.#defaultPeer;
     if (this.#lookup !== undefined) this.#lookup(host, this.#family, cb);
-    else dnsLookup(host, this.#family, cb);
+    else dns.lookup(host, this.#family, cb);
   }
 
   // ---- bind ---------------------------------------------------------------
@@ -335,33 +261,26 @@ export class Socket extends EventEmitter {
     const address0 = args[1];
     this.#healthCheck();
     if (this.#bindState !== UNBOUND) throw errAlreadyBound();
-    if (port !== null && typeof port === 'object') {
-      const o = port as { fd?: unknown; recvStart?: unknown };
-      if (typeof o.recvStart === 'function') {
-        throw errNotSupported('bind() with a handle', 'the socket underneath is always created by this library');
-      }
-      if (typeof o.fd === 'number' && (o.fd | 0) === o.fd && o.fd > 0) {
-        throw errNotSupported('bind({ fd })', 'the io_uring socket cannot adopt an existing file descriptor');
-      }
-    }
     this.#bindState = BINDING;
     const cb = args.length > 0 ? args[args.length - 1] : undefined;
-    if (typeof cb === 'function') {
-      const removeListeners = (): void => {
-        this.removeListener('error', removeListeners);
-        this.removeListener('listening', onListening);
-      };
-      const onListening = (): void => {
-        removeListeners();
-        (cb as () => void).call(this);
-      };
-      this.on('error', removeListeners);
-      this.on('listening', onListening);
+    if (typeof cb === 'function') this.#onceBound(cb as () => void);
+    if (port !== null && typeof port === 'object') {
+      const o = port as { fd?: unknown; recvStart?: unknown; exclusive?: unknown };
+      if (typeof o.recvStart === 'function') {
+        this.#bindHandle(port as UdpHandle);
+        return this;
+      }
+      if (isInt32(o.fd) && o.fd > 0) {
+        this.#bindFd(o.fd, Boolean(o.exclusive));
+        return this;
+      }
     }
     let address: unknown;
+    let exclusive = false;
     if (port !== null && typeof port === 'object') {
       const o = port as BindOptions;
       address = o.address || '';
+      exclusive = Boolean(o.exclusive);
       port = o.port;
     } else {
       address = typeof address0 === 'function' ? '' : address0;
@@ -374,106 +293,295 @@ export class Socket extends EventEmitter {
         this.emit('error', err);
         return;
       }
-      // node:dgram converts like its C++ binding: to uint32, then 16 bits.
-      const portNum = (Number(port || 0) >>> 0) & 0xffff;
-      const waits = portNum === 0 ? undefined : closingPorts.get(portNum);
-      if (waits === undefined) this.#open(ip, portNum, port);
-      else {
-        // Node closes the fd inside close(); ours is released when the ring
-        // has returned the socket's requests. Rebinding that port waits for
-        // that (bounded), then binds from a tick as usual, so a throwing
-        // 'listening' listener is an uncaught exception, not a rejection.
-        let timer: NodeJS.Timeout | undefined;
-        const bound = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, CLOSE_WAIT_MS);
-          timer.unref();
-        });
-        void Promise.race([Promise.all(waits), bound]).then(() => {
-          clearTimeout(timer);
-          process.nextTick(() => {
-            if (!this.#closed) this.#open(ip, portNum, port);
-          });
-        });
+      if (!exclusive && isWorker()) {
+        const flags = (this.#reuseAddr ? UV_UDP_REUSEADDR : 0) | (this.#ipv6Only ? UV_UDP_IPV6ONLY : 0);
+        const query = { address: ip, port: port as number, addressType: this.type, fd: -1, flags };
+        this.#bindShared(query, (errno) => hostPortError(errno, 'bind', ip, port));
+        return;
       }
+      this.#bindAddress(ip, port);
     });
     return this;
   }
 
+  /** bind()'s callback: once on 'listening', dropped on 'error' (node:dgram's removeListeners). */
+  #onceBound(cb: () => void): void {
+    const removeListeners = (): void => {
+      this.removeListener('error', removeListeners);
+      this.removeListener('listening', onListening);
+    };
+    const onListening = (): void => {
+      removeListeners();
+      cb.call(this);
+    };
+    this.on('error', removeListeners);
+    this.on('listening', onListening);
+  }
+
+  #bindAddress(ip: string, port: unknown): void {
+    // node:dgram converts like its C++ binding: to uint32, then 16 bits.
+    const portNum = (Number(port || 0) >>> 0) & 0xffff;
+    const waits = portNum === 0 ? undefined : closingPorts.get(portNum);
+    if (waits === undefined) {
+      this.#open(ip, portNum, port);
+      return;
+    }
+    // Node closes the fd inside close(); ours is released when the ring
+    // has returned the socket's requests. Rebinding that port waits for
+    // that (bounded), then binds from a tick as usual, so a throwing
+    // 'listening' listener is an uncaught exception, not a rejection.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      timer.unref();
+    });
+    void Promise.race([Promise.all(waits), bound]).then(() => {
+      clearTimeout(timer);
+      process.nextTick(() => {
+        if (!this.#closed) this.#open(ip, portNum, port);
+      });
+    });
+  }
+
+  /**
+   * Options of the batch socket underneath, with the layer's defaults. A
+   * socket `shared` with other processes (a cluster primary's) reads one
+   * datagram ahead at most: what a ring has taken from the shared queue is
+   * lost to the other workers if this one closes before delivering it
+   * (libuv reads only what it delivers). The iouring option overrides it.
+   */
+  #innerOptions(extra: Partial<UdpSocketOptions>, shared = false): UdpSocketOptions {
+    return {
+      maxMessageSize: MAX_MESSAGE,
+      recvBuffers: shared ? 1 : RECV_BUFFERS,
+      ...(shared ? { receiveMode: 'single' as const } : {}),
+      sendBufferBytes: SEND_BUFFER_BYTES,
+      ...this.#extra,
+      type: this.type,
+      ipv6Only: this.#ipv6Only,
+      reuseAddr: this.#reuseAddr,
+      reusePort: this.#reusePort,
+      ...extra,
+    };
+  }
+
+  /** Will the socket underneath be node:dgram's (the dgram backend)? */
+  #onDgramBackend(): boolean {
+    try {
+      return selectBackend({ backend: this.#extra.backend, quiet: true }, 'UDP').backend === 'dgram';
+    } catch {
+      return false; // openUdp reports it
+    }
+  }
+
+  /**
+   * Take a new batch socket: events, receiving (unless only implicitly
+   * bound), ref state. If it cannot start receiving it is closed and the
+   * error thrown, and the socket keeps what it had.
+   */
+  #attach(inner: UdpSocket, receive: boolean): void {
+    try {
+      if (receive) inner.onBatch = this.#onBatch;
+    } catch (e) {
+      inner.close();
+      throw e;
+    }
+    this.#inner = inner;
+    this.#receiving = receive;
+    inner.on('error', this.#onInnerError);
+    inner.on('drain', this.#sender.onDrain);
+    this.#fd = inner.backend === 'dgram' ? -1 : inner.fd;
+    if (this.#fd >= 0) liveFds.add(this.#fd);
+    if (!this.#refd) inner.unref();
+  }
+
   #open(ip: string, port: number, rawPort: unknown): void {
-    let inner: UdpSocket;
-    if (isIP(ip) !== this.#family) {
+    if (this.#inner !== undefined || isIP(ip) !== this.#family) {
+      // Already bound by a membership call (libuv then refuses the bind), or
       // libuv cannot make an address of this family from it (no socket made).
       this.#bindState = UNBOUND;
       this.emit('error', hostPortError(EINVAL, 'bind', ip, rawPort));
       return;
     }
-    try {
-      inner = openUdp({
-        maxMessageSize: MAX_MESSAGE,
-        recvBuffers: RECV_BUFFERS,
-        sendBufferBytes: SEND_BUFFER_BYTES,
-        ...this.#extra,
-        type: this.type,
-        address: ip,
-        port,
-        ipv6Only: this.#ipv6Only,
-        reuseAddr: this.#reuseAddr,
-        reusePort: this.#reusePort,
-      });
-    } catch (e) {
+    this.#openAndListen(this.#innerOptions({ address: ip, port }), (e) => {
       // node:dgram reports socket creation and bind failures alike, as
       // 'bind' errors (libuv makes the socket inside uv_udp_bind).
       const errno = errnoOf(e);
       if (errno !== undefined) this.#bindFailed = (e as { syscall?: unknown }).syscall === 'bind';
-      this.#bindState = UNBOUND;
-      this.emit('error', errno === undefined ? e : hostPortError(errno, 'bind', ip, rawPort));
-      return;
-    }
-    this.#inner = inner;
-    inner.on('error', this.#onInnerError);
-    inner.on('drain', this.#onDrain);
+      return errno === undefined ? (e as Error) : hostPortError(errno, 'bind', ip, rawPort);
+    });
+  }
+
+  /**
+   * Open the socket underneath and emit 'listening' (or 'error', made by
+   * `fail`) once it is bound: at once on the native backends, after
+   * node:dgram's asynchronous bind on the dgram backend.
+   */
+  #openAndListen(opts: UdpSocketOptions, fail: (e: unknown) => Error): void {
+    let inner: UdpSocket;
     try {
-      inner.onBatch = this.#onBatch;
+      inner = openUdp(opts);
+      this.#attach(inner, true);
     } catch (e) {
-      inner.close();
-      this.#inner = undefined;
       this.#bindState = UNBOUND;
-      this.emit('error', errnoError(errnoOf(e) ?? EINVAL, 'recvmsg'));
+      this.emit('error', fail(e));
       return;
     }
-    if (!this.#refd) inner.unref();
-    const ready = (inner as { ready?: unknown }).ready;
-    if ((inner as { backend: string }).backend === 'dgram' && ready instanceof Promise) {
-      // The fallback backend over node:dgram binds asynchronously.
-      this.#innerBinding = true;
-      ready.then(
-        () =>
-          process.nextTick(() => {
-            this.#innerBinding = false;
-            if (!this.#closed) this.#listening();
-          }),
-        (e: unknown) =>
-          process.nextTick(() => {
-            this.#innerBinding = false;
-            if (this.#closed) return;
-            inner.close();
-            this.#inner = undefined;
-            this.#bindState = UNBOUND;
-            const errno = errnoOf(e);
-            if (errno !== undefined) this.#bindFailed = (e as { syscall?: unknown }).syscall === 'bind';
-            this.emit('error', errno === undefined ? e : hostPortError(errno, 'bind', ip, rawPort));
-          }),
-      );
+    if (inner.backend !== 'dgram') {
+      this.#listening();
       return;
     }
-    this.#listening();
+    this.#innerBinding = true;
+    inner.ready.then(
+      () =>
+        process.nextTick(() => {
+          this.#innerBinding = false;
+          if (!this.#closed) this.#listening();
+        }),
+      (e: unknown) =>
+        process.nextTick(() => {
+          this.#innerBinding = false;
+          if (this.#closed) return;
+          this.#dropInner();
+          this.#bindState = UNBOUND;
+          this.emit('error', fail(e));
+        }),
+    );
+  }
+
+  /** Close and forget the socket underneath after a failed bind. */
+  #dropInner(): void {
+    const inner = this.#inner;
+    this.#inner = undefined;
+    this.#receiving = false;
+    if (inner === undefined) return;
+    liveFds.delete(this.#fd);
+    inner.close();
   }
 
   #listening(): void {
     this.#bindState = BOUND;
-    if (this.#recvBufferSize) this.#bufferSize(this.#recvBufferSize, true);
-    if (this.#sendBufferSize) this.#bufferSize(this.#sendBufferSize, false);
+    if (this.#recvBufferSize) this[kBufferSize](this.#recvBufferSize, true);
+    if (this.#sendBufferSize) this[kBufferSize](this.#sendBufferSize, false);
     this.emit('listening');
+  }
+
+  /**
+   * bind({ fd }): use an existing UDP socket; 'listening' before bind()
+   * returns, as node:dgram does. In a cluster worker (not exclusive) the
+   * primary opens the fd (its own) and shares it.
+   */
+  #bindFd(fd: number, exclusive: boolean): void {
+    if (!exclusive && isWorker()) {
+      const query = { address: null, port: null, addressType: this.type, fd, flags: null };
+      this.#bindShared(query, (errno) => errnoError(errno, 'open'));
+      return;
+    }
+    const kind = fdKind(fd);
+    if (kind !== null && kind.kind !== 'UDP') throw errInvalidFdType(kind.kind);
+    if (liveFds.has(fd)) throw errnoError(EEXIST, 'open');
+    // Bound by a membership call already: libuv will not open another fd.
+    if (this.#inner !== undefined) throw errnoError(EBUSY, 'open');
+    try {
+      this.#attach(openUdp(this.#innerOptions({ fd, type: typeOfFd(kind, this.type) })), true);
+    } catch (e) {
+      const errno = errnoOf(e);
+      // The dgram backend: node:dgram's own error, as node:dgram throws it.
+      if (errno === undefined || (e as { syscall?: unknown }).syscall !== 'open') throw e;
+      throw errnoError(errno, 'open');
+    }
+    this.#listening();
+  }
+
+  /** bind(handle): a node UDP handle (a cluster primary's, _createSocketHandle's). */
+  #bindHandle(handle: UdpHandle): void {
+    const inner = this.#adoptHandle(handle, false);
+    if (inner instanceof Error) throw inner;
+    this.#listening();
+  }
+
+  /**
+   * Use a node UDP handle's socket: a duplicate of its fd underneath, the
+   * handle kept (and closed with this socket), so that its owner (a cluster
+   * primary) learns when we close. On the dgram backend node:dgram's
+   * socket underneath takes the handle itself.
+   */
+  #adoptHandle(handle: UdpHandle, shared: boolean): UdpSocket | Error {
+    const dgram = this.#onDgramBackend();
+    const type = typeOfFd(dgram ? null : fdKind(handle.fd), this.type);
+    // The handle replaces what a membership call bound, as in node:dgram.
+    this.#dropInner();
+    try {
+      const opts = dgram ? { dgramHandle: handle } : { fd: handle.fd, dupFd: true, type };
+      const inner = openUdp(this.#innerOptions(opts, shared));
+      this.#attach(inner, true);
+      if (!dgram) this.#handle = handle;
+      this.#ownHandle(handle);
+      return inner;
+    } catch (e) {
+      return errnoError(errnoOf(e) ?? EBADF, 'open');
+    }
+  }
+
+  /**
+   * cluster's disconnect closes a worker's shared sockets through their
+   * handles' owner. Where Node hides owner_symbol, closing the handle
+   * closes this socket instead.
+   */
+  #ownHandle(handle: UdpHandle): void {
+    if (ownerKnown) {
+      setOwner(handle, this);
+      return;
+    }
+    const close = handle.close;
+    let closed = false;
+    handle.close = (cb?: () => void): void => {
+      if (closed) return;
+      closed = true;
+      if (!this.#closed) {
+        this.#handle = undefined; // closed here, not by close()
+        this.close();
+      }
+      close.call(handle, cb);
+    };
+  }
+
+  /** A cluster worker's non-exclusive bind: the primary's socket. */
+  #bindShared(query: ServerQuery, fail: (errno: number) => Error): void {
+    queryPrimary(this, query, (err, handle) => {
+      if (err) {
+        // Do not report to a socket closed meanwhile.
+        if (this.#closed) return;
+        this.#bindState = UNBOUND;
+        this.emit('error', fail(err));
+        return;
+      }
+      if (this.#closed) {
+        handle.close(); // closed before the primary replied: tell it
+        return;
+      }
+      const inner = this.#adoptHandle(handle, true);
+      if (inner instanceof Error) {
+        handle.close();
+        this.#bindState = UNBOUND;
+        this.emit('error', inner);
+        return;
+      }
+      this.#listening();
+    });
+  }
+
+  /** addMembership & co. on an unbound socket: bound now, not receiving (libuv's implicit bind). */
+  protected override [kImplicitBind](family: 4 | 6, syscall: string): UdpSocket {
+    const type = family === 4 ? 'udp4' : 'udp6';
+    const address = family === 4 ? '0.0.0.0' : '::';
+    try {
+      const inner = openUdp(this.#innerOptions({ type, address, port: 0, dgramBind: 'implicit' }));
+      this.#attach(inner, false);
+      return inner;
+    } catch (e) {
+      throw errnoError(errnoOf(e) ?? EINVAL, syscall);
+    }
   }
 
   /** Receive errors go to 'error'; failed sends without a callback are dropped, as in node:dgram. */
@@ -482,54 +590,28 @@ export class Socket extends EventEmitter {
     // A bind error of an asynchronous bind comes through `ready` instead.
     if (e.syscall === 'send' || this.#closed || this.#innerBinding) return;
     const errno = errnoOf(e);
-    this.emit('error', errno === undefined ? err : errnoError(errno, e.syscall ?? 'recvmsg'));
+    const ex = errno === undefined ? err : errnoError(errno, e.syscall ?? 'recvmsg');
+    this.#resource.runInAsyncScope(this.emit, this, 'error', ex);
   };
 
   // ---- receive ------------------------------------------------------------
 
+  /** One batch: its 'message' events run in the socket's async context. */
   readonly #onBatch = (batch: RecvBatch): void => {
-    const n = batch.length;
     if (this.listenerCount('message') === 0) return;
-    const meta = batch.meta;
-    const bytes = batch.bytes;
-    let i = 0;
-    while (i < n && !this.#closed) {
-      try {
-        for (; i < n && !this.#closed; i++) {
-          const b = i * M_WORDS;
-          const off = meta[b + M_OFF] ?? 0;
-          const len = meta[b + M_LEN] ?? 0;
-          const msg = Buffer.allocUnsafe(len);
-          msg.set(bytes.subarray(off, off + len));
-          const family = meta[b + M_FAMILY] ?? 0;
-          const a0 = meta[b + M_ADDR] ?? 0;
-          const a1 = meta[b + M_ADDR + 1] ?? 0;
-          const a2 = meta[b + M_ADDR + 2] ?? 0;
-          const a3 = meta[b + M_ADDR + 3] ?? 0;
-          if (family !== this.#rxFamily || a0 !== this.#rxA0 || a1 !== this.#rxA1 || a2 !== this.#rxA2 || a3 !== this.#rxA3) {
-            this.#rxAddress = batch.address(i);
-            this.#rxFamily = family;
-            this.#rxA0 = a0;
-            this.#rxA1 = a1;
-            this.#rxA2 = a2;
-            this.#rxA3 = a3;
-          }
-          const rinfo: RemoteInfo = {
-            address: this.#rxAddress,
-            family: family === 4 ? 'IPv4' : 'IPv6',
-            port: meta[b + M_PORT] ?? 0,
-            size: len,
-          };
-          this.emit('message', msg, rinfo);
-        }
-      } catch (err) {
-        // A throwing listener is reported like node:dgram's (uncaught), and
-        // the rest of the batch is still delivered.
-        i++;
-        process.nextTick(rethrow, err);
-      }
-    }
+    this.#resource.runInAsyncScope(this.#deliver, this, batch);
   };
+
+  readonly #receiver = new Receiver();
+  readonly #isClosed = (): boolean => this.#closed;
+  #deliver(batch: RecvBatch): void {
+    this.#sender.beginBatch();
+    try {
+      this.#receiver.deliver(batch, this, this.#isClosed);
+    } finally {
+      this.#sender.endBatch();
+    }
+  }
 
   // ---- send ---------------------------------------------------------------
 
@@ -539,51 +621,9 @@ export class Socket extends EventEmitter {
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, port?: number | string, address?: string, callback?: SendCallback): void;
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, port?: number | string, callback?: SendCallback): void;
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, callback?: SendCallback): void;
-  send(buffer: unknown, offset?: unknown, length?: unknown, port?: unknown, address?: unknown, callback?: unknown): void {
+  send(buffer: unknown, offset?: unknown, length?: unknown, port0?: unknown, address0?: unknown, callback?: unknown): void {
     const connected = this.#connectState === CONNECTED;
-    if (!connected) {
-      if (address || (port && typeof port !== 'function')) {
-        buffer = sliceBuffer(buffer, offset, length);
-      } else {
-        callback = port;
-        port = offset;
-        address = length;
-      }
-    } else {
-      if (typeof length === 'number') {
-        buffer = sliceBuffer(buffer, offset, length);
-        if (typeof port === 'function') {
-          callback = port;
-          port = null;
-        } else {
-          callback = address;
-        }
-      } else {
-        callback = offset;
-      }
-      if (port || address) throw errIsConnected();
-    }
-    let data: Uint8Array | undefined;
-    let list: Uint8Array[] | undefined;
-    if (!Array.isArray(buffer)) {
-      if (buffer instanceof Uint8Array) data = buffer;
-      else if (typeof buffer === 'string') data = Buffer.from(buffer);
-      else if (!ArrayBuffer.isView(buffer)) throw errInvalidArgType('buffer', BUFFER_TYPES, buffer);
-      else data = asBytes(buffer);
-    } else {
-      const fixed = fixBufferList(buffer);
-      if (fixed === null) throw errInvalidArgType('buffer list arguments', BUFFER_TYPES, buffer);
-      list = fixed;
-    }
-    let portNum = 0;
-    if (!connected) portNum = validatePort(port, 'Port', false);
-    let userCb = typeof callback === 'function' ? (callback as SendCallback) : undefined;
-    if (typeof address === 'function') {
-      userCb = address as SendCallback;
-      address = undefined;
-    } else if (address !== null && address !== undefined) {
-      validateString(address, 'address');
-    }
+    const { data, list, port, portNum, address, callback: userCb } = parseSend(connected, buffer, offset, length, port0, address0, callback);
     this.#healthCheck();
     if (this.#bindState === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
     if (list !== undefined && list.length === 0) list.push(Buffer.alloc(0));
@@ -592,19 +632,22 @@ export class Socket extends EventEmitter {
       const again = list ?? [data as Uint8Array];
       const p = connected ? port : portNum;
       const a = address;
-      this.#enqueue(() => this.send(again, p as number, a as string, userCb));
+      this.#enqueue(() => (this.send as (...a: unknown[]) => void)(again, p, a, userCb));
       return;
     }
+    const errAddress = address;
+    const sender = this.#sender;
     if (connected) {
-      this.#doSend(data, list, undefined, undefined, port, address as string | undefined, userCb);
+      // node:dgram makes the SendWrap right away here: no lookup.
+      sender.send(data, list, undefined, undefined, errAddress, port, userCb && sender.req(false), userCb);
       return;
     }
     // Fast path: an IP literal of our family needs no lookup (node:dgram
-    // asks dns.lookup, which hands literals back unchanged).
-    const host = (address as string | undefined) || this.#defaultPeer;
-    if (this.#lookup === undefined && (host === this.#lastLiteral || isIP(host) === this.#family)) {
+    // asks dns.lookup, which hands literals back unchanged on a tick).
+    const host = errAddress || this.#defaultPeer;
+    if (this.#lookup === undefined && dns.lookup === originalLookup && (host === this.#lastLiteral || isIP(host) === this.#family)) {
       this.#lastLiteral = host;
-      this.#doSend(data, list, host, portNum, portNum, address as string | undefined, userCb);
+      sender.send(data, list, host, portNum, errAddress, portNum, userCb && sender.req(true), userCb);
       return;
     }
     this.#resolve(host, (err, ip) => {
@@ -616,10 +659,10 @@ export class Socket extends EventEmitter {
       if (isIP(ip) !== this.#family) {
         // libuv cannot make an address of this family from it: EINVAL, and
         // like every failed send without a callback, nothing is emitted.
-        if (userCb && !this.#closed) process.nextTick(userCb, hostPortError(EINVAL, 'send', address as string | undefined, portNum));
+        if (userCb && !this.#closed) process.nextTick(userCb, hostPortError(EINVAL, 'send', errAddress, portNum));
         return;
       }
-      this.#doSend(data, list, ip, portNum, portNum, address as string | undefined, userCb);
+      sender.send(data, list, ip, portNum, errAddress, portNum, userCb && sender.req(false), userCb);
     });
   }
 
@@ -631,67 +674,6 @@ export class Socket extends EventEmitter {
     validateString(address, 'address');
     this.send(buffer, offset, length, port, address, callback);
   }
-
-  #doSend(
-    data: Uint8Array | undefined,
-    list: Uint8Array[] | undefined,
-    ip: string | undefined,
-    port: number | undefined,
-    errPort: unknown,
-    errAddress: string | undefined,
-    cb: SendCallback | undefined,
-  ): void {
-    const inner = this.#inner;
-    if (this.#closed || inner === undefined) return; // node:dgram drops it silently too
-    let payload: Uint8Array;
-    if (data !== undefined) payload = data;
-    else if (list !== undefined && list.length === 1) payload = list[0] as Uint8Array;
-    else payload = Buffer.concat(list ?? []);
-    if (ip !== undefined && port === 0) {
-      // A port of '0' passes node:dgram's check; libuv then refuses the send.
-      if (cb) process.nextTick(cb, hostPortError(EDESTADDRREQ, 'send', errAddress, errPort));
-      return;
-    }
-    const done =
-      cb === undefined
-        ? undefined
-        : (err: Error | null, bytes: number): void => {
-            if (err === null) cb(null, bytes);
-            else if (!(this.#closed && (err as Error & { code?: string }).code === 'ECANCELED')) {
-              cb(hostPortError(errnoOf(err) ?? EINVAL, 'send', errAddress, errPort));
-            }
-          };
-    if (this.#backlogHead < this.#backlog.length || !inner.send(payload, port, ip, done)) {
-      // The send ring is full: keep a copy until 'drain' (the caller may reuse its buffer).
-      const fresh = data === undefined && list !== undefined && list.length !== 1; // a concat of ours
-      const copy = fresh ? payload : new Uint8Array(payload); // (Buffer#slice would not copy)
-      this.#backlog.push({ data: copy, port, ip, cb: done });
-      this.#backlogBytes += copy.byteLength;
-    }
-  }
-
-  readonly #onDrain = (): void => {
-    const inner = this.#inner;
-    if (inner === undefined || this.#closed) return;
-    const q = this.#backlog;
-    while (this.#backlogHead < q.length) {
-      const p = q[this.#backlogHead] as Pending;
-      let accepted: boolean;
-      try {
-        accepted = inner.send(p.data, p.port, p.ip, p.cb);
-      } catch (e) {
-        // E.g. queued for a connected peer and disconnected since.
-        accepted = true;
-        if (p.cb) process.nextTick(p.cb, e as Error, 0);
-      }
-      if (!accepted) return; // the next 'drain' goes on
-      q[this.#backlogHead++] = undefined;
-      this.#backlogBytes -= p.data.byteLength;
-    }
-    this.#backlog = [];
-    this.#backlogHead = 0;
-    this.#backlogBytes = 0;
-  };
 
   #enqueue(fn: () => void): void {
     if (this.#queue === undefined) {
@@ -796,14 +778,36 @@ export class Socket extends EventEmitter {
     }
     this.#healthCheck();
     this.#closed = true;
-    this.#backlog = [];
-    this.#backlogHead = 0;
-    this.#backlogBytes = 0;
+    this.#receiving = false;
+    this.#sender.clear();
+    // A primary's handle: closing it tells the primary (node:dgram's close).
+    this.#handle?.close();
+    this.#handle = undefined;
+    if (this.#sendHandle !== undefined) {
+      liveFds.delete(this.#sendHandle.fd);
+      this.#sendHandle.close();
+      this.#sendHandle = undefined;
+    }
+    // 'close' runs in close()'s context, like node:dgram's nextTick (a
+    // TickObject resource whose trigger is the socket).
+    const tick = new AsyncResource('TickObject', { triggerAsyncId: this.#resource.asyncId() });
+    const emitClose = (): void => {
+      try {
+        tick.runInAsyncScope(this.emit, this, 'close');
+      } finally {
+        tick.emitDestroy();
+        this.#resource.emitDestroy();
+      }
+    };
     const inner = this.#inner;
     if (inner === undefined) {
-      process.nextTick(() => this.emit('close'));
+      process.nextTick(emitClose);
       return this;
     }
+    liveFds.delete(this.#fd);
+    // node:dgram sends a connected socket's datagrams at once: close()
+    // drops none of them (unconnected ones of this tick it drops).
+    if (this.#connectState === CONNECTED) inner.flushNative();
     // 'close' once the ring has returned everything: the port is free
     // again and no send callback can follow.
     let port = 0;
@@ -821,7 +825,7 @@ export class Socket extends EventEmitter {
           else closingPorts.set(port, rest);
         }
         resolve();
-        this.emit('close');
+        emitClose();
       });
     });
     if (port !== 0) closingPorts.set(port, [...(closingPorts.get(port) ?? []), done]);
@@ -862,143 +866,16 @@ export class Socket extends EventEmitter {
     }
   }
 
-  // ---- socket options -----------------------------------------------------
-
-  /** The socket underneath for an option call: node:dgram's errors when there is none. */
-  #optTarget(method: string, syscall: string): UdpSocket {
-    if (this.#closed) throw errClosedHandle(method);
-    if (this.#inner === undefined) throw errnoError(EBADF, syscall);
-    return this.#inner;
-  }
-
-  #setOpt(syscall: string, fn: () => unknown): void {
-    try {
-      fn();
-    } catch (e) {
-      throw errnoError(errnoOf(e) ?? EINVAL, syscall);
-    }
-  }
-
-  setBroadcast(flag: boolean): void {
-    const inner = this.#optTarget('setBroadcast', 'setBroadcast');
-    this.#setOpt('setBroadcast', () => inner.setBroadcast(Boolean(flag)));
-  }
-
-  setTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    if (this.#closed) throw errClosedHandle('setTTL');
-    const v = ttl | 0;
-    if (v < 1 || v > 255) throw errnoError(EINVAL, 'setTTL');
-    const inner = this.#optTarget('setTTL', 'setTTL');
-    this.#setOpt('setTTL', () => inner.setTTL(v));
-    return ttl;
-  }
-
-  setMulticastTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    if (this.#closed) throw errClosedHandle('setMulticastTTL');
-    const v = ttl | 0;
-    if (v < 0 || v > 255) throw errnoError(EINVAL, 'setMulticastTTL');
-    const inner = this.#optTarget('setMulticastTTL', 'setMulticastTTL');
-    this.#setOpt('setMulticastTTL', () => inner.setMulticastTTL(v));
-    return ttl;
-  }
-
-  setMulticastLoopback<T>(flag: T): T {
-    const inner = this.#optTarget('setMulticastLoopback', 'setMulticastLoopback');
-    this.#setOpt('setMulticastLoopback', () => inner.setMulticastLoopback(Boolean(flag)));
-    return flag;
-  }
-
-  #multicast(op: keyof MulticastOps, call: (ops: MulticastOps) => void): void {
-    const inner = this.#inner as (UdpSocket & MulticastOps) | undefined;
-    if (inner === undefined || typeof inner[op] !== 'function') {
-      throw errNotSupported(op, 'multicast group membership and interface selection need native support the addon does not have yet');
-    }
-    this.#setOpt(op, () => call(inner));
-  }
-
-  setMulticastInterface(interfaceAddress: string): void {
-    this.#healthCheck();
-    validateString(interfaceAddress, 'interfaceAddress');
-    if (this.#inner === undefined) throw errnoError(EBADF, 'setMulticastInterface');
-    this.#multicast('setMulticastInterface', (o) => o.setMulticastInterface?.(interfaceAddress));
-  }
-
-  addMembership(multicastAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    if (!multicastAddress) throw errMissingArgs('multicastAddress');
-    this.#multicast('addMembership', (o) => o.addMembership?.(multicastAddress, interfaceAddress));
-  }
-
-  dropMembership(multicastAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    if (!multicastAddress) throw errMissingArgs('multicastAddress');
-    this.#multicast('dropMembership', (o) => o.dropMembership?.(multicastAddress, interfaceAddress));
-  }
-
-  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    validateString(sourceAddress, 'sourceAddress');
-    validateString(groupAddress, 'groupAddress');
-    this.#multicast('addSourceSpecificMembership', (o) =>
-      o.addSourceSpecificMembership?.(sourceAddress, groupAddress, interfaceAddress),
-    );
-  }
-
-  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, interfaceAddress?: string): void {
-    this.#healthCheck();
-    validateString(sourceAddress, 'sourceAddress');
-    validateString(groupAddress, 'groupAddress');
-    this.#multicast('dropSourceSpecificMembership', (o) =>
-      o.dropSourceSpecificMembership?.(sourceAddress, groupAddress, interfaceAddress),
-    );
-  }
-
-  #bufferSize(size: unknown, recv: boolean): number {
-    if (typeof size !== 'number' || size >>> 0 !== size) throw errBadBufferSize();
-    if (this.#closed) throw errClosedHandle('bufferSize');
-    const syscall = recv ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
-    const inner = this.#inner;
-    if (inner === undefined) throw errBufferSize(EBADF, syscall);
-    if (size > 0x7fffffff) throw errBufferSize(EINVAL, syscall);
-    try {
-      // 0 asks for the current size, as in libuv.
-      if (size === 0) return recv ? inner.getRecvBufferSize() : inner.getSendBufferSize();
-      if (recv) inner.setRecvBufferSize(size);
-      else inner.setSendBufferSize(size);
-      return size;
-    } catch (e) {
-      throw errBufferSize(errnoOf(e) ?? EINVAL, syscall);
-    }
-  }
-
-  setRecvBufferSize(size: number): void {
-    this.#bufferSize(size, true);
-  }
-
-  setSendBufferSize(size: number): void {
-    this.#bufferSize(size, false);
-  }
-
-  getRecvBufferSize(): number {
-    return this.#bufferSize(0, true);
-  }
-
-  getSendBufferSize(): number {
-    return this.#bufferSize(0, false);
-  }
-
   /** Bytes of datagrams waiting for room in the send ring. */
   getSendQueueSize(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueSize');
-    return this.#backlogBytes;
+    return this.#sender.queueSize;
   }
 
   /** Datagrams waiting for room in the send ring. */
   getSendQueueCount(): number {
     if (this.#closed) throw errClosedHandle('getSendQueueCount');
-    return this.#backlog.length - this.#backlogHead;
+    return this.#sender.queueCount;
   }
 
   ref(): this {
@@ -1015,6 +892,64 @@ export class Socket extends EventEmitter {
       this.#inner?.unref();
     }
     return this;
+  }
+
+  // ---- node:dgram's internals where Node's own modules use them ----------
+
+  /**
+   * What child_process sends for `child.send(msg, socket)`: node:dgram's
+   * state with a UDP handle. Ours is a handle on a duplicate of our fd, not
+   * receiving (so it takes no datagram from us), kept until we close; on
+   * the dgram backend, the node:dgram socket's own state.
+   */
+  #nodeState(): NodeState | undefined {
+    const inner = this.#inner;
+    if (this.#closed) return this.#stateWith(undefined);
+    if (inner === undefined) return this.#stateWith((this.#sendHandle ??= unboundHandle()));
+    if (inner.backend === 'dgram') return nodeState(inner.nodeSocket) as NodeState | undefined;
+    if (this.#sendHandle === undefined || this.#sendHandle.fd < 0) {
+      this.#sendHandle?.close(); // an unbound one, from before the bind
+      this.#sendHandle = undefined;
+      const fd = dupFd(this.#fd);
+      if (fd === null || fd < 0) return undefined;
+      const { handle } = handleOnFd(fd);
+      if (handle === undefined) closeSync(fd);
+      else liveFds.add(fd); // the same socket: bind({ fd }) of it is EEXIST too
+      this.#sendHandle = handle;
+    }
+    return this.#stateWith(this.#sendHandle);
+  }
+
+  /** node:dgram's state fields (a snapshot), with `handle`. */
+  #stateWith(handle: UdpHandle | undefined): NodeState {
+    return {
+      handle,
+      receiving: this.#receiving,
+      bindState: this.#bindState,
+      connectState: this.#connectState,
+      queue: this.#queue,
+      reuseAddr: this.#reuseAddr,
+      ipv6Only: this.#ipv6Only,
+      recvBufferSize: this.#recvBufferSize,
+      sendBufferSize: this.#sendBufferSize,
+    };
+  }
+
+  static {
+    installNodeInternals(Socket.prototype, {
+      state: (s) => s.#nodeState(),
+      handle: (s) => (s.#closed ? null : s.#nodeState()?.handle),
+      receiving: (s) => s.#receiving,
+      bindState: (s) => s.#bindState,
+      queue: (s) => s.#queue,
+      reuseAddr: (s) => s.#reuseAddr,
+      healthCheck: (s) => s.#healthCheck(),
+      stopReceiving: (s) => {
+        // Datagrams are still read, and dropped (node's recvStop leaves them queued).
+        if (s.#receiving && s.#inner) s.#inner.onBatch = undefined;
+        s.#receiving = false;
+      },
+    });
   }
 
   // ---- typed events -------------------------------------------------------
@@ -1044,6 +979,11 @@ export class Socket extends EventEmitter {
   }
 }
 
+// A node:dgram Socket to Node's own modules: child_process passes only
+// `instanceof dgram.Socket` sockets to children. Every method of node's
+// prototype is overridden by this class (or by OptionMethods).
+Object.setPrototypeOf(OptionMethods.prototype, nodeDgram.Socket.prototype);
+
 /**
  * node:dgram's createSocket: `createSocket('udp4')`, `createSocket(options)`,
  * with an optional 'message' listener.
@@ -1051,3 +991,9 @@ export class Socket extends EventEmitter {
 export function createSocket(type: SocketType | SocketOptions, listener?: MessageListener): Socket {
   return new Socket(type, listener);
 }
+
+/**
+ * node:dgram's deprecated `_createSocketHandle` (DEP0112): Node's own, since
+ * the handle it makes is Node's native UDP handle (bind(handle) adopts one).
+ */
+export const _createSocketHandle = (nodeDgram as unknown as { _createSocketHandle: unknown })._createSocketHandle;

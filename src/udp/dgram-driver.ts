@@ -12,7 +12,8 @@
  * reusePort is not available on Node 20's node:dgram.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { formatAddress, parseAddress, toV4Mapped } from '../core/address.js';
+import { isIP } from 'node:net';
+import { formatAddress, parseAddress, toV4Mapped, withZone } from '../core/address.js';
 import type { NativeBinding } from '../core/binding.js';
 import * as C from '../core/layout.js';
 import * as U from './layout.js';
@@ -72,6 +73,10 @@ interface Obj {
   peer: { address: string; port: number } | undefined;
   /** node:dgram refuses address-less sends until 'connect': hold them. */
   connecting: boolean;
+  /** An fd to adopt at bind (udpCreate's fd), or -1. */
+  adoptFd: number;
+  /** A node UDP handle to adopt at bind (udpAdoptHandle). */
+  adoptHandle: object | undefined;
 }
 
 const DETACHED = Object.assign(new Error("the socket's shared memory was transferred away (detached); it cannot work any more"), {
@@ -94,6 +99,15 @@ function layout(rslots: number, rslot: number, sslots: number, sdataLen: number)
   const rpool = align64(sdesc + sslots * C.M_WORDS * 4);
   const sdata = align64(rpool + rslots * rslot);
   return [ctrl, stats, rmeta, sdesc, rpool, sdata, sdata + sdataLen, U.SLOT_HEADER, rslots];
+}
+
+/**
+ * The driver's lookup: it only ever has IP literals (node:dgram calls
+ * lookup(host, family, cb)). Answering at once makes node:dgram's send
+ * reach the kernel at once, as the layer's own flush expects.
+ */
+function literal(host: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, host, isIP(host));
 }
 
 function errnoOf(err: unknown): number {
@@ -143,8 +157,11 @@ export class DgramDriver implements NativeBinding {
     ipv6Only: number,
     maxPayload: number,
     _backend: number,
-    _flags: number,
+    flags: number,
+    fd = -1,
   ): number {
+    // node:dgram cannot duplicate a descriptor: adopting a copy is native-only.
+    if (fd >= 0 && flags & U.F_DUP) return EOPNOTSUPP;
     const lay = layout(rslots, rslot, sslots, sdataLen);
     const [, stats = 0, rmeta = 0, sdesc = 0, rpool = 0, sdata = 0, total = 0] = lay;
     // A plain ArrayBuffer: V8 collects it promptly (SharedArrayBuffers put
@@ -190,6 +207,8 @@ export class DgramDriver implements NativeBinding {
       error: undefined,
       peer: undefined,
       connecting: false,
+      adoptFd: fd,
+      adoptHandle: undefined,
     });
     if (id >= this.ready.length) this.growReady();
     return id;
@@ -231,13 +250,16 @@ export class DgramDriver implements NativeBinding {
     return o && !o.closing ? o : undefined;
   }
 
-  udpBind(id: number, family: number, addr: Uint8Array, _scope: number, port: number, flags: number): number {
+  udpBind(id: number, family: number, addr: Uint8Array, scope: number, port: number, flags: number): number {
     const o = this.live(id);
     if (!o) return EBADF;
     if (o.sock) return EINVAL;
     if (flags & BIND_REUSEPORT) return EOPNOTSUPP; // not in Node 20's node:dgram
     const sock = createSocket({
       type: o.family === 4 ? 'udp4' : 'udp6',
+      // Every address it gets is an IP literal: no dns.lookup (which a
+      // program may have replaced for its own lookups).
+      lookup: literal as never,
       reuseAddr: (flags & BIND_REUSEADDR) !== 0,
       ipv6Only: o.ipv6Only || (flags & BIND_V6ONLY) !== 0,
       ...(o.recvBufferSize !== undefined ? { recvBufferSize: o.recvBufferSize } : {}),
@@ -246,12 +268,41 @@ export class DgramDriver implements NativeBinding {
     o.sock = sock;
     sock.on('message', (msg, rinfo) => this.onMessage(o, msg, rinfo.address, rinfo.port));
     sock.on('error', (err) => this.report(o, err));
-    sock.bind({ port, address: formatAddress(family, addr), exclusive: true }, () => {
+    if (!o.refd) sock.unref();
+    const bound = (): void => {
       o.bound = true;
       this.notify(o, C.EV_LISTENING);
-    });
-    if (!o.refd) sock.unref();
+    };
+    if (flags & U.BIND_IMPLICIT) {
+      // Unbound until node:dgram's own implicit bind (addMembership) makes
+      // it so, as libuv does for node:dgram: nothing to wait for.
+      bound();
+      return 0;
+    }
+    if (o.adoptHandle !== undefined) {
+      sock.bind(o.adoptHandle as never, bound);
+      return 0;
+    }
+    if (o.adoptFd >= 0) {
+      // node:dgram's checks and errors (ERR_INVALID_FD_TYPE, open EEXIST)
+      // are thrown here, synchronously, as from its bind({ fd }).
+      sock.bind({ fd: o.adoptFd, exclusive: true }, bound);
+      return 0;
+    }
+    const ip = withZone(formatAddress(family, addr), family, scope);
+    sock.bind({ port, address: ip, exclusive: true }, bound);
     return 0;
+  }
+
+  udpAdoptHandle(id: number, handle: object): number {
+    const o = this.live(id);
+    if (!o || o.sock) return EBADF;
+    o.adoptHandle = handle;
+    return 0;
+  }
+
+  udpNodeSocket(id: number): object | undefined {
+    return this.objs.get(id)?.sock ?? undefined;
   }
 
   udpTakeError(id: number): Error | undefined {
@@ -346,10 +397,10 @@ export class DgramDriver implements NativeBinding {
     this.readyN -= n;
   };
 
-  udpConnect(id: number, family: number, addr: Uint8Array, _scope: number, port: number): number {
+  udpConnect(id: number, family: number, addr: Uint8Array, scope: number, port: number): number {
     const o = this.live(id);
     if (!o?.sock) return EBADF;
-    const address = formatAddress(family, addr);
+    const address = withZone(formatAddress(family, addr), family, scope);
     // Sends made before 'connect' are queued by node:dgram itself.
     o.peer = { address, port };
     o.connecting = true;
@@ -380,7 +431,11 @@ export class DgramDriver implements NativeBinding {
       if (!o.peer) return -107; // ENOTCONN
       info = o.peer;
     } else {
-      info = o.sock.address();
+      try {
+        info = o.sock.address();
+      } catch (err) {
+        return errnoOf(err); // not bound yet (an implicit bind before its first use)
+      }
     }
     const parsed = parseAddress(info.address);
     out[C.M_PORT] = info.port;
@@ -487,7 +542,8 @@ export class DgramDriver implements NativeBinding {
         o.sock!.send(data, done);
       } else {
         const start = (d + C.M_ADDR) * 4;
-        o.sock!.send(data, port, formatAddress(family, o.sdescBytes.subarray(start, start + 16)), done);
+        const ip = formatAddress(family, o.sdescBytes.subarray(start, start + 16));
+        o.sock!.send(data, port, withZone(ip, family, o.sdesc[d + C.M_SCOPE] ?? 0), done);
       }
     } catch (err) {
       this.sent(o, slot, errnoOf(err));

@@ -24,9 +24,11 @@ export const S_GSO_FALLBACKS = 13;
 export const SLOT_HEADER = 96;
 /** udp.h ION_UDP_GRO_PAYLOAD: a GRO receive slot's payload room. */
 export const GRO_PAYLOAD = 65535;
-/** Offload flags of udpLayout/udpCreate (addon_udp.c F_*). */
+/** Flags of udpLayout/udpCreate (addon_udp.c F_*): offloads, and F_DUP
+ * (adopt a duplicate of the fd given to udpCreate). */
 export const F_GRO = 1;
 export const F_GSO = 2;
+export const F_DUP = 4;
 
 /** Socket options (udp.h ION_OPT_*). */
 export const OPT_REUSEADDR = 1;
@@ -41,6 +43,8 @@ export const OPT_MULTICAST_LOOP = 8;
 export const BIND_REUSEADDR = 1;
 export const BIND_REUSEPORT = 2;
 export const BIND_V6ONLY = 4;
+/** dgram driver only (the addon ignores it): see options.ts dgramBind. */
+export const BIND_IMPLICIT = 8;
 
 export interface UdpLayout {
   ctrl: number;

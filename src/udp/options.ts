@@ -63,6 +63,28 @@ export interface UdpSocketOptions {
   quiet?: boolean;
   /** Handler for receive batches; receiving starts when one is set. */
   onBatch?: (batch: RecvBatch) => void;
+  /**
+   * Use this existing UDP socket (a file descriptor of the socket's family)
+   * instead of creating and binding one; `address`, `port`, `reuseAddr`,
+   * `reusePort` and `ipv6Only` then do not apply. The socket owns the fd
+   * and closes it, unless `dupFd` is true: then it adopts a duplicate and
+   * the caller keeps `fd` (io_uring and mmsg backends only).
+   */
+  fd?: number;
+  dupFd?: boolean;
+  /**
+   * @internal How the node:dgram layer (src/dgram) binds on the dgram
+   * backend, where node:dgram itself does it: 'implicit' leaves the socket
+   * unbound until node:dgram's own implicit bind (addMembership); the other
+   * backends then bind as libuv would (any address, port 0, SO_REUSEADDR).
+   */
+  dgramBind?: 'implicit';
+  /**
+   * @internal dgram backend only: adopt this node UDP handle (from a
+   * cluster primary or dgram._createSocketHandle), which node:dgram's
+   * bind(handle) takes over; the other backends adopt `fd` with `dupFd`.
+   */
+  dgramHandle?: object;
 }
 
 export interface ResolvedOptions {
@@ -82,6 +104,11 @@ export interface ResolvedOptions {
   receiveMode: ReceiveMode;
   gso: boolean;
   gro: boolean;
+  /** -1: create a socket. */
+  fd: number;
+  dupFd: boolean;
+  dgramBind: 'implicit' | undefined;
+  dgramHandle: object | undefined;
 }
 
 export function isPow2(n: number): boolean {
@@ -107,6 +134,11 @@ function boolOpt(o: Record<string, unknown>, name: string, def = false): boolean
   if (v === undefined) return def;
   if (typeof v !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', v);
   return v;
+}
+
+function dgramBindOpt(v: unknown): 'implicit' | undefined {
+  if (v === undefined || v === 'implicit') return v;
+  throw invalidArgValue('options.dgramBind', v, "must be 'implicit'");
 }
 
 export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
@@ -141,5 +173,9 @@ export function resolveOptions(opts: UdpSocketOptions): ResolvedOptions {
     receiveMode: mode,
     gso: boolOpt(o, 'gso', true),
     gro: boolOpt(o, 'gro'),
+    fd: o.fd === undefined ? -1 : intOpt(o, 'fd', 0, 0x7fffffff, -1),
+    dupFd: boolOpt(o, 'dupFd'),
+    dgramBind: dgramBindOpt(o.dgramBind),
+    dgramHandle: typeof o.dgramHandle === 'object' && o.dgramHandle !== null ? o.dgramHandle : undefined,
   };
 }

@@ -11,7 +11,7 @@
  * no batch, callback or event follows 'close'.
  */
 import { EventEmitter } from 'node:events';
-import { formatAddress, parseAddress, toV4Mapped, type Family } from '../core/address.js';
+import { formatAddress, parseAddress, toV4Mapped, withZone, type Family } from '../core/address.js';
 import { RecvBatch } from './batch.js';
 import type { NativeBinding } from '../core/binding.js';
 import { NATIVE_BACKEND, type BackendName } from '../core/backend.js';
@@ -103,7 +103,10 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
     this.native = reactor.binding;
     // Offloads belong to the addon's backends (node:dgram has none).
     const native = backend !== 'dgram';
-    const flags = (native && opts.gro ? U.F_GRO : 0) | (native && opts.gso ? U.F_GSO : 0);
+    const flags =
+      (native && opts.gro ? U.F_GRO : 0) |
+      (native && opts.gso ? U.F_GSO : 0) |
+      (opts.dupFd ? U.F_DUP : 0);
     // A GRO receive needs room for 64 KiB whatever maxMessageSize says.
     const room = flags & U.F_GRO ? Math.max(U.GRO_PAYLOAD, opts.maxMessageSize) : opts.maxMessageSize;
     const rslot = (room + U.SLOT_HEADER + 7) & ~7;
@@ -123,8 +126,9 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
       opts.maxMessageSize,
       NATIVE_BACKEND[backend],
       flags,
+      opts.fd,
     );
-    if (id < 0) throw errnoException(id, 'socket');
+    if (id < 0) throw errnoException(id, opts.fd >= 0 ? 'open' : 'socket');
     this.id = id;
     try {
       this.memory = new SharedMemory(
@@ -188,10 +192,19 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
 
   private configure(o: ResolvedOptions): void {
     const parsed = this.parse(o.address, 'address');
+    const implicit = o.dgramBind === 'implicit';
     const flags =
-      (o.reuseAddr ? U.BIND_REUSEADDR : 0) | (o.reusePort ? U.BIND_REUSEPORT : 0) | (o.ipv6Only ? U.BIND_V6ONLY : 0);
+      (o.reuseAddr || implicit ? U.BIND_REUSEADDR : 0) |
+      (o.reusePort ? U.BIND_REUSEPORT : 0) |
+      (o.ipv6Only ? U.BIND_V6ONLY : 0) |
+      (implicit ? U.BIND_IMPLICIT : 0);
     if (o.recvBufferSize !== undefined) this.setOpt(U.OPT_RCVBUF, o.recvBufferSize, 'setsockopt');
     if (o.sendBufferSize !== undefined) this.setOpt(U.OPT_SNDBUF, o.sendBufferSize, 'setsockopt');
+    if (o.fd >= 0 && this.backend !== 'dgram') return; // adopted as it is, bound or not
+    if (o.dgramHandle !== undefined) {
+      const rc = this.native.udpAdoptHandle?.(this.id, o.dgramHandle) ?? -95; // EOPNOTSUPP
+      if (rc < 0) throw errnoException(rc, 'open');
+    }
     const rc = this.native.udpBind(this.id, parsed.family, parsed.bytes, parsed.scope, o.port, flags);
     if (rc < 0) throw errnoException(rc, 'bind', o.address, o.port);
   }
@@ -244,6 +257,17 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
     return { gro: info[3] === 1, gso: info[4] === 1 };
   }
 
+  /** The socket's file descriptor; -1 on the dgram backend. */
+  get fd(): number {
+    this.healthCheck();
+    return this.backend === 'dgram' ? -1 : (this.native.udpInfo(this.id)[0] ?? -1);
+  }
+
+  /** @internal The node:dgram socket underneath (dgram backend only). */
+  get nodeSocket(): object | undefined {
+    return this.native.udpNodeSocket?.(this.id);
+  }
+
   /** The largest payload received whole; longer datagrams are truncated. */
   get maxMessageSize(): number {
     return this.opts.maxMessageSize;
@@ -265,7 +289,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
     const fam = this.nameBuf[C.M_FAMILY] ?? 0;
     const addrBytes = new Uint8Array(this.nameBuf.buffer, C.M_ADDR * 4, 16);
     return {
-      address: formatAddress(fam, addrBytes),
+      address: withZone(formatAddress(fam, addrBytes), fam, this.nameBuf[C.M_SCOPE] ?? 0),
       family: fam === 4 ? 'IPv4' : 'IPv6',
       port: this.nameBuf[C.M_PORT] ?? 0,
     };

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addon/addon.h"
 #include "udp/udp_internal.h"
@@ -28,8 +29,9 @@ static ion_udp *udp_of(napi_env env, addon *a, napi_value v, int *rc) {
   ion_udp *u = udp_of(env, a, argv[0], &rc);              \
   if (!u) return ion_int(env, rc)
 
-/* Offload flags of layout() and create(). */
-enum { F_GRO = 1, F_GSO = 2 };
+/* Flags of layout() and create(): offloads, and F_DUP: adopt a duplicate
+ * of the fd given to create() (the caller keeps the original). */
+enum { F_GRO = 1, F_GSO = 2, F_DUP = 4 };
 
 /* layout(family, rslots, rslot, sslots, sdataLen, flags) -> [ctrl, stats,
  * rmeta, sdesc, rpool, sdata, total, slotHeader, rmetaEntries] or -errno */
@@ -58,12 +60,27 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* The fd create() adopts (argv[11]: -1 = make a new socket), duplicated
+ * first with F_DUP. -1 with *rc = 0: none; -1 with *rc < 0: the dup failed. */
+static int adopt_fd(napi_env env, napi_value v, int32_t flags, int *rc) {
+  int32_t fd = -1;
+  napi_valuetype t;
+  *rc = 0;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return -1;
+  if (!ion_arg_i32(env, v, &fd) || fd < 0) return -1;
+  if (!(flags & F_DUP)) return fd;
+  int d = ion_fd_dup(fd);
+  if (d < 0) *rc = d;
+  return d < 0 ? -1 : d;
+}
+
 /* create(family, rslots, rslot, sslots, sdataLen, multishot, ipv6Only,
- * maxPayload, backend, flags) -> id or -errno. The socket's shared memory
- * is its own: JS asks for a view with udpMem(id). */
+ * maxPayload, backend, flags, fd) -> id or -errno. With fd (>= 0) the
+ * socket adopts that UDP socket instead of making one. The socket's shared
+ * memory is its own: JS asks for a view with udpMem(id). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  addon *a = ion_addon_get(env, info, 10, argv);
+  napi_value argv[11];
+  addon *a = ion_addon_get(env, info, 11, argv);
   if (!a) return NULL;
   int32_t v[10];
   for (size_t i = 0; i < 10; i++)
@@ -80,7 +97,13 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                         .gro = (v[9] & F_GRO) != 0,
                         .gso = (v[9] & F_GSO) != 0};
   ion_udp *u;
+  int rc = 0;
+  cfg.fd = adopt_fd(env, argv[10], v[9], &rc);
+  cfg.adopt = cfg.fd >= 0;
+  if (rc < 0) return ion_int(env, rc);
   int id = ion_udp_create(&a->rx, &cfg, &u);
+  /* A duplicate made here is ours to close if it was not adopted. */
+  if (id < 0 && cfg.adopt && (v[9] & F_DUP)) close(cfg.fd);
   if (id < 0) return ion_int(env, id);
   /* The addon's uv_poll moves this socket's packets (addon_poll.c). */
   if (cfg.backend == ION_BACKEND_MMSG) u->obj.poll = &ion_mmsg_poll_ops;
@@ -217,6 +240,31 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* fdKind(fd) -> [kind (ION_FD_*: node's guessHandleType order), family] */
+static napi_value js_fd_kind(napi_env env, napi_callback_info info) {
+  napi_value argv[1], arr;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || !ion_arg_i32(env, argv[0], &fd)) return NULL;
+  int family = 0;
+  int kind = ion_fd_kind(fd, &family);
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, ion_int(env, kind));
+  napi_set_element(env, arr, 1, ion_int(env, family));
+  return arr;
+}
+
+/* fdDup(fd) -> a close-on-exec duplicate, or -errno */
+static napi_value js_fd_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || !ion_arg_i32(env, argv[0], &fd)) return NULL;
+  return ion_int(env, ion_fd_dup(fd));
+}
+
 void ion_udp_exports(napi_env env, napi_value exports) {
   napi_property_descriptor p[] = {
       {"udpLayout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
@@ -233,6 +281,8 @@ void ion_udp_exports(napi_env env, napi_value exports) {
        NULL},
       {"udpMulticastInterface", NULL, js_multicast_if, NULL, NULL, NULL,
        napi_default, NULL},
+      {"fdKind", NULL, js_fd_kind, NULL, NULL, NULL, napi_default, NULL},
+      {"fdDup", NULL, js_fd_dup, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(p) / sizeof(p[0]), p);
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,36 @@ static int map_mem(ion_udp *u) {
   return rc;
 }
 
+/* The socket: a new one, or the caller's (cfg->adopt) once it is known to
+ * be a UDP socket of the right family. The poll backend needs it
+ * nonblocking (libuv's uv_udp_open does the same to an adopted fd). */
+static int open_socket(const ion_udp_config *cfg, bool mmsg) {
+  if (!cfg->adopt) {
+    int fd = socket(cfg->family == 4 ? AF_INET : AF_INET6,
+                    SOCK_DGRAM | SOCK_CLOEXEC | (mmsg ? SOCK_NONBLOCK : 0), 0);
+    return fd < 0 ? -errno : fd;
+  }
+  int rc = ion_fd_check_udp(cfg->fd, cfg->family);
+  if (rc < 0) return rc;
+  if (mmsg) {
+    int fl = fcntl(cfg->fd, F_GETFL);
+    if (fl < 0 || fcntl(cfg->fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+  }
+  return cfg->fd;
+}
+
+/* Options every socket gets; an adopted one keeps its own IPV6_V6ONLY. */
+static void setup_socket(ion_udp *u, const ion_udp_config *cfg) {
+  int one = 1;
+  /* Ask for the kernel's drop counter with every datagram. */
+  setsockopt(u->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+  setup_offloads(u);
+  if (cfg->family == 6 && !cfg->adopt) {
+    int v6only = cfg->ipv6_only ? 1 : 0;
+    setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+  }
+}
+
 int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg,
                    ion_udp **out) {
   ion_udp_layout lay;
@@ -172,23 +203,16 @@ int ion_udp_create(ion_reactor *rx, const ion_udp_config *cfg,
   u->lay = lay;
   u->rx = rx;
   u->refd = true;
-  u->fd = socket(cfg->family == 4 ? AF_INET : AF_INET6,
-                 SOCK_DGRAM | SOCK_CLOEXEC | (mmsg ? SOCK_NONBLOCK : 0), 0);
-  if (u->fd < 0) rc = -errno;
+  u->fd = open_socket(cfg, mmsg);
+  if (u->fd < 0) rc = u->fd;
   if (rc == 0) rc = alloc_state(u);
   if (rc == 0) rc = map_mem(u);
   if (rc == 0) {
-    int one = 1;
-    /* Ask for the kernel's drop counter with every datagram. */
-    setsockopt(u->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-    setup_offloads(u);
-    if (cfg->family == 6) {
-      int v6only = cfg->ipv6_only ? 1 : 0;
-      setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-    }
+    setup_socket(u, cfg);
     rc = ion_reactor_add(rx, &u->obj, &ion_udp_ops);
   }
   if (rc < 0) {
+    if (cfg->adopt) u->fd = -1; /* a failed adoption leaves the fd open */
     udp_finalize(u);
     free(u);
     return rc;

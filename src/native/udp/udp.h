@@ -81,6 +81,11 @@ typedef struct ion_udp_config {
   int backend;          /* ION_BACKEND_* */
   int gro;              /* ask for coalesced receives (needs 64 KiB slots) */
   int gso;              /* send runs of equal datagrams with UDP_SEGMENT */
+  /* 1: use `fd`, an existing UDP socket of `family`, instead of creating
+   * one (node:dgram's bind({ fd }), cluster workers). The socket owns it
+   * from then on and closes it; on failure it stays the caller's. */
+  int adopt;
+  int fd;
 } ion_udp_config;
 
 /* How a socket moves packets: through the ring, or with recvmmsg/sendmmsg
@@ -169,6 +174,23 @@ int ion_udp_window_open(ion_udp *u, struct ion_dring_window *w, uint32_t seq,
 uint8_t *ion_udp_window_next(ion_udp *u, struct ion_dring_window *w,
                              uint32_t len, int family, const uint8_t addr[16],
                              int port, uint32_t scope);
+/* What kind of descriptor fd is, in node's order for guessHandleType (the
+ * classification libuv's uv_guess_handle makes): node:dgram's bind({ fd })
+ * accepts ION_FD_UDP only and names the others in its error. */
+enum {
+  ION_FD_TCP = 0,
+  ION_FD_TTY,
+  ION_FD_UDP,
+  ION_FD_FILE,
+  ION_FD_PIPE,
+  ION_FD_UNKNOWN,
+};
+/* ION_FD_*; *family is 4 or 6 for an IP socket, else 0. */
+int ion_fd_kind(int fd, int *family);
+/* A close-on-exec duplicate of fd (>= 0), or -errno. */
+int ion_fd_dup(int fd);
+/* 0 if fd is a UDP socket of family (4 or 6), else -errno. */
+int ion_fd_check_udp(int fd, int family);
 
 /* Options for ion_udp_setopt/getopt (int-valued only). */
 enum {
