@@ -104,8 +104,6 @@ out:
 
 typedef struct {
   ion_reactor rx;
-  int32_t ready[8];
-  uint8_t *mem;
   ion_udp_layout lay;
   ion_udp_config cfg;
 } afix;
@@ -115,21 +113,15 @@ static int afix_open(afix *f, int fd) {
   f->rx.ring.fd = -1;
   f->rx.efd = -1;
   f->rx.ring_err = -EPERM;
-  f->rx.ready = f->ready;
-  f->rx.ready_cap = 8;
   f->cfg = (ion_udp_config){.family = 4, .rslots = 8, .rslot = 512,
                             .sslots = 16, .sdata_len = 8192,
                             .backend = ION_BACKEND_MMSG, .adopt = 1, .fd = fd};
-  int rc = ion_udp_layout_of(&f->cfg, &f->lay);
-  if (rc < 0) return rc;
-  f->mem = calloc(1, f->lay.total);
-  return f->mem ? 0 : -ENOMEM;
+  return ion_udp_layout_of(&f->cfg, &f->lay);
 }
 
 static void afix_close(afix *f) {
   ion_reactor_shutdown(&f->rx);
   ion_reactor_destroy(&f->rx);
-  free(f->mem);
 }
 
 /* A bound, blocking UDP socket is adopted as it is: same fd, same port,
@@ -142,7 +134,7 @@ static int t_adopt(void) {
   int fd = udp_bound(&a);
   CHECK(fd >= 0 && afix_open(&f, fd) == 0);
   CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK));
-  int id = ion_udp_create(&f.rx, &f.cfg, f.mem, f.lay.total, &u);
+  int id = ion_udp_create(&f.rx, &f.cfg, &u);
   CHECKF(id > 0, "id=%d", id);
   CHECK(ion_udp_fd(u) == fd && (fcntl(fd, F_GETFL) & O_NONBLOCK));
   int32_t w[ION_M_WORDS];
@@ -165,12 +157,12 @@ static int t_adopt_refused(void) {
   ion_udp *u = NULL;
   int t4 = socket_of(AF_INET, SOCK_STREAM), u6 = socket_of(AF_INET6, SOCK_DGRAM);
   CHECK(t4 >= 0 && afix_open(&f, t4) == 0);
-  int rc = ion_udp_create(&f.rx, &f.cfg, f.mem, f.lay.total, &u);
+  int rc = ion_udp_create(&f.rx, &f.cfg, &u);
   CHECKF(rc == -ENOTSOCK, "rc=%d", rc);
   CHECK(is_open(t4) && !(fcntl(t4, F_GETFL) & O_NONBLOCK));
   if (u6 >= 0) {
     f.cfg.fd = u6;
-    rc = ion_udp_create(&f.rx, &f.cfg, f.mem, f.lay.total, &u);
+    rc = ion_udp_create(&f.rx, &f.cfg, &u);
     CHECKF(rc == -EAFNOSUPPORT, "rc=%d", rc);
     CHECK(is_open(u6));
   }
