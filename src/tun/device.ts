@@ -11,6 +11,14 @@
  * kernel in one io_uring_enter. When the ring is full, write() returns
  * false and 'drain' follows.
  *
+ * Offloads (`offload`, default 'auto'): the device is opened with
+ * IFF_VNET_HDR and TSO/USO/checksum offloads where the kernel takes them.
+ * The kernel then hands over 64 KiB TCP/UDP super-segments and takes
+ * coalesced ones back; native code splits the ones read into plain IP
+ * packets before the handler sees the batch, and coalesces the packets of
+ * one turn's writes as the kernel's GRO would. Batches and writes stay
+ * plain IP packets either way; `offloads` says what is on.
+ *
  * Close contract (as for UDP): close() cancels the read in flight and every
  * write; each accepted write's callback fires exactly once (ECANCELED if it
  * was not written), before 'close'; nothing follows 'close'. The fd is
@@ -18,6 +26,7 @@
  * interface goes away unless it was made persistent.
  */
 import { EventEmitter } from 'node:events';
+import { closeSync } from 'node:fs';
 import { Batch } from '../core/batch.js';
 import type { FileBackendChoice, FileBackendName } from '../core/backend.js';
 import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, protocolError, type SystemError } from '../core/errors.js';
@@ -29,6 +38,36 @@ import type { SendCallback } from '../core/sendqueue.js';
 import { alignedAt, ForeignCopier } from '../core/copy.js';
 
 export type TunReadMode = 'auto' | 'multishot' | 'single';
+
+/** openTun/wrapTun `offload`: true, false, or 'auto' (the default). */
+export type TunOffloadChoice = boolean | 'auto';
+
+/** What a device's offloads are (TunDevice.offloads). */
+export interface TunOffloads {
+  /**
+   * The fd carries a virtio_net_hdr in front of every packet (IFF_VNET_HDR):
+   * reads are split and writes coalesced in native code.
+   */
+  vnetHdr: boolean;
+  /** TUNSETOFFLOAD features the kernel took: the kernel may hand over packets with partial checksums... */
+  csum: boolean;
+  /** ...TCP/IPv4 and TCP/IPv6 super-segments (TSO)... */
+  tso4: boolean;
+  tso6: boolean;
+  /** ...with ECN (CWR) on their first segment... */
+  tsoEcn: boolean;
+  /** ...and UDP super-segments (USO, Linux 6.2+). */
+  uso4: boolean;
+  uso6: boolean;
+  /**
+   * Writes of one turn coalesced into TCP / UDP super-segments, as the
+   * kernel's GRO would. Turned off for good (and counted in
+   * stats().offloadFallbacks) if the kernel refuses such a write; its
+   * packets are then written one by one, none lost.
+   */
+  coalesceTcp: boolean;
+  coalesceUdp: boolean;
+}
 
 /** Options shared by openTun() and wrapTun(). */
 export interface TunIoOptions {
@@ -50,8 +89,23 @@ export interface TunIoOptions {
   backend?: FileBackendChoice;
   /** Largest packet delivered whole (default: the MTU at open, at least 1500). */
   maxPacketSize?: number;
-  /** Read buffers in the pool (power of two, default 256). */
+  /**
+   * Read buffers in the pool (power of two; default 256, or 64 with
+   * offloads, where each holds a 64 KiB super-segment).
+   */
   readBuffers?: number;
+  /**
+   * TUN offloads (IFF_VNET_HDR + TUNSETOFFLOAD: checksum, TSO4/6, USO4/6).
+   * 'auto' (default): on where the kernel takes them, feature by feature,
+   * else off; never fails the open. true: on, or throw
+   * ERR_TUN_OFFLOAD_UNAVAILABLE when the kernel refuses IFF_VNET_HDR or
+   * TSO. false: plain packets on the fd. Not with packetInfo ('auto' then
+   * means off). All queues of a multi-queue interface must agree (the
+   * kernel keeps one setting per interface). wrapTun: an fd opened with
+   * IFF_VNET_HDR is always read as such ('auto' and true turn the offloads
+   * on, false turns them off); one opened without it cannot have them.
+   */
+  offload?: TunOffloadChoice;
   /** Writes queued or in flight at most (power of two, default 1024). */
   writeQueueSize?: number;
   /** Bytes of write payload space (default 1 MiB). */
@@ -93,6 +147,17 @@ export interface TunStats extends RingStats {
   readErrors: number;
   /** Batches delivered to the handler. */
   batches: number;
+  /** Offloads: TSO/USO super-segments read and split into packets. */
+  superSegmentsIn: number;
+  /** Offloads: writes that carried several coalesced packets, and those packets. */
+  coalescedWrites: number;
+  coalescedPackets: number;
+  /** Offloads: coalesced writes the kernel refused (then written packet by packet). */
+  offloadFallbacks: number;
+  /** Offloads: reads whose virtio header the split could not take (dropped). */
+  offloadErrors: number;
+  /** Offloads: reads kept for the next batch because its split area was full. */
+  splitDeferred: number;
 }
 
 const PI_LEN = 4;
@@ -101,6 +166,12 @@ const ETH_P_IPV6 = 0x86dd;
 const EINVAL = -22;
 const EMSGSIZE = -90;
 const MAX_IP_PACKET = 65535;
+/** vnet: a read slot holds a virtio header and a 64 KiB super-segment. */
+const VNET_SLOT = (F.VNET_HDR_LEN + MAX_IP_PACKET + 7) & ~7;
+/** vnet: split area per read buffer, and entries (file.h). */
+const SPLIT_BYTES_PER_READ = 72 << 10;
+const SPLIT_ENTRIES_PER_READ = 64;
+const TUN_F_TSO = F.TUN_F_CSUM | F.TUN_F_TSO4 | F.TUN_F_TSO6;
 
 /**
  * The packets of one drain (the common part, lifetime rules included, is
@@ -135,7 +206,8 @@ interface ResolvedIo {
   readMode: TunReadMode;
   backend: FileBackendChoice | undefined;
   maxPacketSize: number | undefined;
-  readBuffers: number;
+  readBuffers: number | undefined;
+  offload: TunOffloadChoice;
   writeQueueSize: number;
   writeBufferBytes: number;
 }
@@ -146,11 +218,14 @@ function resolveIo(o: TunIoOptions): ResolvedIo {
     throw invalidArgValue('options.readMode', readMode, "must be 'auto', 'multishot' or 'single'");
   }
   if (o.onBatch !== undefined && typeof o.onBatch !== 'function') throw invalidArgType('options.onBatch', 'of type function', o.onBatch);
+  const offload = o.offload ?? 'auto';
+  if (offload !== true && offload !== false && offload !== 'auto') throw invalidArgValue('options.offload', offload, "must be true, false or 'auto'");
   return {
     readMode,
     backend: o.backend,
     maxPacketSize: o.maxPacketSize === undefined ? undefined : intInRange('options.maxPacketSize', o.maxPacketSize, 0, 68, MAX_IP_PACKET),
-    readBuffers: powerOfTwo('options.readBuffers', o.readBuffers, 256, 32768),
+    readBuffers: o.readBuffers === undefined ? undefined : powerOfTwo('options.readBuffers', o.readBuffers, 256, 32768),
+    offload,
     writeQueueSize: powerOfTwo('options.writeQueueSize', o.writeQueueSize, 1024, 65536),
     writeBufferBytes: intInRange('options.writeBufferBytes', o.writeBufferBytes, 1 << 20, 2 * (MAX_IP_PACKET + PI_LEN), 1 << 28),
   };
@@ -179,6 +254,9 @@ interface DeviceInfo {
   packetInfo: boolean;
   multiQueue: boolean;
   persist: boolean;
+  /** IFF_VNET_HDR, and the TUN_F_* set the kernel took (tunEnableOffload). */
+  vnet: boolean;
+  tunFeatures: number;
 }
 
 /** A TUN queue: one fd of a TUN interface, read and written through io_uring (or poll). */
@@ -197,6 +275,11 @@ export class TunDevice extends EventEmitter implements CoreOwner {
   readonly persist: boolean;
   /** Largest packet delivered whole and largest packet write() accepts. */
   readonly maxPacketSize: number;
+  /** The fd carries virtio headers (see offloads). */
+  private readonly vnet: boolean;
+  private readonly tunFeatures: number;
+  /** Bytes written in front of each packet in the write ring. */
+  private readonly headroom: number;
   private readonly core: FileCore;
   private readonly batch: PacketBatch;
   private handler: ((batch: PacketBatch) => void) | undefined;
@@ -213,19 +296,49 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     this.multiQueue = info.multiQueue;
     this.persist = info.persist;
     this.maxPacketSize = io.maxPacketSize ?? Math.min(MAX_IP_PACKET, Math.max(info.mtu, 1500));
+    this.vnet = info.vnet;
+    this.tunFeatures = info.tunFeatures;
+    this.headroom = info.vnet ? F.VNET_HDR_LEN : info.packetInfo ? PI_LEN : 0;
     // Room for the header, and one byte more so that a longer packet shows.
     const slot = (this.maxPacketSize + PI_LEN + 1 + 7) & ~7;
+    const readBuffers = io.readBuffers ?? (info.vnet ? 64 : 256);
     this.core = new FileCore(site, this, info.fd, {
       kind: F.KIND_TUN,
-      readBuffers: io.readBuffers,
-      readSlot: Math.max(slot, 64),
+      readBuffers,
+      readSlot: info.vnet ? VNET_SLOT : Math.max(slot, 64),
       queueSize: io.writeQueueSize,
       bufferBytes: io.writeBufferBytes,
       multishot: io.readMode !== 'single',
       packetInfo: info.packetInfo,
       maxPacket: this.maxPacketSize,
+      ...(info.vnet
+        ? {
+            vnet: {
+              gro: site.native.tunGroFeatures(info.tunFeatures),
+              splitBytes: readBuffers * SPLIT_BYTES_PER_READ,
+              splitEntries: readBuffers * SPLIT_ENTRIES_PER_READ,
+            },
+          }
+        : {}),
     });
     this.batch = new PacketBatch(this.core.bytes, this.core.rmeta);
+  }
+
+  /** Which offloads are on (see TunIoOptions.offload). */
+  get offloads(): TunOffloads {
+    const f = this.tunFeatures;
+    const gro = this.vnet && this.core.state === 'open' ? (this.core.info()[3] ?? 0) : 0;
+    return {
+      vnetHdr: this.vnet,
+      csum: (f & F.TUN_F_CSUM) !== 0,
+      tso4: (f & F.TUN_F_TSO4) !== 0,
+      tso6: (f & F.TUN_F_TSO6) !== 0,
+      tsoEcn: (f & F.TUN_F_TSO_ECN) !== 0,
+      uso4: (f & F.TUN_F_USO4) !== 0,
+      uso6: (f & F.TUN_F_USO6) !== 0,
+      coalesceTcp: (gro & F.GRO_TCP) !== 0,
+      coalesceUdp: (gro & F.GRO_UDP) !== 0,
+    };
   }
 
   /** How this device reads: 'multishot' or 'single' (io_uring), or 'poll'. */
@@ -273,12 +386,18 @@ export class TunDevice extends EventEmitter implements CoreOwner {
       this.failSoon(bad, cb);
       return true;
     }
-    const hdr = this.packetInfo ? PI_LEN : 0;
+    const hdr = this.headroom;
     const queue = this.core.queue;
     this.core.memory.ensure();
     const at = queue.reserve(len + hdr);
     if (at < 0) return false;
     const bytes = this.core.bytes;
+    if (this.vnet) {
+      // The virtio header is native's to write (offload coalescing).
+      bytes.set(packet, at + hdr);
+      this.core.push(at + hdr, len, F.QOP_WRITE, 0, cb);
+      return true;
+    }
     if (hdr) {
       // struct tun_pi: flags 0, then the ethertype chosen by IP version.
       const proto = (packet[0] ?? 0) >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP;
@@ -325,13 +444,18 @@ export class TunDevice extends EventEmitter implements CoreOwner {
       this.failSoon(bad, cb);
       return true;
     }
-    const hdr = this.packetInfo ? PI_LEN : 0;
+    const hdr = this.headroom;
     const queue = this.core.queue;
     this.core.memory.ensure();
     const reserved = queue.reserve(length + hdr + 7);
     if (reserved < 0) return false;
     const bytes = this.core.bytes;
     const at = alignedAt(reserved + hdr, from) - hdr;
+    if (this.vnet) {
+      this.copier.copy(bytes, at + hdr, src, offset, length);
+      this.core.push(at + hdr, length, F.QOP_WRITE, 0, cb);
+      return true;
+    }
     if (hdr) {
       const proto = version === 6 ? ETH_P_IPV6 : ETH_P_IP;
       bytes[at] = 0;
@@ -381,6 +505,12 @@ export class TunDevice extends EventEmitter implements CoreOwner {
       writeErrors: v(F.FS_WRITE_ERRORS),
       readErrors: v(F.FS_READ_ERRORS),
       batches: v(F.FS_BATCHES),
+      superSegmentsIn: v(F.FS_SUPER_IN),
+      coalescedWrites: v(F.FS_COALESCED),
+      coalescedPackets: v(F.FS_COALESCED_PKTS),
+      offloadFallbacks: v(F.FS_OFFLOAD_FALLBACKS),
+      offloadErrors: v(F.FS_VNET_ERRORS),
+      splitDeferred: v(F.FS_SPLIT_DEFERRED),
       ...ringStats(r),
     };
   }
@@ -396,6 +526,38 @@ export class TunDevice extends EventEmitter implements CoreOwner {
     if (cb) this.closeCallbacks.push(cb);
     this.core.close();
     return this;
+  }
+
+  /** @internal The addon this device lives in (for native producers' exports). */
+  get nativeAddon(): F.FileBinding {
+    return this.core.native;
+  }
+
+  /**
+   * @internal For native producers (the tunnel's forwarders, WireGuard):
+   * this device's reactor object id.
+   */
+  get nativeId(): number {
+    return this.core.id;
+  }
+
+  /**
+   * @internal A window of the write ring for native code to fill (see
+   * SendQueue.window); null when full ('drain' follows). On a vnet device
+   * native reserves the virtio header room itself (file.h
+   * ion_file_window_next).
+   */
+  nativeWindow(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
+    this.healthCheck();
+    this.core.memory.ensure();
+    return this.core.queue.window(slots, bytes);
+  }
+
+  /** @internal Account n writes native put in the window, and flush them this turn. */
+  commitNativeWindow(w: { seq: number; slots: number; at: number; bytes: number }, n: number): boolean {
+    const ok = this.core.queue.commitWindow(w, n);
+    if (n > 0) this.core.scheduleFlush();
+    return ok;
   }
 
   /** @internal CoreOwner */
@@ -493,6 +655,22 @@ function openError(negErrno: number, stage: number, name: string): SystemError {
 }
 
 /**
+ * TUNSETVNETHDRSZ + TUNSETOFFLOAD on an fd with IFF_VNET_HDR: the TUN_F_*
+ * set the kernel took (it drops what it lacks, feature by feature). With
+ * offload true, less than checksum + TSO throws (the fd is closed when
+ * closeOnError, i.e. openTun made it); false asks for none. 'auto' never
+ * throws: a refusal means no offloads, the fd still carries headers.
+ */
+function enableOffloads(native: F.FileBinding, fd: number, offload: TunOffloadChoice, closeOnError = true): number {
+  const got = native.tunEnableOffload(fd, offload === false ? 0 : F.TUN_F_ALL);
+  if (offload !== true) return got < 0 ? 0 : got;
+  if (got >= 0 && (got & TUN_F_TSO) === TUN_F_TSO) return got;
+  if (closeOnError) closeSync(fd);
+  const why = got < 0 ? errnoException(got, 'TUNSETOFFLOAD').message : `the kernel took only features 0x${got.toString(16)}`;
+  throw new CodedError('ERR_TUN_OFFLOAD_UNAVAILABLE', `TUN offloads (checksum + TSO) are not available: ${why}`);
+}
+
+/**
  * Create a TUN interface through /dev/net/tun (TUNSETIFF), or attach to an
  * existing one by name (for multiQueue or persistent devices). Needs
  * CAP_NET_ADMIN. The interface starts down and without an address: see
@@ -508,13 +686,25 @@ export function openTun(options: TunOptions = {}): TunDevice {
   const io = resolveIo(options);
   const site = fileSite(io.backend, 'a TUN device'); // fail before creating anything
   const native = site.native;
+  if (io.offload === true && packetInfo) throw invalidArgValue('options.offload', true, 'cannot be combined with packetInfo');
   const nameOut = new Uint8Array(16);
   const flags = (packetInfo ? F.TUN_PI : 0) | (multiQueue ? F.TUN_MULTI_QUEUE : 0) | (persist ? F.TUN_PERSIST : 0);
-  const [fd = -22, stage = 0] = native.tunOpen(name, flags, mtu, nameOut);
+  let vnet = io.offload !== false && !packetInfo;
+  let [fd = -22, stage = 0] = native.tunOpen(name, flags | (vnet ? F.TUN_VNET_HDR : 0), mtu, nameOut);
+  if (fd === EINVAL && stage === F.TUN_STAGE_SETIFF && vnet && io.offload === 'auto') {
+    // A kernel (or an existing interface) that will not take IFF_VNET_HDR.
+    vnet = false;
+    [fd = -22, stage = 0] = native.tunOpen(name, flags, mtu, nameOut);
+  }
   if (fd < 0) throw openError(fd, stage, name);
+  const tunFeatures = vnet ? enableOffloads(native, fd, io.offload) : 0;
   const ifname = F.nameFrom(nameOut);
   const got = native.tunMtu(ifname, 0);
-  const dev = new TunDevice(site, { name: ifname, fd, mtu: got > 0 ? got : mtu || 1500, packetInfo, multiQueue, persist }, io);
+  const dev = new TunDevice(
+    site,
+    { name: ifname, fd, mtu: got > 0 ? got : mtu || 1500, packetInfo, multiQueue, persist, vnet, tunFeatures },
+    io,
+  );
   if (options.onBatch !== undefined) dev.onBatch = options.onBatch;
   return dev;
 }
@@ -549,6 +739,15 @@ export function wrapTun(fd: number, options: WrapTunOptions = {}): TunDevice {
       `does not match the fd, which was opened ${packetInfo ? 'without' : 'with'} IFF_NO_PI`,
     );
   }
+  // The header is on the fd whatever we want: it must be read as such.
+  const vnet = (flags & F.IFF_VNET_HDR) !== 0;
+  if (vnet && packetInfo) {
+    throw invalidArgValue('fd', fd, 'carries both the packet information header and IFF_VNET_HDR, which is not supported');
+  }
+  if (io.offload === true && !vnet) {
+    throw new CodedError('ERR_TUN_OFFLOAD_UNAVAILABLE', `fd ${fd} was opened without IFF_VNET_HDR: TUN offloads need it (set at TUNSETIFF)`);
+  }
+  const tunFeatures = vnet ? enableOffloads(native, fd, io.offload, false) : 0;
   const rc = native.fdSetNonblock(fd);
   if (rc < 0) throw errnoException(rc, 'fcntl');
   const name = F.nameFrom(nameOut);
@@ -563,6 +762,8 @@ export function wrapTun(fd: number, options: WrapTunOptions = {}): TunDevice {
       packetInfo,
       multiQueue: (flags & F.IFF_MULTI_QUEUE) !== 0,
       persist: (flags & F.IFF_PERSIST) !== 0,
+      vnet,
+      tunFeatures,
     },
     io,
   );
