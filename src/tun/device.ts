@@ -26,111 +26,16 @@
  * interface goes away unless it was made persistent.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync } from 'node:fs';
 import { Batch } from '../core/batch.js';
-import type { FileBackendChoice, FileBackendName } from '../core/backend.js';
-import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, protocolError, type SystemError } from '../core/errors.js';
+import type { FileBackendName } from '../core/backend.js';
+import { CodedError, CodedRangeError, errnoException, invalidArgType, protocolError, type SystemError } from '../core/errors.js';
 import { EPROTO } from '../core/layout.js';
 import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as F from '../file/binding.js';
-import { FileCore, fileSite, intInRange, powerOfTwo, type CoreOwner, type FileSite } from '../file/file.js';
+import { FileCore, type CoreOwner, type FileSite } from '../file/file.js';
 import type { SendCallback } from '../core/sendqueue.js';
 import { alignedAt, ForeignCopier } from '../core/copy.js';
-
-export type TunReadMode = 'auto' | 'multishot' | 'single';
-
-/** openTun/wrapTun `offload`: true, false, or 'auto' (the default). */
-export type TunOffloadChoice = boolean | 'auto';
-
-/** What a device's offloads are (TunDevice.offloads). */
-export interface TunOffloads {
-  /**
-   * The fd carries a virtio_net_hdr in front of every packet (IFF_VNET_HDR):
-   * reads are split and writes coalesced in native code.
-   */
-  vnetHdr: boolean;
-  /** TUNSETOFFLOAD features the kernel took: the kernel may hand over packets with partial checksums... */
-  csum: boolean;
-  /** ...TCP/IPv4 and TCP/IPv6 super-segments (TSO)... */
-  tso4: boolean;
-  tso6: boolean;
-  /** ...with ECN (CWR) on their first segment... */
-  tsoEcn: boolean;
-  /** ...and UDP super-segments (USO, Linux 6.2+). */
-  uso4: boolean;
-  uso6: boolean;
-  /**
-   * Writes of one turn coalesced into TCP / UDP super-segments, as the
-   * kernel's GRO would. Turned off for good (and counted in
-   * stats().offloadFallbacks) if the kernel refuses such a write; its
-   * packets are then written one by one, none lost.
-   */
-  coalesceTcp: boolean;
-  coalesceUdp: boolean;
-}
-
-/** Options shared by openTun() and wrapTun(). */
-export interface TunIoOptions {
-  /**
-   * 'auto' (default): multishot reads (IORING_OP_READ_MULTISHOT, Linux 6.7+)
-   * with a provided buffer ring where the kernel has them, else 'single'.
-   * 'multishot': the same, said explicitly. 'single': plain reads, never
-   * more than one in flight on the fd (chained in the kernel, so one
-   * io_uring_enter still reads every queued packet).
-   */
-  readMode?: TunReadMode;
-  /**
-   * 'auto' (default): io_uring where usable, else 'poll' (uv_poll plus
-   * non-blocking read/write; said once per process with the warning code
-   * IOURING_NET_FALLBACK). 'io_uring' or 'poll' force one; forcing io_uring
-   * where it is refused throws ERR_IOURING_NET_BACKEND_UNAVAILABLE. Without
-   * this option IOURING_NET_BACKEND decides: 'mmsg' (or 'dgram') means 'poll'.
-   */
-  backend?: FileBackendChoice;
-  /** Largest packet delivered whole (default: the MTU at open, at least 1500). */
-  maxPacketSize?: number;
-  /**
-   * Read buffers in the pool (power of two; default 256, or 64 with
-   * offloads, where each holds a 64 KiB super-segment).
-   */
-  readBuffers?: number;
-  /**
-   * TUN offloads (IFF_VNET_HDR + TUNSETOFFLOAD: checksum, TSO4/6, USO4/6).
-   * 'auto' (default): on where the kernel takes them, feature by feature,
-   * else off; never fails the open. true: on, or throw
-   * ERR_TUN_OFFLOAD_UNAVAILABLE when the kernel refuses IFF_VNET_HDR or
-   * TSO. false: plain packets on the fd. Not with packetInfo ('auto' then
-   * means off). All queues of a multi-queue interface must agree (the
-   * kernel keeps one setting per interface). wrapTun: an fd opened with
-   * IFF_VNET_HDR is always read as such ('auto' and true turn the offloads
-   * on, false turns them off); one opened without it cannot have them.
-   */
-  offload?: TunOffloadChoice;
-  /** Writes queued or in flight at most (power of two, default 1024). */
-  writeQueueSize?: number;
-  /** Bytes of write payload space (default 1 MiB). */
-  writeBufferBytes?: number;
-  /** Batch handler; reading starts when one is set. */
-  onBatch?: (batch: PacketBatch) => void;
-}
-
-export interface TunOptions extends TunIoOptions {
-  /** Interface name, or a pattern such as 'tun%d' (default: the kernel picks 'tunN'). */
-  name?: string;
-  /** MTU to set at open (SIOCSIFMTU); default: leave the kernel's (1500). */
-  mtu?: number;
-  /** Keep the 4-byte packet information header on the wire (default false: IFF_NO_PI). */
-  packetInfo?: boolean;
-  /** IFF_MULTI_QUEUE: open the same name again for more queues. */
-  multiQueue?: boolean;
-  /** TUNSETPERSIST: the interface stays after close (delete it with deleteLink()). */
-  persist?: boolean;
-}
-
-export interface WrapTunOptions extends TunIoOptions {
-  /** Must match how the fd was opened; default: what TUNGETIFF reports. */
-  packetInfo?: boolean;
-}
+import { MAX_IP_PACKET, PI_LEN, type ResolvedIo, type TunOffloads } from './options.js';
 
 export interface TunStats extends RingStats {
   packetsIn: number;
@@ -160,18 +65,15 @@ export interface TunStats extends RingStats {
   splitDeferred: number;
 }
 
-const PI_LEN = 4;
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
 const EINVAL = -22;
 const EMSGSIZE = -90;
-const MAX_IP_PACKET = 65535;
 /** vnet: a read slot holds a virtio header and a 64 KiB super-segment. */
 const VNET_SLOT = (F.VNET_HDR_LEN + MAX_IP_PACKET + 7) & ~7;
 /** vnet: split area per read buffer, and entries (file.h). */
 const SPLIT_BYTES_PER_READ = 72 << 10;
 const SPLIT_ENTRIES_PER_READ = 64;
-const TUN_F_TSO = F.TUN_F_CSUM | F.TUN_F_TSO4 | F.TUN_F_TSO6;
 
 /**
  * The packets of one drain (the common part, lifetime rules included, is
@@ -202,52 +104,7 @@ export class PacketBatch extends Batch {
 /** TUN read entries (file.h ION_R_*). */
 const SHAPE = { words: F.R_WORDS, off: F.R_OFF, len: F.R_LEN, flags: F.R_FLAGS, truncBit: F.RF_TRUNC };
 
-interface ResolvedIo {
-  readMode: TunReadMode;
-  backend: FileBackendChoice | undefined;
-  maxPacketSize: number | undefined;
-  readBuffers: number | undefined;
-  offload: TunOffloadChoice;
-  writeQueueSize: number;
-  writeBufferBytes: number;
-}
-
-function resolveIo(o: TunIoOptions): ResolvedIo {
-  const readMode = o.readMode ?? 'auto';
-  if (!['auto', 'multishot', 'single'].includes(readMode)) {
-    throw invalidArgValue('options.readMode', readMode, "must be 'auto', 'multishot' or 'single'");
-  }
-  if (o.onBatch !== undefined && typeof o.onBatch !== 'function') throw invalidArgType('options.onBatch', 'of type function', o.onBatch);
-  const offload = o.offload ?? 'auto';
-  if (offload !== true && offload !== false && offload !== 'auto') throw invalidArgValue('options.offload', offload, "must be true, false or 'auto'");
-  return {
-    readMode,
-    backend: o.backend,
-    maxPacketSize: o.maxPacketSize === undefined ? undefined : intInRange('options.maxPacketSize', o.maxPacketSize, 0, 68, MAX_IP_PACKET),
-    readBuffers: o.readBuffers === undefined ? undefined : powerOfTwo('options.readBuffers', o.readBuffers, 256, 32768),
-    offload,
-    writeQueueSize: powerOfTwo('options.writeQueueSize', o.writeQueueSize, 1024, 65536),
-    writeBufferBytes: intInRange('options.writeBufferBytes', o.writeBufferBytes, 1 << 20, 2 * (MAX_IP_PACKET + PI_LEN), 1 << 28),
-  };
-}
-
-function checkBool(name: string, v: unknown): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw invalidArgType(name, 'of type boolean', v);
-  return v;
-}
-
-/** Linux's dev_valid_name(), plus room for the kernel's NUL. */
-function checkIfName(name: unknown): string {
-  if (name === undefined) return '';
-  if (typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
-  if (Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:\s]/.test(name)) {
-    throw invalidArgValue('options.name', name, 'must be an interface name of at most 15 bytes without "/", ":" or spaces');
-  }
-  return name;
-}
-
-interface DeviceInfo {
+export interface DeviceInfo {
   name: string;
   fd: number;
   mtu: number;
@@ -626,147 +483,4 @@ function checkPacket(p: Uint8Array, max: number): number {
   if (version === 4 && len >= 20) return 0;
   if (version === 6 && len >= 40) return 0;
   return EINVAL;
-}
-
-/** A Node-style error for a failed open, saying what to fix. */
-function openError(negErrno: number, stage: number, name: string): SystemError {
-  const what = name ? `the TUN device ${name}` : 'a TUN device';
-  let err: SystemError;
-  let hint = '';
-  if (stage === F.TUN_STAGE_OPEN) {
-    err = errnoException(negErrno, 'open', '/dev/net/tun');
-    if (err.code === 'ENOENT') hint = '/dev/net/tun is missing: load the tun module (modprobe tun), or pass the device into the container';
-    if (err.code === 'EACCES' || err.code === 'EPERM') hint = 'opening /dev/net/tun needs read-write access to it and the CAP_NET_ADMIN capability';
-  } else if (stage === F.TUN_STAGE_SETIFF) {
-    err = errnoException(negErrno, 'TUNSETIFF', name || undefined);
-    if (err.code === 'EPERM') {
-      hint = `creating or attaching to ${what} needs the CAP_NET_ADMIN capability: run as root, or grant it (setcap cap_net_admin+ep "$(command -v node)")`;
-    }
-    if (err.code === 'EBUSY') hint = `${what} is already open (use multiQueue for more queues)`;
-    if (err.code === 'EINVAL') hint = `${what} exists with other flags (TAP, packetInfo or multiQueue differ), or the name is taken`;
-  } else if (stage === F.TUN_STAGE_PERSIST) {
-    err = errnoException(negErrno, 'TUNSETPERSIST', name || undefined);
-  } else {
-    err = errnoException(negErrno, 'SIOCSIFMTU', name || undefined);
-    if (err.code === 'EINVAL') hint = 'the MTU is out of range for a TUN device (68 to 65535)';
-  }
-  if (hint) err.message = `${err.message}: ${hint}`;
-  return err;
-}
-
-/**
- * TUNSETVNETHDRSZ + TUNSETOFFLOAD on an fd with IFF_VNET_HDR: the TUN_F_*
- * set the kernel took (it drops what it lacks, feature by feature). With
- * offload true, less than checksum + TSO throws (the fd is closed when
- * closeOnError, i.e. openTun made it); false asks for none. 'auto' never
- * throws: a refusal means no offloads, the fd still carries headers.
- */
-function enableOffloads(native: F.FileBinding, fd: number, offload: TunOffloadChoice, closeOnError = true): number {
-  const got = native.tunEnableOffload(fd, offload === false ? 0 : F.TUN_F_ALL);
-  if (offload !== true) return got < 0 ? 0 : got;
-  if (got >= 0 && (got & TUN_F_TSO) === TUN_F_TSO) return got;
-  if (closeOnError) closeSync(fd);
-  const why = got < 0 ? errnoException(got, 'TUNSETOFFLOAD').message : `the kernel took only features 0x${got.toString(16)}`;
-  throw new CodedError('ERR_TUN_OFFLOAD_UNAVAILABLE', `TUN offloads (checksum + TSO) are not available: ${why}`);
-}
-
-/**
- * Create a TUN interface through /dev/net/tun (TUNSETIFF), or attach to an
- * existing one by name (for multiQueue or persistent devices). Needs
- * CAP_NET_ADMIN. The interface starts down and without an address: see
- * the helpers in netdev.ts (linkUp, addAddress, setMtu).
- */
-export function openTun(options: TunOptions = {}): TunDevice {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const name = checkIfName(options.name);
-  const packetInfo = checkBool('options.packetInfo', options.packetInfo);
-  const multiQueue = checkBool('options.multiQueue', options.multiQueue);
-  const persist = checkBool('options.persist', options.persist);
-  const mtu = intInRange('options.mtu', options.mtu, 0, 68, MAX_IP_PACKET);
-  const io = resolveIo(options);
-  const site = fileSite(io.backend, 'a TUN device'); // fail before creating anything
-  const native = site.native;
-  if (io.offload === true && packetInfo) throw invalidArgValue('options.offload', true, 'cannot be combined with packetInfo');
-  const nameOut = new Uint8Array(16);
-  const flags = (packetInfo ? F.TUN_PI : 0) | (multiQueue ? F.TUN_MULTI_QUEUE : 0) | (persist ? F.TUN_PERSIST : 0);
-  let vnet = io.offload !== false && !packetInfo;
-  let [fd = -22, stage = 0] = native.tunOpen(name, flags | (vnet ? F.TUN_VNET_HDR : 0), mtu, nameOut);
-  if (fd === EINVAL && stage === F.TUN_STAGE_SETIFF && vnet && io.offload === 'auto') {
-    // A kernel (or an existing interface) that will not take IFF_VNET_HDR.
-    vnet = false;
-    [fd = -22, stage = 0] = native.tunOpen(name, flags, mtu, nameOut);
-  }
-  if (fd < 0) throw openError(fd, stage, name);
-  const tunFeatures = vnet ? enableOffloads(native, fd, io.offload) : 0;
-  const ifname = F.nameFrom(nameOut);
-  const got = native.tunMtu(ifname, 0);
-  const dev = new TunDevice(
-    site,
-    { name: ifname, fd, mtu: got > 0 ? got : mtu || 1500, packetInfo, multiQueue, persist, vnet, tunFeatures },
-    io,
-  );
-  if (options.onBatch !== undefined) dev.onBatch = options.onBatch;
-  return dev;
-}
-
-/**
- * Wrap an fd already attached to a TUN interface (TUNSETIFF done, e.g. by
- * another library). An fd that is not an attached TUN fd, or options that
- * do not match it, throw and leave the fd alone; from then on the device
- * owns the fd (close() closes it). The fd is switched to non-blocking mode.
- */
-export function wrapTun(fd: number, options: WrapTunOptions = {}): TunDevice {
-  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    throw invalidArgValue('fd', fd, 'must be a file descriptor');
-  }
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const io = resolveIo(options);
-  const site = fileSite(io.backend, 'a TUN device');
-  const native = site.native;
-  const nameOut = new Uint8Array(16);
-  const flags = native.tunInfo(fd, nameOut);
-  if (flags < 0) {
-    const err = errnoException(flags, 'TUNGETIFF');
-    err.message = `${err.message}: fd ${fd} is not attached to a TUN device`;
-    throw err;
-  }
-  if ((flags & 0x000f) !== F.IFF_TUN) throw invalidArgValue('fd', fd, 'is a TAP device; only TUN is supported');
-  const packetInfo = (flags & F.IFF_NO_PI) === 0;
-  if (options.packetInfo !== undefined && options.packetInfo !== packetInfo) {
-    throw invalidArgValue(
-      'options.packetInfo',
-      options.packetInfo,
-      `does not match the fd, which was opened ${packetInfo ? 'without' : 'with'} IFF_NO_PI`,
-    );
-  }
-  // The header is on the fd whatever we want: it must be read as such.
-  const vnet = (flags & F.IFF_VNET_HDR) !== 0;
-  if (vnet && packetInfo) {
-    throw invalidArgValue('fd', fd, 'carries both the packet information header and IFF_VNET_HDR, which is not supported');
-  }
-  if (io.offload === true && !vnet) {
-    throw new CodedError('ERR_TUN_OFFLOAD_UNAVAILABLE', `fd ${fd} was opened without IFF_VNET_HDR: TUN offloads need it (set at TUNSETIFF)`);
-  }
-  const tunFeatures = vnet ? enableOffloads(native, fd, io.offload, false) : 0;
-  const rc = native.fdSetNonblock(fd);
-  if (rc < 0) throw errnoException(rc, 'fcntl');
-  const name = F.nameFrom(nameOut);
-  // By name, in this namespace: after a move to another one, assume 1500.
-  const mtu = native.tunMtu(name, 0);
-  const dev = new TunDevice(
-    site,
-    {
-      name,
-      fd,
-      mtu: mtu > 0 ? mtu : 1500,
-      packetInfo,
-      multiQueue: (flags & F.IFF_MULTI_QUEUE) !== 0,
-      persist: (flags & F.IFF_PERSIST) !== 0,
-      vnet,
-      tunFeatures,
-    },
-    io,
-  );
-  if (options.onBatch !== undefined) dev.onBatch = options.onBatch;
-  return dev;
 }
