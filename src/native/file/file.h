@@ -161,7 +161,10 @@ int ion_file_fd(const ion_file *f);
 /* ---- TUN, for native code in other objects (file_batch.c) ---- */
 struct ion_dring_window;
 /* Packet i of the current read batch: 0, or -EINVAL if i is out of range
- * or its entry (shared memory) points outside the read pool. */
+ * or its entry (shared memory) points outside the read pool and the split
+ * area. Always a plain IP packet: on a vnet device super-segments were
+ * split already (data then points into the split area) and partial
+ * checksums completed. Valid until the dispatch ends. */
 int ion_file_batch_get(ion_file *f, uint32_t i, uint8_t **data,
                        uint32_t *len);
 /* A window of the write ring JS lent (SendQueue.window): -EINVAL if it
