@@ -45,5 +45,12 @@ export default tseslint.config(
       'prefer-const': 'error',
     },
   },
+  {
+    // CommonJS scripts that npm runs (install-failed.cjs may run on a Node
+    // whose require(esm) is off, and the prebuild smoke test on Node 18).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   ...layerRules,
 );

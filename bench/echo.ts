@@ -16,12 +16,14 @@ import {
   formatHeap, HEAP_SECONDS, HEAP_SIZE, HEAP_V8_FLAGS, HEAP_WARMUP, heapVerdict, measureHeap, samplePath, type HeapRecord,
 } from './lib/alloc.js';
 import { buildIfStale } from './lib/build.js';
+import { writeBarChart } from './lib/chart.js';
 import { killAllChildren } from './lib/children.js';
 import { loadgenCommand, runLoadgen, type LoadgenParams } from './lib/loadgen.js';
 import { parseOptions, USAGE, UsageError, type Options } from './lib/options.js';
 import { pinned, planPinning, type Pinning } from './lib/pin.js';
+import { Progress } from './lib/progress.js';
 import { clockTicksPerSecond, readCpuTicks } from './lib/proc.js';
-import { compare, formatComparisons, formatTable, summarize, type RunRecord } from './lib/report.js';
+import { compare, formatComparisons, formatTable, summarize, type RunRecord, type SummaryRow } from './lib/report.js';
 import { startServer } from './lib/server.js';
 import { serverTable, type ServerSpec } from './lib/servers.js';
 
@@ -115,6 +117,35 @@ function describe(r: RunRecord): string {
     `loadgen ${r.loadgenCpuPercent.toFixed(0)}%), lost ${r.lost}${extra}`;
 }
 
+/** Echoes/s (with min..max over rounds) and CPU µs per echo, per payload size and server. */
+function echoChart(summary: readonly SummaryRow[], opts: Options, servers: readonly string[], date: string) {
+  const row = (g: string, s: string): SummaryRow | undefined => summary.find((r) => `${r.size} B` === g && r.server === s && r.runsOk > 0);
+  return {
+    title: 'UDP echo over loopback: servers compared',
+    subtitle: `${date.slice(0, 16).replace('T', ' ')} UTC · node ${process.version} · Linux ${release()} · ${cpus().length} CPUs · ` +
+      `median of ${opts.rounds} round(s) × ${opts.seconds} s · window ${opts.window}`,
+    groups: opts.sizes.map((s) => `${s} B`),
+    series: servers,
+    panels: [
+      {
+        title: 'echoes per second (bars: median; whiskers: min..max)',
+        better: 'higher' as const,
+        value: (g: string, s: string) => row(g, s)?.echoesPerSec,
+        range: (g: string, s: string): readonly [number, number] | undefined => {
+          const r = row(g, s);
+          return r === undefined ? undefined : [r.echoesPerSecMin, r.echoesPerSecMax];
+        },
+      },
+      {
+        title: 'server CPU µs per echo',
+        better: 'lower' as const,
+        value: (g: string, s: string) => row(g, s)?.cpuUsPerEcho,
+        format: (v: number) => v.toFixed(2),
+      },
+    ],
+  };
+}
+
 async function main(): Promise<number> {
   let opts: Options;
   try {
@@ -160,12 +191,14 @@ async function main(): Promise<number> {
 
   const runs: RunRecord[] = [];
   const skipped = new Map<string, string>();
+  const progress = new Progress(opts.rounds * opts.sizes.length * selected.length, perRun);
   for (let round = 1; round <= opts.rounds; round++) {
     for (const size of opts.sizes) {
       // Rotate the order each round so no server always runs first (or last).
       const order = selected.map((_, i) => selected[(i + round - 1) % selected.length]).filter((s) => s !== undefined);
       for (const spec of order) {
         if (skipped.has(spec.name)) continue;
+        progress.start(`round ${round}/${opts.rounds} ${String(size).padStart(5)} B  ${spec.name}`);
         const missing = spec.needs.find((f) => !existsSync(f));
         const outcome = missing !== undefined
           ? { skip: `${relative(root, missing)} not found (build it first: npx tsc -p tsconfig.json)` }
@@ -174,11 +207,14 @@ async function main(): Promise<number> {
           // Not retried: a server that cannot start would cost the READY
           // timeout in every remaining run.
           skipped.set(spec.name, outcome.skip);
-          console.log(`skipped ${spec.name}: ${outcome.skip}`);
+          progress.end(`skipped: ${outcome.skip}`);
+          // Its remaining runs will not happen.
+          const remaining = (opts.rounds - round) * opts.sizes.length + (opts.sizes.length - opts.sizes.indexOf(size) - 1);
+          progress.drop(remaining);
           continue;
         }
         runs.push(outcome);
-        console.log(`[round ${round}/${opts.rounds}] ${String(size).padStart(5)} B  ${spec.name.padEnd(14)} ${describe(outcome)}`);
+        progress.end(describe(outcome));
       }
     }
   }
@@ -193,9 +229,14 @@ async function main(): Promise<number> {
   // Its own pass, so the probe's V8 flag never touches the rounds above.
   const heapRuns: HeapRecord[] = [];
   const sampleDir = opts.heapSample ? outDir : undefined;
-  for (const spec of heapServers) {
-    if (skipped.has(spec.name)) continue;
-    heapRuns.push(await measureHeap({ loadgenBin, pin, window: opts.window, readyTimeoutMs: READY_TIMEOUT_MS, sampleDir }, spec));
+  const heapTodo = heapServers.filter((s) => !skipped.has(s.name));
+  if (heapTodo.length > 0) console.log('\nheap allocations per packet:');
+  const heapProgress = new Progress(heapTodo.length, HEAP_WARMUP + HEAP_SECONDS + 0.5);
+  for (const spec of heapTodo) {
+    heapProgress.start(`heap ${spec.name}`);
+    const rec = await measureHeap({ loadgenBin, pin, window: opts.window, readyTimeoutMs: READY_TIMEOUT_MS, sampleDir }, spec);
+    heapRuns.push(rec);
+    heapProgress.end(rec.ok ? 'done' : 'failed');
   }
   const heapResult = heapVerdict(heapRuns);
   if (heapRuns.length > 0) {
@@ -216,7 +257,9 @@ async function main(): Promise<number> {
   };
   const heap = { size: HEAP_SIZE, warmup: HEAP_WARMUP, seconds: HEAP_SECONDS, v8Flags: HEAP_V8_FLAGS, verdict: heapResult, runs: heapRuns };
   writeFileSync(outFile, `${JSON.stringify({ meta, summary, comparisons, heap, skipped: Object.fromEntries(skipped), runs }, null, 2)}\n`);
-  console.log(`\nresults written to ${relative(process.cwd(), outFile) || outFile}`);
+  const chartFile = outFile.replace(/(\.json)?$/, '.svg');
+  writeBarChart(chartFile, echoChart(summary, opts, names, meta.date));
+  console.log(`\nresults written to ${relative(process.cwd(), outFile) || outFile}, chart to ${relative(process.cwd(), chartFile) || chartFile}`);
 
   // Exit 1 only when the harness itself is at fault, which shows as a
   // reference server that could not run. The library under test failing or

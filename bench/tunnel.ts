@@ -19,7 +19,8 @@
  * ends, % of one core), CPU seconds per GB moved, and the ratios. Targets
  * (issue 13): offload >= 2x io_uring and >= 1.6x wg-go, at no more CPU per
  * byte than either; io_uring >= 2x dgram. Results go to
- * bench/out/tunnel-results.json. Exit 1 if a run fails, 2 on bad options.
+ * bench/out/tunnel-results.json, a chart of them to tunnel-results.svg.
+ * Exit 1 if a run fails, 2 on bad options.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,9 +28,11 @@ import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeBarChart, type BarChart } from './lib/chart.js';
 import { killAllChildren } from './lib/children.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
 import { clockTicksPerSecond, readCpuTicks } from './lib/proc.js';
+import { Progress } from './lib/progress.js';
 import { findWireguardGo, uapiSet, wgConfig, wgKeys, type WgGo } from './lib/wggo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -221,6 +224,48 @@ function report(results: Map<Case, RunResult[]>, wg: WgGo | undefined): string[]
   return lines;
 }
 
+/**
+ * Gbit/s (median, min..max) and the tunnels' CPU, one bar per tunnel
+ * backend. The direct path (often 10x more) is named in the subtitle
+ * rather than drawn, so that the tunnels' bars stay readable.
+ */
+function tunnelChart(results: Map<Case, RunResult[]>, opts: Options, date: string): BarChart {
+  const runs = (s: string): RunResult[] => results.get(s as Case) ?? [];
+  const direct = runs('direct');
+  const limit = direct.length > 0 ? ` · direct path, no tunnel: ${median(direct.map((r) => r.gbps)).toFixed(2)} Gbit/s` : '';
+  return {
+    title: 'TCP through the tunnel (iperf3 between two network namespaces)',
+    subtitle: `${date.slice(0, 16).replace('T', ' ')} UTC · node ${process.version} · Linux ${release()} · ${cpus().length} CPUs · ` +
+      `median of ${opts.rounds} round(s) × ${opts.seconds} s${limit}`,
+    groups: ['iperf3 TCP, one flow, MTU 1420'],
+    series: [...results.keys()].filter((c) => c !== 'direct'),
+    panels: [
+      {
+        title: 'Gbit/s (bars: median; whiskers: min..max)',
+        better: 'higher',
+        value: (_g, s) => (runs(s).length > 0 ? median(runs(s).map((r) => r.gbps)) : undefined),
+        range: (_g, s) => {
+          const g = runs(s).map((r) => r.gbps);
+          return g.length > 0 ? [Math.min(...g), Math.max(...g)] : undefined;
+        },
+        format: (v) => v.toFixed(2),
+      },
+      {
+        title: 'CPU of both tunnel processes, % of one core',
+        better: 'lower',
+        value: (_g, s) => (runs(s).length === 0 ? undefined : median(runs(s).map((r) => r.tunnelCpu))),
+        format: (v) => `${v.toFixed(0)}%`,
+      },
+      {
+        title: 'CPU seconds (both tunnel processes) per GB moved',
+        better: 'lower',
+        value: (_g, s) => (runs(s).length === 0 ? undefined : median(runs(s).map((r) => r.tunnelCpu / 100 / (r.gbps / 8)))),
+        format: (v) => v.toFixed(2),
+      },
+    ],
+  };
+}
+
 async function main(): Promise<number> {
   let opts: Options | null;
   try {
@@ -261,11 +306,14 @@ async function main(): Promise<number> {
   for (const c of opts.cases) results.set(c, []);
   try {
     process.stdout.write(`tunnel benchmark: ${opts.rounds} rounds x ${opts.seconds} s, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}\n`);
+    // A run is iperf3's seconds + 1 omitted, plus starting and stopping the tunnels.
+    const progress = new Progress(opts.rounds * opts.cases.length, opts.seconds + 3);
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of opts.cases) {
+        progress.start(`round ${round + 1}/${opts.rounds} ${c}`);
         const r = await runOnce(pair, c, opts.seconds, wg);
         results.get(c)?.push(r);
-        process.stdout.write(`  round ${round + 1} ${c.padEnd(9)} ${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits, tunnels ${r.tunnelCpu.toFixed(0)}% CPU\n`);
+        progress.end(`${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits, tunnels ${r.tunnelCpu.toFixed(0)}% CPU`);
       }
     }
   } catch (err) {
@@ -279,7 +327,9 @@ async function main(): Promise<number> {
   mkdirSync(dirname(opts.out), { recursive: true });
   const json = { date: new Date().toISOString(), kernel: release(), node: process.version, cpus: cpus().length, options: opts, results: Object.fromEntries(results), summary: lines };
   writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);
-  process.stdout.write(`results: ${opts.out}\n`);
+  const chartFile = opts.out.replace(/(\.json)?$/, '.svg');
+  writeBarChart(chartFile, tunnelChart(results, opts, json.date));
+  process.stdout.write(`results: ${opts.out}, chart: ${chartFile}\n`);
   return 0;
 }
 

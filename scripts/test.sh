@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 if [ ! -f build/Release/iouring_net.node ] && [ -z "${IOURING_NET_ALLOW_NO_ADDON:-}" ]; then
   echo "The native addon was not built (build/Release/iouring_net.node missing)." >&2
-  echo "Run 'npx node-gyp rebuild' to see why." >&2
+  echo "Run 'npm run build' to see why." >&2
   exit 1
 fi
 

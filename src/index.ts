@@ -1,12 +1,18 @@
 /**
  * iouring-net: UDP sockets for Node.js whose I/O goes through io_uring.
  */
+// The declarations use Node's types (EventEmitter, Buffer, NodeJS.*): keep
+// the reference in the emitted .d.ts so that a consumer whose tsconfig
+// lists no "types" still gets @types/node (a dependency of this package).
+/// <reference types="node" preserve="true" />
 
 export { openUdp } from './udp/open.js';
 export { probe, type ProbeResult, type ProbeFeatures } from './core/probe.js';
 export { RecvBatch } from './udp/batch.js';
 export { Endpoint } from './udp/endpoint.js';
-export { UdpSocket, type AddressInfo } from './udp/socket.js';
+export { UdpSocket, type AddressInfo, type UdpSocketEvents } from './udp/socket.js';
+export type { SystemError, ObjectError } from './core/errors.js';
+export { CodedError } from './core/errors.js';
 export type { UdpSocketOptions, SocketType, ReceiveMode } from './udp/options.js';
 export type { UdpStats } from './udp/stats.js';
 export type { RingStats, RingEnterErrors } from './core/ring-stats.js';
@@ -16,7 +22,7 @@ export type { SendCallback } from './core/sendqueue.js';
 // TUN devices and files over io_uring (src/tun/device.ts, src/file/file.ts), and the
 // interface helpers (src/tun/netdev.ts: up, addresses, MTU, namespaces).
 export { openTun, wrapTun } from './tun/open.js';
-export { TunDevice, PacketBatch, type TunStats } from './tun/device.js';
+export { TunDevice, PacketBatch, type TunStats, type TunDeviceEvents } from './tun/device.js';
 export type { TunOptions, TunIoOptions, WrapTunOptions, TunReadMode, TunOffloadChoice, TunOffloads } from './tun/options.js';
 export { openFile, RingFile, type OpenFileOptions } from './file/file.js';
 export * as netdev from './tun/netdev.js';
@@ -29,8 +35,9 @@ export type {
   BindOptions,
   IouringDgramOptions,
   LookupFunction,
+  SendCallback as DgramSendCallback,
 } from './dgram/socket.js';
 
 // The TUN <-> UDP data plane (src/tunnel/tunnel.ts) and its counters.
-export { createTunnel, Tunnel, type TunnelOptions, type TunnelUdpOptions, type TunnelError } from './tunnel/tunnel.js';
+export { createTunnel, Tunnel, type TunnelOptions, type TunnelUdpOptions, type TunnelError, type TunnelEvents } from './tunnel/tunnel.js';
 export { formatStats as formatTunnelStats, DROP_REASONS, type TunnelStats, type DropReason } from './tunnel/stats.js';

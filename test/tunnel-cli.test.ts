@@ -4,10 +4,15 @@
  * configurations exit with status 2 and a clear message and leave no
  * interface behind; SIGINT stops a running tunnel with status 0 and
  * removes its interface; --stats prints the counters periodically; an
- * interface that existed before is used and left in place.
+ * interface that existed before is used and left in place; started through
+ * `npm exec` (what npx runs), it prints its own pid, writes --pid-file, and
+ * stops cleanly when npm is killed (npm does not pass SIGTERM on to it).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Netns, tunSkipReason } from './netns.js';
 import { CLI, Proc, TunnelPair } from './tunnel-pair.js';
@@ -136,5 +141,69 @@ test('an interface that existed before is used and left in place', { skip, timeo
     assert.equal(ns.hasLink('iontun0'), true, 'a persistent interface that existed before stays');
   } finally {
     await pair.destroy();
+  }
+});
+
+/** Does a process with this pid exist? */
+function alive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
+/**
+ * SIGKILL every process whose command line mentions marker (a unique temp
+ * path): what a failed run may leave (an orphaned tunnel holds the test's
+ * output pipes and would keep this file from ending).
+ */
+function killMarked(marker: string): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+const npmSkip = skip || (spawnSync('npm', ['--version']).status === 0 ? false : 'npm is not on PATH');
+
+test('started through npm exec: own pid printed and in --pid-file; killing npm stops the tunnel and removes the interface', { skip: npmSkip, timeout: 60_000 }, async () => {
+  const ns = Netns.create('tunnpm');
+  const project = mkdtempSync(join(tmpdir(), 'iouring-net-npx-'));
+  try {
+    // A project whose node_modules/.bin has the command, as `npm install` makes it.
+    writeFileSync(join(project, 'package.json'), '{"name":"npx-user","version":"1.0.0","private":true}\n');
+    mkdirSync(join(project, 'node_modules', '.bin'), { recursive: true });
+    const bin = join(project, 'node_modules', '.bin', 'iouring-net');
+    writeFileSync(bin, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+    chmodSync(bin, 0o755);
+    const pidFile = join(project, 'tunnel.pid');
+    // `npx iouring-net ...` in such a project is `npm exec -- iouring-net ...`:
+    // npm -> sh -c -> the tunnel.
+    const npm = new Proc(['ip', 'netns', 'exec', ns.name, 'sh', '-c', `cd "${project}" && exec npm exec --offline -- iouring-net tunnel ${GOOD.join(' ')} --pid-file "${pidFile}"`]);
+    try {
+      const up = await npm.waitFor(/up: iontun0 [^\n]*, pid (\d+)\n/, 30_000, 'the tunnel under npm exec');
+      const tunnelPid = Number(up[1]);
+      const npmPid = npm.child.pid ?? 0;
+      assert.notEqual(tunnelPid, npmPid);
+      await npm.waitFor(new RegExp(`started through npm \\(pid ${npmPid}\\)[^\n]*send them to pid ${tunnelPid}`), 5000, 'the npm note');
+      assert.equal(readFileSync(pidFile, 'utf8'), `${tunnelPid}\n`);
+      assert.deepEqual(links(ns).sort(), ['iontun0', 'lo']);
+      // What `kill <pid of npx>` does: npm forwards SIGTERM to its sh only.
+      npm.signal('SIGTERM');
+      await npm.exit(10_000);
+      const deadline = Date.now() + 15_000;
+      while (alive(tunnelPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(alive(tunnelPid), false, 'the tunnel outlived npm');
+      assert.deepEqual(links(ns), ['lo'], 'the interface was left behind');
+      assert.equal(existsSync(pidFile), false, 'the pid file was left behind');
+    } finally {
+      npm.signal('SIGKILL');
+      killMarked(pidFile);
+      await npm.exit(5000).catch(() => undefined);
+    }
+  } finally {
+    ns.destroy();
+    rmSync(project, { recursive: true, force: true });
   }
 });

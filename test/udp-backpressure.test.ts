@@ -49,7 +49,7 @@ test('sendMany() reports how many it accepted', async () => {
   const list = Array.from({ length: 20 }, (_, i) => Buffer.from(`m${i}`));
   const n = tx.sendMany(list, rx.address().port, '127.0.0.1');
   assert.equal(n, 8);
-  await new Promise((r) => tx.once('drain', r));
+  await new Promise<void>((r) => tx.once('drain', r));
   assert.equal(tx.sendMany(list.slice(n), rx.address().port, '127.0.0.1') > 0, true);
   await new Promise<void>((r) => tx.close(r));
   await new Promise<void>((r) => rx.close(r));

@@ -116,7 +116,7 @@ test('use after close and double close', async () => {
   const b = await open({ type: 'udp4', address: '127.0.0.1' });
   b.close();
   assert.throws(() => b.close(), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
-  await new Promise((r) => b.once('close', r));
+  await new Promise<void>((r) => b.once('close', r));
 });
 
 test('a batch index out of range throws instead of reading other memory', async () => {

@@ -30,11 +30,14 @@ Options:
                          native forwarding: auto (default: where the kernel has them),
                          on (fail without them), off (plain packets, copied by JS)
   --stats SECONDS        print the counters every SECONDS seconds
+  --pid-file PATH        write the tunnel's pid to PATH once it is up (removed on exit)
   -q, --quiet            no startup line and no fallback warning
   -h, --help             this text
 
 Signals: SIGHUP replaces the UDP socket (rebind), SIGUSR1 prints the counters,
-SIGINT and SIGTERM stop the tunnel and remove the interface.
+SIGINT and SIGTERM stop the tunnel and remove the interface. Send them to the
+tunnel's own pid (printed at start, or --pid-file), not to npx/npm: npm does
+not pass them on. Started by npx or npm, the tunnel stops when npm exits.
 Exit status: 0 after SIGINT/SIGTERM, 1 on a failure, 2 on a bad configuration.`;
 
 export const MAIN_USAGE = `Usage: iouring-net <command> [options]
@@ -61,6 +64,8 @@ export interface TunnelArgs {
   offload: boolean | 'auto';
   /** Seconds between counter lines; 0 = never. */
   stats: number;
+  /** Where to write the pid once the tunnel is up. */
+  pidFile: string | undefined;
   quiet: boolean;
 }
 
@@ -117,6 +122,7 @@ export function parseTunnelArgs(argv: readonly string[]): TunnelArgs | 'help' {
         'tun-backend': { type: 'string' },
         offload: { type: 'string' },
         stats: { type: 'string' },
+        'pid-file': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -151,6 +157,7 @@ export function parseTunnelArgs(argv: readonly string[]): TunnelArgs | 'help' {
     tunBackend: tunBackend as FileBackendChoice | undefined,
     offload: offload === 'auto' ? 'auto' : offload === 'on',
     stats,
+    pidFile: values['pid-file'] === undefined ? undefined : required(values['pid-file'], '--pid-file'),
     quiet: values.quiet === true,
   };
 }

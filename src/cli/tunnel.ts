@@ -4,7 +4,9 @@
  * down again. Failures during setup undo what was done, so a bad
  * configuration leaves no interface behind.
  */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { TunnelArgs } from './args.js';
+import { findNpmLauncher, watchProcess, type ProcessId } from './launcher.js';
 import * as netdev from '../tun/netdev.js';
 import { createTunnel, type Tunnel, type TunnelError } from '../tunnel/tunnel.js';
 import { formatStats } from '../tunnel/stats.js';
@@ -63,6 +65,27 @@ function configureInterface(args: TunnelArgs, existed: boolean): void {
   netdev.linkUp(args.tun);
 }
 
+/** Write our pid to path (whole or not at all: a reader never sees half a file). */
+function writePidFile(path: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${process.pid}\n`);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new CliError(`--pid-file ${path}: ${(err as Error).message}`, EXIT_CONFIG);
+  }
+}
+
+/** Remove the pid file if it is still ours (another tunnel may have taken the path since). */
+function removePidFile(path: string): void {
+  try {
+    if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
+  } catch {
+    // already gone
+  }
+}
+
 /** Wait (bounded) for a created interface to go away, and delete it if it stays. */
 async function removeInterface(name: string): Promise<void> {
   for (let i = 0; i < 100 && netdev.linkExists(name); i++) await new Promise((r) => setTimeout(r, 20));
@@ -91,14 +114,16 @@ export async function runTunnel(args: TunnelArgs): Promise<number> {
     throw describeSetupError(err, args, existed);
   }
   const cleanup = async (): Promise<void> => {
+    if (args.pidFile !== undefined) removePidFile(args.pidFile);
     await tunnel.close();
     if (!existed) await removeInterface(args.tun);
   };
   try {
     configureInterface(args, existed);
+    if (args.pidFile !== undefined) writePidFile(args.pidFile);
   } catch (err) {
     await cleanup().catch(() => undefined);
-    throw describeSetupError(err, args, existed);
+    throw err instanceof CliError ? err : describeSetupError(err, args, existed);
   }
   const local = tunnel.local;
   const b = tunnel.backend;
@@ -107,15 +132,24 @@ export async function runTunnel(args: TunnelArgs): Promise<number> {
   const offloads = o.vnetHdr ? `offloads ${on.join(',') || 'none'}` : 'offloads off';
   log(
     args.quiet,
-    `up: ${args.tun} ${args.address} mtu ${args.mtu}, udp ${local.address}:${local.port} <-> ${tunnel.peer.address}:${tunnel.peer.port}, backend ${b.udp} (tun ${b.tun}), ${offloads}, ${tunnel.nativeForwarding ? 'native' : 'js'} forwarding`,
+    `up: ${args.tun} ${args.address} mtu ${args.mtu}, udp ${local.address}:${local.port} <-> ${tunnel.peer.address}:${tunnel.peer.port}, backend ${b.udp} (tun ${b.tun}), ${offloads}, ${tunnel.nativeForwarding ? 'native' : 'js'} forwarding, pid ${process.pid}`,
   );
-  return serve(tunnel, args, cleanup);
+  const launcher = findNpmLauncher();
+  if (launcher !== null) {
+    log(
+      args.quiet,
+      `started through npm (pid ${launcher.pid}), which does not pass signals on: send them to pid ${process.pid}; ` +
+        'the tunnel stops when npm exits (run ./node_modules/.bin/iouring-net directly to avoid npm)',
+    );
+  }
+  return serve(tunnel, args, cleanup, launcher);
 }
 
 /** Signals, periodic counters and errors, until the tunnel stops. */
-function serve(tunnel: Tunnel, args: TunnelArgs, cleanup: () => Promise<void>): Promise<number> {
+function serve(tunnel: Tunnel, args: TunnelArgs, cleanup: () => Promise<void>, launcher: ProcessId | null): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let unwatch = (): void => undefined;
     const printStats = (): void => {
       process.stdout.write(`stats ${formatStats(tunnel.stats())}\n`);
     };
@@ -129,6 +163,7 @@ function serve(tunnel: Tunnel, args: TunnelArgs, cleanup: () => Promise<void>): 
     const stop = (code: number): void => {
       if (stopping) return;
       stopping = true;
+      unwatch();
       if (timer) clearInterval(timer);
       process.off('SIGHUP', rebind);
       process.off('SIGUSR1', printStats);
@@ -148,6 +183,13 @@ function serve(tunnel: Tunnel, args: TunnelArgs, cleanup: () => Promise<void>): 
       log(args.quiet, `${signal}: stopping`);
       stop(EXIT_OK);
     };
+    if (launcher !== null) {
+      // npm died (e.g. `kill <npx pid>`): its sh is gone too, so nobody would stop us.
+      unwatch = watchProcess(launcher, () => {
+        log(args.quiet, `npm (pid ${launcher.pid}), which started the tunnel, has exited: stopping`);
+        stop(EXIT_OK);
+      });
+    }
     process.on('SIGHUP', rebind);
     process.on('SIGUSR1', printStats);
     process.on('SIGINT', onSignal);

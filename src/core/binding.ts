@@ -2,8 +2,19 @@
  * Loads the native addon, or records why it could not be loaded. Importing
  * the package never throws because of the addon: callers ask `loadBinding()`
  * and fall back (see backend.ts).
+ *
+ * Where the addon comes from (node-gyp-build's rules, the loader most
+ * prebuilt Node addons use): a source build in build/Release (made by
+ * `npm install` only when no prebuild loaded, or by a developer), else the
+ * prebuild for this platform in prebuilds/<platform>-<arch>/ (N-API, so one
+ * file serves every Node version). IOURING_NET_ADDON_PATH loads another
+ * file instead (the sanitizer run of the test suite uses it).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { arch, platform } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The addon's exports (src/native/addon.c, addon_udp.c). */
 export interface NativeBinding {
@@ -72,45 +83,112 @@ export interface NativeBinding {
   wgXChaCha20Poly1305Open?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): boolean;
 }
 
+/**
+ * Why the addon is unavailable. `code` says which case it is (probe()
+ * reports it as its `code`):
+ * - ERR_IOURING_NET_ADDON_DISABLED: IOURING_NET_DISABLE_ADDON=1
+ * - ERR_IOURING_NET_UNSUPPORTED_PLATFORM: not Linux
+ * - ERR_IOURING_NET_ADDON_MISSING: no prebuild for this platform and no source build
+ * - ERR_IOURING_NET_ADDON_LOAD_FAILED: a file was found but would not load
+ */
+export interface AddonError extends Error {
+  code: string;
+  /** The file that failed to load (ADDON_LOAD_FAILED). */
+  path?: string;
+}
+
 export interface BindingResult {
   binding: NativeBinding | null;
   /** Why the addon is unavailable, when it is. */
-  error: Error | null;
+  error: AddonError | null;
+  /** The file the addon was loaded from. */
+  path?: string;
 }
+
+/** The prebuild's file name in prebuilds/<platform>-<arch>/ (prebuildify's naming). */
+export const PREBUILD_FILE = 'node.napi.glibc.node';
+/** Written by scripts/install-failed.cjs when the source build at install time failed. */
+export const INSTALL_FAILED_FILE = 'install-failed.json';
 
 let cached: BindingResult | undefined;
 
-export function loadBinding(): BindingResult {
-  if (cached) return cached;
+function addonError(code: string, message: string, path?: string): AddonError {
+  const err = new Error(message) as AddonError;
+  err.code = code;
+  if (path !== undefined) err.path = path;
+  return err;
+}
+
+/** The package root: dist/src/core/binding.js -> ../../.. */
+function packageRoot(): string {
+  return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+/** What the install step recorded about a failed source build, as a clause. */
+function installFailure(root: string): string {
+  const file = join(root, 'build', INSTALL_FAILED_FILE);
+  if (!existsSync(file)) return 'no source build was made (`npm install` builds one only when no prebuild fits)';
+  try {
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as { reason?: string };
+    return `the source build during \`npm install\` failed (${rec.reason ?? 'see its output'})`;
+  } catch {
+    return 'the source build during `npm install` failed';
+  }
+}
+
+/** The message for "nothing to load": names both places that were looked at. */
+function missingMessage(root: string): string {
+  const tuple = `${platform()}-${arch()}`;
+  const release = join(root, 'build', 'Release', 'iouring_net.node');
+  return (
+    `the native addon is missing: no prebuild for ${tuple} in ${join(root, 'prebuilds', tuple)}/ ` +
+    `(this package ships linux-x64 and linux-arm64, glibc) and no source build at ${release}: ` +
+    `${installFailure(root)}. To build it: install a C compiler, make and python3, then run ` +
+    '`npm rebuild iouring-net`'
+  );
+}
+
+function resolveAddon(require: NodeJS.Require, root: string): string | AddonError {
+  const custom = process.env.IOURING_NET_ADDON_PATH;
+  if (custom) return custom;
+  const ngb = require('node-gyp-build') as { path(dir: string): string };
+  try {
+    return ngb.path(root);
+  } catch {
+    return addonError('ERR_IOURING_NET_ADDON_MISSING', missingMessage(root));
+  }
+}
+
+function load(): BindingResult {
   if (process.env.IOURING_NET_DISABLE_ADDON === '1') {
     // Documented switch: behave as where the addon cannot load (tests of the
     // node:dgram fallback, or to rule the addon out when debugging).
-    cached = { binding: null, error: new Error('the native addon is disabled by IOURING_NET_DISABLE_ADDON=1') };
-    return cached;
+    return {
+      binding: null,
+      error: addonError('ERR_IOURING_NET_ADDON_DISABLED', 'the native addon is disabled by IOURING_NET_DISABLE_ADDON=1'),
+    };
   }
   if (process.platform !== 'linux') {
-    cached = { binding: null, error: new Error(`io_uring needs Linux (this is ${process.platform})`) };
-    return cached;
+    return {
+      binding: null,
+      error: addonError('ERR_IOURING_NET_UNSUPPORTED_PLATFORM', `io_uring needs Linux (this is ${process.platform})`),
+    };
   }
   const require = createRequire(import.meta.url);
-  // dist/src/core/binding.js -> ../../../build/Release. IOURING_NET_ADDON_PATH loads
-  // another build (the sanitizer run of the test suite uses it).
-  const custom = process.env.IOURING_NET_ADDON_PATH;
-  const candidates = custom
-    ? [custom]
-    : ['../../../build/Release/iouring_net.node', '../../../build/Debug/iouring_net.node'];
-  let lastError: Error | null = null;
-  for (const path of candidates) {
-    try {
-      cached = { binding: require(path) as NativeBinding, error: null };
-      return cached;
-    } catch (err) {
-      lastError = err as Error;
-    }
+  const path = resolveAddon(require, packageRoot());
+  if (typeof path !== 'string') return { binding: null, error: path };
+  try {
+    return { binding: require(path) as NativeBinding, error: null, path };
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0];
+    return {
+      binding: null,
+      error: addonError('ERR_IOURING_NET_ADDON_LOAD_FAILED', `the native addon ${path} could not be loaded: ${why}`, path),
+    };
   }
-  cached = {
-    binding: null,
-    error: new Error(`the native addon could not be loaded: ${lastError?.message ?? 'not built'}`),
-  };
+}
+
+export function loadBinding(): BindingResult {
+  cached ??= load();
   return cached;
 }

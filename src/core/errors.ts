@@ -8,9 +8,16 @@
  */
 import { getSystemErrorName } from 'node:util';
 
+/**
+ * A kernel error in Node's shape (what Node's errnoException makes): a
+ * NodeJS.ErrnoException whose code, errno and syscall are always set.
+ */
 export interface SystemError extends Error {
+  /** The errno name, e.g. 'EADDRINUSE'. */
   code: string;
+  /** The negative errno, e.g. -98. */
   errno: number;
+  /** What failed: 'bind', 'send', 'recvmsg', 'read', 'write', ... */
   syscall: string;
   address?: string;
   port?: number;
@@ -39,6 +46,14 @@ export function errnoException(
   if (port !== undefined && port !== 0) err.port = port;
   return err;
 }
+
+/**
+ * What an object's 'error' event carries: a kernel error (SystemError), or
+ * one of this library's coded failures (CodedError: ERR_IOURING_NET_PROTOCOL
+ * when its shared memory was overwritten, ERR_IOURING_NET_MEMORY_DETACHED).
+ * `code` is a string either way.
+ */
+export type ObjectError = SystemError | CodedError;
 
 /** An error with one of Node's ERR_* codes; the name shows the code. */
 export class CodedError extends Error {

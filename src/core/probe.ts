@@ -30,7 +30,11 @@ export interface ProbeResult {
   available: boolean;
   /** Why io_uring is not usable (empty when it is). */
   reason: string;
-  /** The errno name when setup failed, e.g. 'EPERM'. */
+  /**
+   * Why, as a code: the errno name when ring setup failed (e.g. 'EPERM'), or
+   * ERR_IOURING_NET_ADDON_MISSING / _LOAD_FAILED / _DISABLED /
+   * ERR_IOURING_NET_UNSUPPORTED_PLATFORM when the addon is not there.
+   */
   code?: string;
   kernel: string;
   features: ProbeFeatures;
@@ -113,7 +117,8 @@ export function probe(): ProbeResult {
   try {
     const { binding, error } = loadBinding();
     if (!binding) {
-      return { available: false, reason: error?.message ?? 'no addon', kernel, features: { ...NO_FEATURES }, ops: [] };
+      const code = error?.code ?? 'ERR_IOURING_NET_ADDON_MISSING';
+      return { available: false, reason: error?.message ?? 'no addon', code, kernel, features: { ...NO_FEATURES }, ops: [] };
     }
     // Room for every opcode the probe can report (newer ones show as OP_<n>).
     const opsBuf = new Uint8Array(256);

@@ -11,9 +11,15 @@
  * send tail in shared memory was tampered with) is refused, and at close
  * every callback not yet called is called once (failRest).
  */
+import type { SystemError } from './errors.js';
 import { C_STAIL, C_SWANT, M_ADDR, M_FAMILY, M_FLAGS, M_LEN, M_OFF, M_PORT, M_SCOPE, M_WORDS } from './layout.js';
 
-export type SendCallback = (error: Error | null, bytes: number) => void;
+/**
+ * A send's (or write's) completion: `error` is null, or a Node-style system
+ * error (`code` such as 'ECANCELED', negative `errno`, `syscall`), so
+ * `err.code` needs no cast; `bytes` is what the kernel took (0 on error).
+ */
+export type SendCallback = (error: SystemError | null, bytes: number) => void;
 
 /** What the queue reports when descriptors complete. */
 export interface SendSink {

@@ -4,6 +4,7 @@
  * `import dgram from 'iouring-net/dgram'` gives `dgram.createSocket` and the
  * type `dgram.Socket`, exactly as `import dgram from 'node:dgram'` does.
  */
+/// <reference types="node" preserve="true" />
 import * as dgram from './socket.js';
 
 export * from './socket.js';

@@ -94,7 +94,12 @@ export interface SocketOptions {
   iouring?: IouringDgramOptions | undefined;
 }
 
-export type SendCallback = (error: Error | null, bytes?: number) => void;
+/**
+ * node:dgram's send callback. `error` is a system error (code, errno,
+ * syscall; for a host name that does not resolve, dns.lookup's error), so
+ * `err.code` needs no cast.
+ */
+export type SendCallback = (error: NodeJS.ErrnoException | null, bytes?: number) => void;
 type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
 type Listener = (...args: any[]) => void;
@@ -1016,7 +1021,7 @@ export class Socket extends EventEmitter {
 
   override on(event: 'message', listener: MessageListener): this;
   override on(event: 'close' | 'connect' | 'listening', listener: () => void): this;
-  override on(event: 'error', listener: (err: Error) => void): this;
+  override on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): this;
   override on(event: string | symbol, listener: Listener): this;
   override on(event: string | symbol, listener: Listener): this {
     return super.on(event, listener);
@@ -1024,7 +1029,7 @@ export class Socket extends EventEmitter {
 
   override once(event: 'message', listener: MessageListener): this;
   override once(event: 'close' | 'connect' | 'listening', listener: () => void): this;
-  override once(event: 'error', listener: (err: Error) => void): this;
+  override once(event: 'error', listener: (err: NodeJS.ErrnoException) => void): this;
   override once(event: string | symbol, listener: Listener): this;
   override once(event: string | symbol, listener: Listener): this {
     return super.once(event, listener);
@@ -1032,7 +1037,7 @@ export class Socket extends EventEmitter {
 
   override addListener(event: 'message', listener: MessageListener): this;
   override addListener(event: 'close' | 'connect' | 'listening', listener: () => void): this;
-  override addListener(event: 'error', listener: (err: Error) => void): this;
+  override addListener(event: 'error', listener: (err: NodeJS.ErrnoException) => void): this;
   override addListener(event: string | symbol, listener: Listener): this;
   override addListener(event: string | symbol, listener: Listener): this {
     return super.addListener(event, listener);

@@ -28,7 +28,7 @@
 import { EventEmitter } from 'node:events';
 import { Batch } from '../core/batch.js';
 import type { FileBackendName } from '../core/backend.js';
-import { CodedError, CodedRangeError, errnoException, invalidArgType, protocolError, type SystemError } from '../core/errors.js';
+import { CodedError, CodedRangeError, errnoException, invalidArgType, protocolError, type ObjectError, type SystemError } from '../core/errors.js';
 import { EPROTO } from '../core/layout.js';
 import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as F from '../file/binding.js';
@@ -116,8 +116,21 @@ export interface DeviceInfo {
   tunFeatures: number;
 }
 
+/** The events of a TunDevice and their arguments (typed `on`/`once`/`emit`). */
+export interface TunDeviceEvents {
+  /**
+   * A read error (after it the device reads no more), a failed write
+   * without a callback, or a coded failure that closes it (ObjectError).
+   */
+  error: [err: ObjectError];
+  /** A write refused with `false` may be retried now. */
+  drain: [];
+  /** Closed: nothing follows. */
+  close: [];
+}
+
 /** A TUN queue: one fd of a TUN interface, read and written through io_uring (or poll). */
-export class TunDevice extends EventEmitter implements CoreOwner {
+export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwner {
   /** 'io_uring', or 'poll' where io_uring is refused (see TunIoOptions.backend). */
   readonly backend: FileBackendName;
   /** The interface name (e.g. 'tun0'). */

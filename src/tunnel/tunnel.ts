@@ -81,8 +81,23 @@ export interface TunnelOptions {
   quiet?: boolean;
 }
 
-/** An 'error' event of a tunnel says which side failed. */
-export type TunnelError = Error & { source?: 'udp' | 'tun'; code?: string };
+/**
+ * An 'error' event of a tunnel: the socket's or the device's error (code,
+ * errno, syscall), with `source` saying which side failed.
+ */
+export interface TunnelError extends NodeJS.ErrnoException {
+  source?: 'udp' | 'tun';
+}
+
+/** The events of a Tunnel and their arguments (typed `on`/`once`/`emit`). */
+export interface TunnelEvents {
+  /** `source` 'udp': a receive error of the socket (rebind() may cure it); 'tun': a read error of the device. */
+  error: [err: TunnelError];
+  /** rebind() replaced the UDP socket. */
+  rebind: [];
+  /** Closed: nothing follows. */
+  close: [];
+}
 
 /** The addon's forwarders (src/native/addon/addon_tunnel.c). */
 interface ForwardExports {
@@ -151,7 +166,7 @@ function toHostPort(v: TunnelOptions['listen'] | TunnelOptions['peer'], what: st
   return { host, port };
 }
 
-export class Tunnel extends EventEmitter {
+export class Tunnel extends EventEmitter<TunnelEvents> {
   /** The TUN device. */
   readonly tun: TunDevice;
   /** The peer as resolved at creation. */

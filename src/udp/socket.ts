@@ -24,6 +24,8 @@ import {
   invalidArgType,
   invalidArgValue,
   notRunning,
+  type ObjectError,
+  type SystemError,
 } from '../core/errors.js';
 import * as C from '../core/layout.js';
 import * as U from './layout.js';
@@ -40,12 +42,27 @@ export interface AddressInfo {
   port: number;
 }
 
+/** The events of a UdpSocket and their arguments (typed `on`/`once`/`emit`). */
+export interface UdpSocketEvents {
+  /** The socket is bound (at once on io_uring and mmsg; after the bind on dgram). */
+  listening: [];
+  /**
+   * A receive error, a failed send without a callback, (dgram backend) a
+   * bind error, or a coded failure that closes the socket (ObjectError).
+   */
+  error: [err: ObjectError];
+  /** A send refused with `false` may be retried now. */
+  drain: [];
+  /** Closed: nothing follows. */
+  close: [];
+}
+
 type State = 'open' | 'closing' | 'closed';
 
 /** Largest UDP payload: 65535 - 8 (UDP) - 20 (IPv4) or - 0 (IPv6 header is not counted in its payload length). */
 const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
 
-export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
+export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorClient, SendSink {
   /** Which backend moves the packets: 'io_uring' or 'mmsg'. */
   readonly backend: BackendName;
   readonly type: 'udp4' | 'udp6';
@@ -472,8 +489,8 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       if (rerr === C.EPROTO) {
         this.protocolFailure('the send tail in shared memory is impossible');
       } else {
-        const err = this.native.udpTakeError?.(this.id) ?? errnoException(rerr < 0 ? rerr : -5 /* EIO */, 'recvmsg');
-        if ((err as { code?: string }).code === 'ERR_IOURING_NET_MEMORY_DETACHED') {
+        const err = (this.native.udpTakeError?.(this.id) as SystemError | undefined) ?? errnoException(rerr < 0 ? rerr : -5 /* EIO */, 'recvmsg');
+        if (err.code === 'ERR_IOURING_NET_MEMORY_DETACHED') {
           this.fail(err);
           return;
         }
@@ -520,13 +537,14 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
       this.memory.ensure();
       return true;
     } catch (err) {
-      this.fail(err as Error);
+      // SharedMemory throws only coded errors (mmap errno, or detached).
+      this.fail(err as ObjectError);
       return false;
     }
   }
 
   /** The socket cannot go on: report err (coded) once and close. */
-  private fail(err: Error): void {
+  private fail(err: ObjectError): void {
     if (this.state !== 'open') return;
     this.settleReady?.(err);
     this.settleReady = undefined;

@@ -885,19 +885,5 @@ static const test_case tests[] = {
 };
 
 int main(void) {
-  const size_t ntests = sizeof(tests) / sizeof(tests[0]);
-  setvbuf(stdout, NULL, _IOLBF, 0);
-
-  /* No io_uring at all (seccomp, io_uring_disabled, old kernel): skip. */
-  ion_ring probe;
-  int rc = ion_ring_init(&probe, 8, 16, 0);
-  if (rc == -EPERM || rc == -ENOSYS) {
-    printf("1..0 # SKIP io_uring_setup: %s\n", strerror(-rc));
-    printf("# skipped: all %zu tests: io_uring_setup returned %d (%s)\n",
-           ntests, rc, strerror(-rc));
-    printf("0 passed, 0 failed\n");
-    return 0;
-  }
-  if (rc == 0) ion_ring_close(&probe);
-  return run_tests(tests, ntests);
+  return run_ring_tests(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -12,7 +12,8 @@
  *   window, every datagram to the peer; the flush sends them and the peer
  *   receives exactly the batch's packets, in order.
  *
- * Skips (saying why) where io_uring cannot be set up. TAP: test_util.h.
+ * Skips (saying why) where io_uring cannot be set up (run_ring_tests).
+ * TAP: test_util.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -202,5 +203,5 @@ int main(void) {
        t_udp_to_tun},
       {"TUN -> peer: a split batch reaches the peer unchanged", t_tun_to_udp},
   };
-  return run_tests(t, sizeof(t) / sizeof(t[0]));
+  return run_ring_tests(t, sizeof(t) / sizeof(t[0]));
 }

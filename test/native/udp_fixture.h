@@ -154,4 +154,21 @@ static inline void put_sdesc(rfix *f, unsigned slot, uint32_t off, int32_t len,
   memcpy(&d[ION_M_ADDR], &to->sin_addr, 4);
 }
 
+/* main() of a test file that needs io_uring: with none at all (seccomp,
+ * io_uring_disabled, an old kernel) every test skips, saying why. */
+static inline int run_ring_tests(const test_case *tests, size_t ntests) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  ion_ring probe;
+  int rc = ion_ring_init(&probe, 8, 16, 0);
+  if (rc == -EPERM || rc == -ENOSYS) {
+    printf("1..0 # SKIP io_uring_setup: %s\n", strerror(-rc));
+    printf("# skipped: all %zu tests: io_uring_setup returned %d (%s)\n",
+           ntests, rc, strerror(-rc));
+    printf("0 passed, 0 failed\n");
+    return 0;
+  }
+  if (rc == 0) ion_ring_close(&probe);
+  return run_tests(tests, ntests);
+}
+
 #endif
