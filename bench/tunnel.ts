@@ -3,14 +3,22 @@
  * tunnel with iperf3, between two network namespaces joined by a veth pair.
  *
  *   direct     iperf3 over the veth pair itself, no tunnel: the limit
- *   io_uring   `iouring-net tunnel --backend io_uring` in each namespace
- *   mmsg       ... --backend mmsg (uv_poll + recvmmsg/sendmmsg)
- *   dgram      ... --backend dgram (node:dgram)
+ *   io_uring   `iouring-net tunnel --backend io_uring --offload off` in each
+ *              namespace: plain packets, copied by JS (the path before TUN
+ *              offloads)
+ *   offload    ... --offload on: TSO/USO super-segments through the TUN,
+ *              split and coalesced natively, native forwarders
+ *   wg-go      upstream wireguard-go (../shared/anchors/, see its README;
+ *              else Debian's `wireguard-go`), encrypting: the anchor
+ *   mmsg       ... --backend mmsg --offload off (uv_poll + recvmmsg/sendmmsg)
+ *   dgram      ... --backend dgram --offload off (node:dgram)
  *
- * Each case runs `rounds` times (interleaved: direct, io_uring, mmsg,
- * dgram, direct, ...) for `seconds` seconds after a 1 s iperf3 omit
- * period; the median is reported with min..max, with the tunnels' CPU use
- * and the ratios. Target: io_uring >= 2x dgram. Results go to
+ * Each case runs `rounds` times (interleaved: direct, io_uring, offload,
+ * ..., direct, ...) for `seconds` seconds after a 1 s iperf3 omit period;
+ * the median is reported with min..max, with the tunnels' CPU use (both
+ * ends, % of one core), CPU seconds per GB moved, and the ratios. Targets
+ * (issue 13): offload >= 2x io_uring and >= 1.6x wg-go, at no more CPU per
+ * byte than either; io_uring >= 2x dgram. Results go to
  * bench/out/tunnel-results.json, a chart of them to tunnel-results.svg.
  * Exit 1 if a run fails, 2 on bad options.
  */
@@ -25,11 +33,12 @@ import { killAllChildren } from './lib/children.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
 import { clockTicksPerSecond, readCpuTicks } from './lib/proc.js';
 import { Progress } from './lib/progress.js';
+import { findWireguardGo, uapiSet, wgConfig, wgKeys, type WgGo } from './lib/wggo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const CASES = ['direct', 'io_uring', 'mmsg', 'dgram'] as const;
+const CASES = ['direct', 'io_uring', 'offload', 'wg-go', 'mmsg', 'dgram'] as const;
 type Case = (typeof CASES)[number];
 
 const USAGE = `usage: npm run bench:tunnel [-- options]   (root; bench/tunnel-setup.sh installs iperf3)
@@ -90,25 +99,64 @@ interface RunResult {
   tunnelCpu: number;
 }
 
-async function runOnce(pair: NetPair, c: Case, seconds: number): Promise<RunResult> {
+/** Wait (bounded) until both namespaces have a 10.236.0.x address. */
+async function waitAddresses(pair: NetPair, procs: Running[], c: Case): Promise<void> {
+  for (const i of [0, 1] as const) {
+    const ns = pair.names[i];
+    const deadline = Date.now() + 20_000;
+    while (!/10\.236\.0\./.test(execFileSync('ip', ['-n', ns, '-o', 'addr', 'show'], { encoding: 'utf8' }))) {
+      if (Date.now() > deadline || procs[i]?.child.exitCode !== null) throw new Error(`tunnel ${c} did not start:\n${procs[i]?.output()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Our tunnel CLI in each namespace, with this backend and offload setting. */
+async function startOurs(pair: NetPair, c: Case): Promise<Running[]> {
   const tunnels: Running[] = [];
-  try {
-    if (c !== 'direct') {
-      for (const i of [0, 1] as const) {
-        const args = ['tunnel', '--tun', 'iontun0', '--address', `${INNER[i]}/24`, '--listen', `${OUTER[i]}:7000`];
-        args.push('--peer', `${OUTER[1 - i]}:7000`, '--backend', c, '--quiet');
-        tunnels.push(pair.start(i, [process.execPath, CLI, ...args]));
-      }
-      // --quiet prints no startup line: the interface with its address tells.
-      for (const i of [0, 1] as const) {
-        const ns = pair.names[i];
-        const deadline = Date.now() + 20_000;
-        while (!/10\.236\.0\./.test(execFileSync('ip', ['-n', ns, '-o', 'addr', 'show'], { encoding: 'utf8' }))) {
-          if (Date.now() > deadline || tunnels[i]?.child.exitCode !== null) throw new Error(`tunnel ${c} did not start:\n${tunnels[i]?.output()}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
+  const backend = c === 'offload' ? 'io_uring' : c;
+  for (const i of [0, 1] as const) {
+    const args = ['tunnel', '--tun', 'iontun0', '--address', `${INNER[i]}/24`, '--listen', `${OUTER[i]}:7000`];
+    args.push('--peer', `${OUTER[1 - i]}:7000`, '--backend', backend, '--offload', c === 'offload' ? 'on' : 'off', '--quiet');
+    tunnels.push(pair.start(i, [process.execPath, CLI, ...args]));
+  }
+  // --quiet prints no startup line: the interface with its address tells.
+  await waitAddresses(pair, tunnels, c);
+  return tunnels;
+}
+
+/** wireguard-go in each namespace (wgbA, wgbB: UAPI sockets are per name, not per namespace). */
+async function startWgGo(pair: NetPair, wg: WgGo): Promise<Running[]> {
+  const names = [`wgb${process.pid % 10000}a`, `wgb${process.pid % 10000}b`] as const;
+  const keys = [wgKeys(), wgKeys()] as const;
+  const procs: Running[] = [];
+  for (const i of [0, 1] as const) {
+    procs.push(pair.start(i, ['env', 'LOG_LEVEL=error', wg.path, '-f', names[i]]));
+  }
+  for (const i of [0, 1] as const) {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await uapiSet(names[i], wgConfig(keys[i], keys[1 - i]!, 7000, `${OUTER[1 - i]}:7000`, '10.236.0.0/24'));
+        break;
+      } catch (err) {
+        if (Date.now() > deadline || procs[i]?.child.exitCode !== null) throw new Error(`wireguard-go did not start: ${(err as Error).message}\n${procs[i]?.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
       }
     }
+    const ns = pair.names[i];
+    execFileSync('ip', ['-n', ns, 'addr', 'add', `${INNER[i]}/24`, 'dev', names[i]]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', names[i], 'mtu', '1420', 'up']);
+  }
+  await waitAddresses(pair, procs, 'wg-go');
+  return procs;
+}
+
+async function runOnce(pair: NetPair, c: Case, seconds: number, wg: WgGo | undefined): Promise<RunResult> {
+  let tunnels: Running[] = [];
+  try {
+    if (c === 'wg-go') tunnels = await startWgGo(pair, wg!);
+    else if (c !== 'direct') tunnels = await startOurs(pair, c);
     const target = c === 'direct' ? OUTER[1] : INNER[1];
     const server = pair.start(1, ['iperf3', '-s', '-1', '-B', target, '--forceflush']);
     await waitFor(server, /listening/i, 10_000, 'iperf3 -s');
@@ -138,24 +186,41 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
-function report(results: Map<Case, RunResult[]>): string[] {
+function report(results: Map<Case, RunResult[]>, wg: WgGo | undefined): string[] {
   const lines: string[] = [];
   const med = (c: Case): number => median((results.get(c) ?? []).map((r) => r.gbps));
-  lines.push('case       Gbit/s (median, min..max)   retransmits   tunnel CPU (both ends)   vs dgram   vs direct');
+  /** CPU seconds (both ends) per GB moved: % of a core / 100 / (GB/s). */
+  const cpuPerGB = (c: Case): number => median((results.get(c) ?? []).map((r) => r.tunnelCpu / 100 / (r.gbps / 8)));
+  lines.push('case       Gbit/s (median, min..max)   retransmits   tunnel CPU (both ends)   CPU s/GB   vs io_uring   vs direct');
   for (const [c, runs] of results) {
     const g = runs.map((r) => r.gbps);
     const cpu = c === 'direct' ? '-' : `${median(runs.map((r) => r.tunnelCpu)).toFixed(0)}%`;
-    const vsDgram = results.has('dgram') ? `${(med(c) / med('dgram')).toFixed(2)}x` : '-';
+    const perGB = c === 'direct' ? '-' : cpuPerGB(c).toFixed(2);
+    const vsPlain = results.has('io_uring') ? `${(med(c) / med('io_uring')).toFixed(2)}x` : '-';
     const vsDirect = results.has('direct') ? `${((100 * med(c)) / med('direct')).toFixed(1)}%` : '-';
     lines.push(
       `${c.padEnd(10)} ${`${med(c).toFixed(2)} (${Math.min(...g).toFixed(2)}..${Math.max(...g).toFixed(2)})`.padEnd(27)} ` +
-        `${String(median(runs.map((r) => r.retransmits))).padEnd(13)} ${cpu.padEnd(24)} ${vsDgram.padEnd(10)} ${vsDirect}`,
+        `${String(median(runs.map((r) => r.retransmits))).padEnd(13)} ${cpu.padEnd(24)} ${perGB.padEnd(10)} ${vsPlain.padEnd(13)} ${vsDirect}`,
     );
   }
-  if (results.has('io_uring') && results.has('dgram')) {
-    const ratio = med('io_uring') / med('dgram');
-    lines.push(`target: io_uring tunnel >= 2x dgram tunnel: ${ratio.toFixed(2)}x ${ratio >= 2 ? 'PASS' : 'MISS'}`);
+  if (wg && results.has('wg-go')) lines.push(`wg-go is ${wg.label}`);
+  const target = (what: string, ratio: number, want: number): void => {
+    lines.push(`target: ${what}: ${ratio.toFixed(2)}x ${ratio >= want ? 'PASS' : 'MISS'}`);
+  };
+  const cpuTarget = (a: Case, b: Case): void => {
+    const x = cpuPerGB(a);
+    const y = cpuPerGB(b);
+    lines.push(`target: ${a} CPU per byte <= ${b}: ${x.toFixed(2)} vs ${y.toFixed(2)} CPU s/GB ${x <= y ? 'PASS' : 'MISS'}`);
+  };
+  if (results.has('offload') && results.has('io_uring')) {
+    target('offload >= 2x io_uring (no offloads)', med('offload') / med('io_uring'), 2);
+    cpuTarget('offload', 'io_uring');
   }
+  if (results.has('offload') && results.has('wg-go')) {
+    target('offload >= 1.6x wg-go', med('offload') / med('wg-go'), 1.6);
+    cpuTarget('offload', 'wg-go');
+  }
+  if (results.has('io_uring') && results.has('dgram')) target('io_uring tunnel >= 2x dgram tunnel', med('io_uring') / med('dgram'), 2);
   return lines;
 }
 
@@ -191,6 +256,12 @@ function tunnelChart(results: Map<Case, RunResult[]>, opts: Options, date: strin
         value: (_g, s) => (runs(s).length === 0 ? undefined : median(runs(s).map((r) => r.tunnelCpu))),
         format: (v) => `${v.toFixed(0)}%`,
       },
+      {
+        title: 'CPU seconds (both tunnel processes) per GB moved',
+        better: 'lower',
+        value: (_g, s) => (runs(s).length === 0 ? undefined : median(runs(s).map((r) => r.tunnelCpu / 100 / (r.gbps / 8)))),
+        format: (v) => v.toFixed(2),
+      },
     ],
   };
 }
@@ -220,6 +291,17 @@ async function main(): Promise<number> {
     cleanup();
     process.exit(130);
   });
+  let wg: WgGo | undefined;
+  if (opts.cases.includes('wg-go')) {
+    const found = findWireguardGo(ROOT);
+    if (typeof found === 'string') {
+      process.stdout.write(`wg-go: skipped, ${found}\n`);
+      opts.cases = opts.cases.filter((c) => c !== 'wg-go');
+    } else {
+      wg = found;
+      process.stdout.write(`wg-go: ${wg.label}\n`);
+    }
+  }
   const results = new Map<Case, RunResult[]>();
   for (const c of opts.cases) results.set(c, []);
   try {
@@ -229,7 +311,7 @@ async function main(): Promise<number> {
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of opts.cases) {
         progress.start(`round ${round + 1}/${opts.rounds} ${c}`);
-        const r = await runOnce(pair, c, opts.seconds);
+        const r = await runOnce(pair, c, opts.seconds, wg);
         results.get(c)?.push(r);
         progress.end(`${r.gbps.toFixed(2)} Gbit/s, ${r.retransmits} retransmits, tunnels ${r.tunnelCpu.toFixed(0)}% CPU`);
       }
@@ -240,7 +322,7 @@ async function main(): Promise<number> {
   } finally {
     cleanup();
   }
-  const lines = report(results);
+  const lines = report(results, wg);
   process.stdout.write(`\n${lines.join('\n')}\n`);
   mkdirSync(dirname(opts.out), { recursive: true });
   const json = { date: new Date().toISOString(), kernel: release(), node: process.version, cpus: cpus().length, options: opts, results: Object.fromEntries(results), summary: lines };

@@ -21,18 +21,9 @@ export type { SendCallback } from './core/sendqueue.js';
 
 // TUN devices and files over io_uring (src/tun/device.ts, src/file/file.ts), and the
 // interface helpers (src/tun/netdev.ts: up, addresses, MTU, namespaces).
-export {
-  openTun,
-  wrapTun,
-  TunDevice,
-  PacketBatch,
-  type TunOptions,
-  type TunIoOptions,
-  type WrapTunOptions,
-  type TunReadMode,
-  type TunStats,
-  type TunDeviceEvents,
-} from './tun/device.js';
+export { openTun, wrapTun } from './tun/open.js';
+export { TunDevice, PacketBatch, type TunStats, type TunDeviceEvents } from './tun/device.js';
+export type { TunOptions, TunIoOptions, WrapTunOptions, TunReadMode, TunOffloadChoice, TunOffloads } from './tun/options.js';
 export { openFile, RingFile, type OpenFileOptions } from './file/file.js';
 export * as netdev from './tun/netdev.js';
 

@@ -26,6 +26,9 @@ Options:
                          kernel's 500 drops bursts of a fast TCP flow)
   --backend NAME         UDP backend: auto (default), io_uring, mmsg, dgram
   --tun-backend NAME     TUN backend: auto (default), io_uring, poll
+  --offload MODE         TUN offloads (TSO/USO super-segments, coalesced writes) and
+                         native forwarding: auto (default: where the kernel has them),
+                         on (fail without them), off (plain packets, copied by JS)
   --stats SECONDS        print the counters every SECONDS seconds
   --pid-file PATH        write the tunnel's pid to PATH once it is up (removed on exit)
   -q, --quiet            no startup line and no fallback warning
@@ -57,6 +60,8 @@ export interface TunnelArgs {
   backend: BackendChoice;
   /** undefined: the library's default (auto, or what IOURING_NET_BACKEND implies). */
   tunBackend: FileBackendChoice | undefined;
+  /** TUN offloads: 'auto', true (on) or false (off). */
+  offload: boolean | 'auto';
   /** Seconds between counter lines; 0 = never. */
   stats: number;
   /** Where to write the pid once the tunnel is up. */
@@ -115,6 +120,7 @@ export function parseTunnelArgs(argv: readonly string[]): TunnelArgs | 'help' {
         txqueuelen: { type: 'string' },
         backend: { type: 'string' },
         'tun-backend': { type: 'string' },
+        offload: { type: 'string' },
         stats: { type: 'string' },
         'pid-file': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -136,6 +142,8 @@ export function parseTunnelArgs(argv: readonly string[]): TunnelArgs | 'help' {
   if (tunBackend !== undefined && !TUN_BACKENDS.includes(tunBackend)) {
     throw new UsageError(`--tun-backend: "${tunBackend}" is not one of ${TUN_BACKENDS.join(', ')}`);
   }
+  const offload = values.offload ?? 'auto';
+  if (!['auto', 'on', 'off'].includes(offload)) throw new UsageError(`--offload: "${offload}" is not one of auto, on, off`);
   const stats = values.stats === undefined ? 0 : Number(values.stats);
   if (values.stats !== undefined && !(stats > 0 && stats <= 86400)) throw new UsageError(`--stats: "${values.stats}" must be a number of seconds (0 < s <= 86400)`);
   return {
@@ -147,6 +155,7 @@ export function parseTunnelArgs(argv: readonly string[]): TunnelArgs | 'help' {
     txqueuelen: intArg(values.txqueuelen, '--txqueuelen', 1, 1_000_000, 1000),
     backend: backend as BackendChoice,
     tunBackend: tunBackend as FileBackendChoice | undefined,
+    offload: offload === 'auto' ? 'auto' : offload === 'on',
     stats,
     pidFile: values['pid-file'] === undefined ? undefined : required(values['pid-file'], '--pid-file'),
     quiet: values.quiet === true,

@@ -107,6 +107,7 @@ export async function runTunnel(args: TunnelArgs): Promise<number> {
       listen: args.listen,
       peer: args.peer,
       backend: args.backend,
+      offload: args.offload,
       quiet: args.quiet,
     });
   } catch (err) {
@@ -126,9 +127,12 @@ export async function runTunnel(args: TunnelArgs): Promise<number> {
   }
   const local = tunnel.local;
   const b = tunnel.backend;
+  const o = tunnel.tun.offloads;
+  const on = (['csum', 'tso4', 'tso6', 'uso4', 'uso6'] as const).filter((k) => o[k]);
+  const offloads = o.vnetHdr ? `offloads ${on.join(',') || 'none'}` : 'offloads off';
   log(
     args.quiet,
-    `up: ${args.tun} ${args.address} mtu ${args.mtu}, udp ${local.address}:${local.port} <-> ${tunnel.peer.address}:${tunnel.peer.port}, backend ${b.udp} (tun ${b.tun}), pid ${process.pid}`,
+    `up: ${args.tun} ${args.address} mtu ${args.mtu}, udp ${local.address}:${local.port} <-> ${tunnel.peer.address}:${tunnel.peer.port}, backend ${b.udp} (tun ${b.tun}), ${offloads}, ${tunnel.nativeForwarding ? 'native' : 'js'} forwarding, pid ${process.pid}`,
   );
   const launcher = findNpmLauncher();
   if (launcher !== null) {

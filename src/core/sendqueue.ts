@@ -146,7 +146,9 @@ export class SendQueue {
   window(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
     if (this.pending >= this.slots) this.reap(false, this.frontierNow());
     let room = this.room(bytes);
-    if (room.len === 0 && this.reap(false, this.frontierNow())) room = this.room(bytes);
+    // Less room than asked: what completed since the last drain may free
+    // more (JS learns the frontier only at drains, or by asking).
+    if (room.len < bytes && this.reap(false, this.frontierNow())) room = this.room(bytes);
     const n = Math.min(slots, this.slots - this.pending);
     if (n <= 0 || room.len === 0) {
       this.full();

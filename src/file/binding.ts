@@ -7,7 +7,17 @@ import type { NativeBinding } from '../core/binding.js';
 
 /** Exports of addon_file.c. Every number result is a value or -errno. */
 export interface FileExports {
-  fileLayout(kind: number, rslots: number, rslot: number, qslots: number, qdataLen: number): number[] | number;
+  fileLayout(
+    kind: number,
+    rslots: number,
+    rslot: number,
+    qslots: number,
+    qdataLen: number,
+    vnet: number,
+    gro: number,
+    splitLen: number,
+    splitEntries: number,
+  ): number[] | number;
   fileCreate(
     fd: number,
     kind: number,
@@ -15,6 +25,10 @@ export interface FileExports {
     rslot: number,
     qslots: number,
     qdataLen: number,
+    vnet: number,
+    gro: number,
+    splitLen: number,
+    splitEntries: number,
     multishot: number,
     packetInfo: number,
     maxPacket: number,
@@ -28,8 +42,14 @@ export interface FileExports {
   fileFlush(id: number): number;
   fileRef(id: number, ref: boolean): number;
   fileClose(id: number): number;
-  /** [fd, multishot] */
+  /** [fd, multishot, vnet, gro (GRO_* coalescing in use now)] */
   fileInfo(id: number): number[];
+  /** Tests only: the next n coalesced writes of a vnet device fail as a kernel refusal would. */
+  tunTestRefuse(id: number, n: number): number;
+  /** ion_tun_enable_offload: the TUN_F_* set that is on, or -errno (addon_offload.c). */
+  tunEnableOffload(fd: number, want: number): number;
+  /** The GRO_* coalescing a TUN_F_* set allows for writes. */
+  tunGroFeatures(tunFeatures: number): number;
   /** [fd or -errno, stage (TUN_STAGE_*)]; nameOut gets the interface name. */
   tunOpen(name: string, flags: number, mtu: number, nameOut: Uint8Array): number[];
   /** IFF_* flags, or -errno. */
@@ -88,11 +108,34 @@ export const FS_REARMS = 6;
 export const FS_WRITE_ERRORS = 7;
 export const FS_READ_ERRORS = 8;
 export const FS_BATCHES = 9;
+export const FS_SUPER_IN = 10;
+export const FS_COALESCED = 11;
+export const FS_COALESCED_PKTS = 12;
+export const FS_OFFLOAD_FALLBACKS = 13;
+export const FS_VNET_ERRORS = 14;
+export const FS_SPLIT_DEFERRED = 15;
 
 /** tunOpen flags (tun.h ION_TUN_*). */
 export const TUN_PI = 1;
 export const TUN_MULTI_QUEUE = 2;
 export const TUN_PERSIST = 4;
+export const TUN_VNET_HDR = 8;
+
+/** TUNSETOFFLOAD bits (tun/tunsetup.h ION_TUN_F_*). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+export const TUN_F_ALL = 0x6f;
+
+/** Write coalescing (tun/offload.h ION_GRO_*). */
+export const GRO_TCP = 1;
+export const GRO_UDP = 2;
+
+/** Bytes in front of each packet a vnet device writes (file.h ION_FILE_HEADROOM). */
+export const VNET_HDR_LEN = 10;
 
 /** Which step of tunOpen failed (tun.h ION_TUN_STAGE_*). */
 export const TUN_STAGE_OPEN = 0;
@@ -105,6 +148,7 @@ export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_MULTI_QUEUE = 0x0100;
 export const IFF_PERSIST = 0x0800;
+export const IFF_VNET_HDR = 0x4000;
 
 export interface FileLayout {
   ctrl: number;
@@ -114,11 +158,15 @@ export interface FileLayout {
   rpool: number;
   qdata: number;
   total: number;
+  /** vnet devices: where split packets go. */
+  split: number;
+  /** Read entries: readBuffers, plus the split area's on vnet devices. */
+  rmetaEntries: number;
 }
 
 export function toFileLayout(words: number[]): FileLayout {
   const w = (i: number): number => words[i] ?? 0;
-  return { ctrl: w(0), stats: w(1), rmeta: w(2), qdesc: w(3), rpool: w(4), qdata: w(5), total: w(6) };
+  return { ctrl: w(0), stats: w(1), rmeta: w(2), qdesc: w(3), rpool: w(4), qdata: w(5), total: w(6), split: w(7), rmetaEntries: w(8) };
 }
 
 /** A NUL-terminated name from a 16-byte buffer. */

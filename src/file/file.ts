@@ -50,6 +50,8 @@ export interface CoreConfig {
   multishot: boolean;
   packetInfo: boolean;
   maxPacket: number;
+  /** TUN with IFF_VNET_HDR: virtio headers on the fd (file.h). */
+  vnet?: { gro: number; splitBytes: number; splitEntries: number };
 }
 
 /** What the owner of a core (a TUN device, a file) does with its events. */
@@ -89,7 +91,9 @@ export class FileCore implements ReactorClient, SendSink {
     this.reactor = reactor;
     this.native = native;
     this.owner = owner;
-    const lay = native.fileLayout(c.kind, c.readBuffers, c.readSlot, c.queueSize, c.bufferBytes);
+    const v = c.vnet;
+    const vnetArgs = [v ? 1 : 0, v?.gro ?? 0, v?.splitBytes ?? 0, v?.splitEntries ?? 0] as const;
+    const lay = native.fileLayout(c.kind, c.readBuffers, c.readSlot, c.queueSize, c.bufferBytes, ...vnetArgs);
     if (typeof lay === 'number') {
       closeSync(fd);
       throw errnoException(lay, 'io_uring_register');
@@ -102,6 +106,7 @@ export class FileCore implements ReactorClient, SendSink {
       c.readSlot,
       c.queueSize,
       c.bufferBytes,
+      ...vnetArgs,
       c.multishot ? 1 : 0,
       c.packetInfo ? 1 : 0,
       c.maxPacket,
@@ -109,7 +114,7 @@ export class FileCore implements ReactorClient, SendSink {
     );
     if (id < 0) throw createError(id, site.backend);
     this.id = id;
-    this.rmetaEntries = c.readBuffers;
+    this.rmetaEntries = layout.rmetaEntries;
     try {
       this.memory = new SharedMemory(
         () => native.fileMem(id),
@@ -128,7 +133,7 @@ export class FileCore implements ReactorClient, SendSink {
     this.bytes = new Uint8Array(buf);
     this.ctrl = new Int32Array(buf, 0, L.C_WORDS);
     this.statsView = new Float64Array(buf, layout.stats, 16);
-    this.rmeta = new Int32Array(buf, layout.rmeta, c.readBuffers * F.R_WORDS);
+    this.rmeta = new Int32Array(buf, layout.rmeta, layout.rmetaEntries * F.R_WORDS);
     this.qdesc = new Int32Array(buf, layout.qdesc, c.queueSize * L.M_WORDS);
     this.queue?.remap(this.qdesc, this.ctrl);
   }
@@ -143,6 +148,11 @@ export class FileCore implements ReactorClient, SendSink {
     }
     // SendQueue writes (family, port, scope) into words 4, 3, 5.
     this.queue.push(at, len, lo, op, hi, null, 0, cb);
+    this.scheduleFlush();
+  }
+
+  /** Flush at the end of this turn (or right after our own dispatch). */
+  scheduleFlush(): void {
     if (this.reactor.current !== this) this.reactor.scheduleFlush(this);
   }
 
@@ -192,7 +202,7 @@ export class FileCore implements ReactorClient, SendSink {
     this.native.fileClose(this.id);
   }
 
-  /** fileInfo: [fd, multishot] */
+  /** fileInfo: [fd, multishot, vnet, gro] */
   info(): number[] {
     return this.native.fileInfo(this.id);
   }

@@ -11,6 +11,14 @@
  * kernel in one io_uring_enter. When the ring is full, write() returns
  * false and 'drain' follows.
  *
+ * Offloads (`offload`, default 'auto'): the device is opened with
+ * IFF_VNET_HDR and TSO/USO/checksum offloads where the kernel takes them.
+ * The kernel then hands over 64 KiB TCP/UDP super-segments and takes
+ * coalesced ones back; native code splits the ones read into plain IP
+ * packets before the handler sees the batch, and coalesces the packets of
+ * one turn's writes as the kernel's GRO would. Batches and writes stay
+ * plain IP packets either way; `offloads` says what is on.
+ *
  * Close contract (as for UDP): close() cancels the read in flight and every
  * write; each accepted write's callback fires exactly once (ECANCELED if it
  * was not written), before 'close'; nothing follows 'close'. The fd is
@@ -19,64 +27,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { Batch } from '../core/batch.js';
-import type { FileBackendChoice, FileBackendName } from '../core/backend.js';
-import { CodedError, CodedRangeError, errnoException, invalidArgType, invalidArgValue, protocolError, type ObjectError, type SystemError } from '../core/errors.js';
+import type { FileBackendName } from '../core/backend.js';
+import { CodedError, CodedRangeError, errnoException, invalidArgType, protocolError, type ObjectError, type SystemError } from '../core/errors.js';
 import { EPROTO } from '../core/layout.js';
 import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as F from '../file/binding.js';
-import { FileCore, fileSite, intInRange, powerOfTwo, type CoreOwner, type FileSite } from '../file/file.js';
+import { FileCore, type CoreOwner, type FileSite } from '../file/file.js';
 import type { SendCallback } from '../core/sendqueue.js';
 import { alignedAt, ForeignCopier } from '../core/copy.js';
-
-export type TunReadMode = 'auto' | 'multishot' | 'single';
-
-/** Options shared by openTun() and wrapTun(). */
-export interface TunIoOptions {
-  /**
-   * 'auto' (default): multishot reads (IORING_OP_READ_MULTISHOT, Linux 6.7+)
-   * with a provided buffer ring where the kernel has them, else 'single'.
-   * 'multishot': the same, said explicitly. 'single': plain reads, never
-   * more than one in flight on the fd (chained in the kernel, so one
-   * io_uring_enter still reads every queued packet).
-   */
-  readMode?: TunReadMode;
-  /**
-   * 'auto' (default): io_uring where usable, else 'poll' (uv_poll plus
-   * non-blocking read/write; said once per process with the warning code
-   * IOURING_NET_FALLBACK). 'io_uring' or 'poll' force one; forcing io_uring
-   * where it is refused throws ERR_IOURING_NET_BACKEND_UNAVAILABLE. Without
-   * this option IOURING_NET_BACKEND decides: 'mmsg' (or 'dgram') means 'poll'.
-   */
-  backend?: FileBackendChoice;
-  /** Largest packet delivered whole (default: the MTU at open, at least 1500). */
-  maxPacketSize?: number;
-  /** Read buffers in the pool (power of two, default 256). */
-  readBuffers?: number;
-  /** Writes queued or in flight at most (power of two, default 1024). */
-  writeQueueSize?: number;
-  /** Bytes of write payload space (default 1 MiB). */
-  writeBufferBytes?: number;
-  /** Batch handler; reading starts when one is set. */
-  onBatch?: (batch: PacketBatch) => void;
-}
-
-export interface TunOptions extends TunIoOptions {
-  /** Interface name, or a pattern such as 'tun%d' (default: the kernel picks 'tunN'). */
-  name?: string;
-  /** MTU to set at open (SIOCSIFMTU); default: leave the kernel's (1500). */
-  mtu?: number;
-  /** Keep the 4-byte packet information header on the wire (default false: IFF_NO_PI). */
-  packetInfo?: boolean;
-  /** IFF_MULTI_QUEUE: open the same name again for more queues. */
-  multiQueue?: boolean;
-  /** TUNSETPERSIST: the interface stays after close (delete it with deleteLink()). */
-  persist?: boolean;
-}
-
-export interface WrapTunOptions extends TunIoOptions {
-  /** Must match how the fd was opened; default: what TUNGETIFF reports. */
-  packetInfo?: boolean;
-}
+import { MAX_IP_PACKET, PI_LEN, type ResolvedIo, type TunOffloads } from './options.js';
 
 export interface TunStats extends RingStats {
   packetsIn: number;
@@ -93,14 +52,28 @@ export interface TunStats extends RingStats {
   readErrors: number;
   /** Batches delivered to the handler. */
   batches: number;
+  /** Offloads: TSO/USO super-segments read and split into packets. */
+  superSegmentsIn: number;
+  /** Offloads: writes that carried several coalesced packets, and those packets. */
+  coalescedWrites: number;
+  coalescedPackets: number;
+  /** Offloads: coalesced writes the kernel refused (then written packet by packet). */
+  offloadFallbacks: number;
+  /** Offloads: reads whose virtio header the split could not take (dropped). */
+  offloadErrors: number;
+  /** Offloads: reads kept for the next batch because its split area was full. */
+  splitDeferred: number;
 }
 
-const PI_LEN = 4;
 const ETH_P_IP = 0x0800;
 const ETH_P_IPV6 = 0x86dd;
 const EINVAL = -22;
 const EMSGSIZE = -90;
-const MAX_IP_PACKET = 65535;
+/** vnet: a read slot holds a virtio header and a 64 KiB super-segment. */
+const VNET_SLOT = (F.VNET_HDR_LEN + MAX_IP_PACKET + 7) & ~7;
+/** vnet: split area per read buffer, and entries (file.h). */
+const SPLIT_BYTES_PER_READ = 72 << 10;
+const SPLIT_ENTRIES_PER_READ = 64;
 
 /**
  * The packets of one drain (the common part, lifetime rules included, is
@@ -131,54 +104,16 @@ export class PacketBatch extends Batch {
 /** TUN read entries (file.h ION_R_*). */
 const SHAPE = { words: F.R_WORDS, off: F.R_OFF, len: F.R_LEN, flags: F.R_FLAGS, truncBit: F.RF_TRUNC };
 
-interface ResolvedIo {
-  readMode: TunReadMode;
-  backend: FileBackendChoice | undefined;
-  maxPacketSize: number | undefined;
-  readBuffers: number;
-  writeQueueSize: number;
-  writeBufferBytes: number;
-}
-
-function resolveIo(o: TunIoOptions): ResolvedIo {
-  const readMode = o.readMode ?? 'auto';
-  if (!['auto', 'multishot', 'single'].includes(readMode)) {
-    throw invalidArgValue('options.readMode', readMode, "must be 'auto', 'multishot' or 'single'");
-  }
-  if (o.onBatch !== undefined && typeof o.onBatch !== 'function') throw invalidArgType('options.onBatch', 'of type function', o.onBatch);
-  return {
-    readMode,
-    backend: o.backend,
-    maxPacketSize: o.maxPacketSize === undefined ? undefined : intInRange('options.maxPacketSize', o.maxPacketSize, 0, 68, MAX_IP_PACKET),
-    readBuffers: powerOfTwo('options.readBuffers', o.readBuffers, 256, 32768),
-    writeQueueSize: powerOfTwo('options.writeQueueSize', o.writeQueueSize, 1024, 65536),
-    writeBufferBytes: intInRange('options.writeBufferBytes', o.writeBufferBytes, 1 << 20, 2 * (MAX_IP_PACKET + PI_LEN), 1 << 28),
-  };
-}
-
-function checkBool(name: string, v: unknown): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw invalidArgType(name, 'of type boolean', v);
-  return v;
-}
-
-/** Linux's dev_valid_name(), plus room for the kernel's NUL. */
-function checkIfName(name: unknown): string {
-  if (name === undefined) return '';
-  if (typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
-  if (Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:\s]/.test(name)) {
-    throw invalidArgValue('options.name', name, 'must be an interface name of at most 15 bytes without "/", ":" or spaces');
-  }
-  return name;
-}
-
-interface DeviceInfo {
+export interface DeviceInfo {
   name: string;
   fd: number;
   mtu: number;
   packetInfo: boolean;
   multiQueue: boolean;
   persist: boolean;
+  /** IFF_VNET_HDR, and the TUN_F_* set the kernel took (tunEnableOffload). */
+  vnet: boolean;
+  tunFeatures: number;
 }
 
 /** The events of a TunDevice and their arguments (typed `on`/`once`/`emit`). */
@@ -210,6 +145,11 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
   readonly persist: boolean;
   /** Largest packet delivered whole and largest packet write() accepts. */
   readonly maxPacketSize: number;
+  /** The fd carries virtio headers (see offloads). */
+  private readonly vnet: boolean;
+  private readonly tunFeatures: number;
+  /** Bytes written in front of each packet in the write ring. */
+  private readonly headroom: number;
   private readonly core: FileCore;
   private readonly batch: PacketBatch;
   private handler: ((batch: PacketBatch) => void) | undefined;
@@ -226,19 +166,49 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
     this.multiQueue = info.multiQueue;
     this.persist = info.persist;
     this.maxPacketSize = io.maxPacketSize ?? Math.min(MAX_IP_PACKET, Math.max(info.mtu, 1500));
+    this.vnet = info.vnet;
+    this.tunFeatures = info.tunFeatures;
+    this.headroom = info.vnet ? F.VNET_HDR_LEN : info.packetInfo ? PI_LEN : 0;
     // Room for the header, and one byte more so that a longer packet shows.
     const slot = (this.maxPacketSize + PI_LEN + 1 + 7) & ~7;
+    const readBuffers = io.readBuffers ?? (info.vnet ? 64 : 256);
     this.core = new FileCore(site, this, info.fd, {
       kind: F.KIND_TUN,
-      readBuffers: io.readBuffers,
-      readSlot: Math.max(slot, 64),
+      readBuffers,
+      readSlot: info.vnet ? VNET_SLOT : Math.max(slot, 64),
       queueSize: io.writeQueueSize,
       bufferBytes: io.writeBufferBytes,
       multishot: io.readMode !== 'single',
       packetInfo: info.packetInfo,
       maxPacket: this.maxPacketSize,
+      ...(info.vnet
+        ? {
+            vnet: {
+              gro: site.native.tunGroFeatures(info.tunFeatures),
+              splitBytes: readBuffers * SPLIT_BYTES_PER_READ,
+              splitEntries: readBuffers * SPLIT_ENTRIES_PER_READ,
+            },
+          }
+        : {}),
     });
     this.batch = new PacketBatch(this.core.bytes, this.core.rmeta);
+  }
+
+  /** Which offloads are on (see TunIoOptions.offload). */
+  get offloads(): TunOffloads {
+    const f = this.tunFeatures;
+    const gro = this.vnet && this.core.state === 'open' ? (this.core.info()[3] ?? 0) : 0;
+    return {
+      vnetHdr: this.vnet,
+      csum: (f & F.TUN_F_CSUM) !== 0,
+      tso4: (f & F.TUN_F_TSO4) !== 0,
+      tso6: (f & F.TUN_F_TSO6) !== 0,
+      tsoEcn: (f & F.TUN_F_TSO_ECN) !== 0,
+      uso4: (f & F.TUN_F_USO4) !== 0,
+      uso6: (f & F.TUN_F_USO6) !== 0,
+      coalesceTcp: (gro & F.GRO_TCP) !== 0,
+      coalesceUdp: (gro & F.GRO_UDP) !== 0,
+    };
   }
 
   /** How this device reads: 'multishot' or 'single' (io_uring), or 'poll'. */
@@ -286,12 +256,18 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
       this.failSoon(bad, cb);
       return true;
     }
-    const hdr = this.packetInfo ? PI_LEN : 0;
+    const hdr = this.headroom;
     const queue = this.core.queue;
     this.core.memory.ensure();
     const at = queue.reserve(len + hdr);
     if (at < 0) return false;
     const bytes = this.core.bytes;
+    if (this.vnet) {
+      // The virtio header is native's to write (offload coalescing).
+      bytes.set(packet, at + hdr);
+      this.core.push(at + hdr, len, F.QOP_WRITE, 0, cb);
+      return true;
+    }
     if (hdr) {
       // struct tun_pi: flags 0, then the ethertype chosen by IP version.
       const proto = (packet[0] ?? 0) >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP;
@@ -338,13 +314,18 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
       this.failSoon(bad, cb);
       return true;
     }
-    const hdr = this.packetInfo ? PI_LEN : 0;
+    const hdr = this.headroom;
     const queue = this.core.queue;
     this.core.memory.ensure();
     const reserved = queue.reserve(length + hdr + 7);
     if (reserved < 0) return false;
     const bytes = this.core.bytes;
     const at = alignedAt(reserved + hdr, from) - hdr;
+    if (this.vnet) {
+      this.copier.copy(bytes, at + hdr, src, offset, length);
+      this.core.push(at + hdr, length, F.QOP_WRITE, 0, cb);
+      return true;
+    }
     if (hdr) {
       const proto = version === 6 ? ETH_P_IPV6 : ETH_P_IP;
       bytes[at] = 0;
@@ -394,6 +375,12 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
       writeErrors: v(F.FS_WRITE_ERRORS),
       readErrors: v(F.FS_READ_ERRORS),
       batches: v(F.FS_BATCHES),
+      superSegmentsIn: v(F.FS_SUPER_IN),
+      coalescedWrites: v(F.FS_COALESCED),
+      coalescedPackets: v(F.FS_COALESCED_PKTS),
+      offloadFallbacks: v(F.FS_OFFLOAD_FALLBACKS),
+      offloadErrors: v(F.FS_VNET_ERRORS),
+      splitDeferred: v(F.FS_SPLIT_DEFERRED),
       ...ringStats(r),
     };
   }
@@ -409,6 +396,38 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
     if (cb) this.closeCallbacks.push(cb);
     this.core.close();
     return this;
+  }
+
+  /** @internal The addon this device lives in (for native producers' exports). */
+  get nativeAddon(): F.FileBinding {
+    return this.core.native;
+  }
+
+  /**
+   * @internal For native producers (the tunnel's forwarders, WireGuard):
+   * this device's reactor object id.
+   */
+  get nativeId(): number {
+    return this.core.id;
+  }
+
+  /**
+   * @internal A window of the write ring for native code to fill (see
+   * SendQueue.window); null when full ('drain' follows). On a vnet device
+   * native reserves the virtio header room itself (file.h
+   * ion_file_window_next).
+   */
+  nativeWindow(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
+    this.healthCheck();
+    this.core.memory.ensure();
+    return this.core.queue.window(slots, bytes);
+  }
+
+  /** @internal Account n writes native put in the window, and flush them this turn. */
+  commitNativeWindow(w: { seq: number; slots: number; at: number; bytes: number }, n: number): boolean {
+    const ok = this.core.queue.commitWindow(w, n);
+    if (n > 0) this.core.scheduleFlush();
+    return ok;
   }
 
   /** @internal CoreOwner */
@@ -477,108 +496,4 @@ function checkPacket(p: Uint8Array, max: number): number {
   if (version === 4 && len >= 20) return 0;
   if (version === 6 && len >= 40) return 0;
   return EINVAL;
-}
-
-/** A Node-style error for a failed open, saying what to fix. */
-function openError(negErrno: number, stage: number, name: string): SystemError {
-  const what = name ? `the TUN device ${name}` : 'a TUN device';
-  let err: SystemError;
-  let hint = '';
-  if (stage === F.TUN_STAGE_OPEN) {
-    err = errnoException(negErrno, 'open', '/dev/net/tun');
-    if (err.code === 'ENOENT') hint = '/dev/net/tun is missing: load the tun module (modprobe tun), or pass the device into the container';
-    if (err.code === 'EACCES' || err.code === 'EPERM') hint = 'opening /dev/net/tun needs read-write access to it and the CAP_NET_ADMIN capability';
-  } else if (stage === F.TUN_STAGE_SETIFF) {
-    err = errnoException(negErrno, 'TUNSETIFF', name || undefined);
-    if (err.code === 'EPERM') {
-      hint = `creating or attaching to ${what} needs the CAP_NET_ADMIN capability: run as root, or grant it (setcap cap_net_admin+ep "$(command -v node)")`;
-    }
-    if (err.code === 'EBUSY') hint = `${what} is already open (use multiQueue for more queues)`;
-    if (err.code === 'EINVAL') hint = `${what} exists with other flags (TAP, packetInfo or multiQueue differ), or the name is taken`;
-  } else if (stage === F.TUN_STAGE_PERSIST) {
-    err = errnoException(negErrno, 'TUNSETPERSIST', name || undefined);
-  } else {
-    err = errnoException(negErrno, 'SIOCSIFMTU', name || undefined);
-    if (err.code === 'EINVAL') hint = 'the MTU is out of range for a TUN device (68 to 65535)';
-  }
-  if (hint) err.message = `${err.message}: ${hint}`;
-  return err;
-}
-
-/**
- * Create a TUN interface through /dev/net/tun (TUNSETIFF), or attach to an
- * existing one by name (for multiQueue or persistent devices). Needs
- * CAP_NET_ADMIN. The interface starts down and without an address: see
- * the helpers in netdev.ts (linkUp, addAddress, setMtu).
- */
-export function openTun(options: TunOptions = {}): TunDevice {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const name = checkIfName(options.name);
-  const packetInfo = checkBool('options.packetInfo', options.packetInfo);
-  const multiQueue = checkBool('options.multiQueue', options.multiQueue);
-  const persist = checkBool('options.persist', options.persist);
-  const mtu = intInRange('options.mtu', options.mtu, 0, 68, MAX_IP_PACKET);
-  const io = resolveIo(options);
-  const site = fileSite(io.backend, 'a TUN device'); // fail before creating anything
-  const native = site.native;
-  const nameOut = new Uint8Array(16);
-  const flags = (packetInfo ? F.TUN_PI : 0) | (multiQueue ? F.TUN_MULTI_QUEUE : 0) | (persist ? F.TUN_PERSIST : 0);
-  const [fd = -22, stage = 0] = native.tunOpen(name, flags, mtu, nameOut);
-  if (fd < 0) throw openError(fd, stage, name);
-  const ifname = F.nameFrom(nameOut);
-  const got = native.tunMtu(ifname, 0);
-  const dev = new TunDevice(site, { name: ifname, fd, mtu: got > 0 ? got : mtu || 1500, packetInfo, multiQueue, persist }, io);
-  if (options.onBatch !== undefined) dev.onBatch = options.onBatch;
-  return dev;
-}
-
-/**
- * Wrap an fd already attached to a TUN interface (TUNSETIFF done, e.g. by
- * another library). An fd that is not an attached TUN fd, or options that
- * do not match it, throw and leave the fd alone; from then on the device
- * owns the fd (close() closes it). The fd is switched to non-blocking mode.
- */
-export function wrapTun(fd: number, options: WrapTunOptions = {}): TunDevice {
-  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-    throw invalidArgValue('fd', fd, 'must be a file descriptor');
-  }
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const io = resolveIo(options);
-  const site = fileSite(io.backend, 'a TUN device');
-  const native = site.native;
-  const nameOut = new Uint8Array(16);
-  const flags = native.tunInfo(fd, nameOut);
-  if (flags < 0) {
-    const err = errnoException(flags, 'TUNGETIFF');
-    err.message = `${err.message}: fd ${fd} is not attached to a TUN device`;
-    throw err;
-  }
-  if ((flags & 0x000f) !== F.IFF_TUN) throw invalidArgValue('fd', fd, 'is a TAP device; only TUN is supported');
-  const packetInfo = (flags & F.IFF_NO_PI) === 0;
-  if (options.packetInfo !== undefined && options.packetInfo !== packetInfo) {
-    throw invalidArgValue(
-      'options.packetInfo',
-      options.packetInfo,
-      `does not match the fd, which was opened ${packetInfo ? 'without' : 'with'} IFF_NO_PI`,
-    );
-  }
-  const rc = native.fdSetNonblock(fd);
-  if (rc < 0) throw errnoException(rc, 'fcntl');
-  const name = F.nameFrom(nameOut);
-  // By name, in this namespace: after a move to another one, assume 1500.
-  const mtu = native.tunMtu(name, 0);
-  const dev = new TunDevice(
-    site,
-    {
-      name,
-      fd,
-      mtu: mtu > 0 ? mtu : 1500,
-      packetInfo,
-      multiQueue: (flags & F.IFF_MULTI_QUEUE) !== 0,
-      persist: (flags & F.IFF_PERSIST) !== 0,
-    },
-    io,
-  );
-  if (options.onBatch !== undefined) dev.onBatch = options.onBatch;
-  return dev;
 }

@@ -125,6 +125,12 @@ export function formatStats(s: TunnelStats): string {
     `udp_gso_sends=${s.udp.gsoSends}`,
     `udp_gro_receives=${s.udp.groReceives}`,
     `tun_batches=${s.tun.batches}`,
+    `tun_super_in=${s.tun.superSegmentsIn}`,
+    `tun_coalesced_writes=${s.tun.coalescedWrites}`,
+    `tun_coalesced_packets=${s.tun.coalescedPackets}`,
+    `tun_offload_fallbacks=${s.tun.offloadFallbacks}`,
+    `tun_offload_errors=${s.tun.offloadErrors}`,
+    `tun_split_deferred=${s.tun.splitDeferred}`,
   );
   return parts.join(' ');
 }

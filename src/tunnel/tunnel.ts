@@ -3,11 +3,19 @@
  * peer in UDP datagrams (one packet per datagram, no header), and
  * datagrams from that peer are written to the device.
  *
- * The data path is batch to batch with no per-packet objects: a TUN batch
- * is copied packet by packet straight into the UDP send ring
- * (UdpSocket.sendFrom), a UDP batch into the TUN write ring
- * (TunDevice.writeFrom). When a ring is full the packet is dropped and
- * counted, as a router would: the tunnel never buffers without bound.
+ * The data path is batch to batch, in native code (src/native/tunnel/
+ * forward.c): one addon call per batch copies a TUN batch into a window
+ * of the UDP send ring (runs of equal-size packets then leave as one UDP
+ * GSO send), and the peer's datagrams of a UDP batch (many per GRO
+ * receive) into a window of the TUN write ring, whose flush coalesces
+ * them into TCP/UDP super-segments on a device with offloads. With TUN
+ * offloads (the default where the kernel has them) the device hands over
+ * 64 KiB super-segments, split into packets before the forwarder sees
+ * them. `offload: false`, and the dgram UDP backend (no native object),
+ * keep the JS path: packet by packet into the rings (UdpSocket.sendFrom,
+ * TunDevice.writeFrom), still with no per-packet objects. When a ring is
+ * full the packet is dropped and counted, as a router would: the tunnel
+ * never buffers without bound.
  *
  * Only datagrams from the configured peer (address and port) are written
  * to the device; others are dropped and counted (`notFromPeer`).
@@ -29,7 +37,9 @@ import type { Endpoint } from '../udp/endpoint.js';
 import { CodedError, invalidArgType } from '../core/errors.js';
 import { openUdp } from '../udp/open.js';
 import type { UdpSocketOptions } from '../udp/options.js';
-import { openTun, TunDevice, type PacketBatch, type TunOptions } from '../tun/device.js';
+import { TunDevice, type PacketBatch } from '../tun/device.js';
+import { openTun } from '../tun/open.js';
+import type { TunOffloadChoice, TunOptions } from '../tun/options.js';
 import { badAddress, checkListenAddress, checkPortFree, parseHostPort, resolvePeer, type HostPort, type ResolvedPeer } from './addr.js';
 import { DROP, REBINDS, RX_BYTES, RX_PACKETS, snapshot, TunnelCounters, TX_BYTES, TX_PACKETS, type TunnelStats } from './stats.js';
 import type { AddressInfo, UdpSocket } from '../udp/socket.js';
@@ -53,6 +63,14 @@ export interface TunnelOptions {
   peer: string | { address: string; port: number };
   /** UDP backend: 'auto' (default), 'io_uring', 'mmsg' or 'dgram'. */
   backend?: BackendChoice;
+  /**
+   * TUN offloads and native forwarding. 'auto' (default) or true: the
+   * device the tunnel opens gets offloads where the kernel takes them (true:
+   * or the open fails, see TunIoOptions.offload), and packets move in native
+   * code. false: no offloads, packets copied by JS (the path before
+   * offloads). A device passed in keeps its own offloads either way.
+   */
+  offload?: TunOffloadChoice;
   /**
    * Socket tuning. Defaults: SO_RCVBUF and SO_SNDBUF 4 MiB (the kernel caps
    * them at net.core.rmem_max / wmem_max), a 2048-entry 4 MiB send ring,
@@ -80,6 +98,27 @@ export interface TunnelEvents {
   /** Closed: nothing follows. */
   close: [];
 }
+
+/** The addon's forwarders (src/native/addon/addon_tunnel.c). */
+interface ForwardExports {
+  tunnelTunToUdp(...args: [number, number, number, number, number, number, number, number, number, number, number, Int32Array, number, Int32Array]): number;
+  tunnelUdpToTun(...args: [number, number, number, number, number, number, number, number, number, number, number, Int32Array, number, Int32Array]): number;
+}
+
+/** Words of the forwarders' out array (forward.h ion_fwd_counts). */
+const OUT_NEXT = 0;
+const OUT_USED = 1;
+const OUT_PACKETS = 2;
+const OUT_BYTES = 3;
+const OUT_TOO_BIG = 4;
+const OUT_NOT_FROM_PEER = 5;
+const OUT_MALFORMED = 6;
+/** Windows asked for per batch at most (the ring may wrap once). */
+const MAX_WINDOWS = 4;
+/** Ask for all the contiguous room there is. */
+const ANY_BYTES = 1 << 30;
+/** Largest UDP payload per family (udp/socket.ts). */
+const MAX_UDP_PAYLOAD = { 4: 65507, 6: 65527 } as const;
 
 /** One UDP socket of the tunnel and what went through it. */
 interface Leg {
@@ -141,6 +180,9 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private rebinding: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  /** The addon's forwarders, or undefined for the JS path. */
+  private readonly fwd: ForwardExports | undefined;
+  private readonly fwdOut = new Int32Array(8);
 
   /** @internal use createTunnel() */
   constructor(
@@ -159,6 +201,9 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     this.legs.add(first);
     first.owner = this;
     this.ep = first.sock.endpoint(peer.address, peer.port);
+    const fwd = tun.nativeAddon as Partial<ForwardExports>;
+    const native = config.options.offload !== false && first.sock.nativeId >= 0 && typeof fwd.tunnelTunToUdp === 'function';
+    this.fwd = native ? (fwd as ForwardExports) : undefined;
     tun.on('error', this.onTunError);
     tun.onBatch = this.fromTun;
   }
@@ -175,6 +220,11 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
 
   get backend(): { udp: string; tun: string } {
     return { udp: this.leg.sock.backend, tun: this.tun.backend };
+  }
+
+  /** Packets move in native code (true), or are copied by JS (offload: false, dgram backend). */
+  get nativeForwarding(): boolean {
+    return this.fwd !== undefined;
   }
 
   get isOpen(): boolean {
@@ -200,6 +250,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       this.c.add(DROP.sendError, b.length);
       return;
     }
+    if (this.fwd) {
+      this.tunToUdpNative(b.length, leg);
+      return;
+    }
     const ep = this.ep;
     const bytes = b.bytes;
     const n = b.length;
@@ -223,6 +277,61 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     if (full) c.add(DROP.udpQueueFull, full);
   };
 
+  /** TUN -> peer in native code: the n packets of the batch, window by window. */
+  private tunToUdpNative(n: number, leg: Leg): void {
+    const fwd = this.fwd!;
+    const sock = leg.sock;
+    const ep = this.ep;
+    const out = this.fwdOut;
+    const tunId = this.tun.nativeId;
+    const udpId = sock.nativeId;
+    const maxPayload = MAX_UDP_PAYLOAD[ep.family];
+    const c = this.c;
+    let i = 0;
+    for (let k = 0; k < MAX_WINDOWS && i < n; k++) {
+      const w = sock.nativeWindow(n - i, ANY_BYTES);
+      if (w === null) break;
+      const rc = fwd.tunnelTunToUdp(tunId, udpId, i, n, w.seq, w.slots, w.at, w.bytes, ep.family, ep.port, ep.scope, ep.words, maxPayload, out);
+      if (rc < 0 || !sock.commitNativeWindow(w, out[OUT_USED]!)) break;
+      leg.pushed += out[OUT_USED]!;
+      c.add(TX_PACKETS, out[OUT_PACKETS]!);
+      c.add(TX_BYTES, out[OUT_BYTES]!);
+      c.add(DROP.tooBig, out[OUT_TOO_BIG]!);
+      c.add(DROP.malformed, out[OUT_MALFORMED]!);
+      const next = out[OUT_NEXT]!;
+      if (next <= i) break; // the window could not take the next packet
+      i = next;
+    }
+    if (i < n) c.add(DROP.udpQueueFull, n - i);
+  }
+
+  /** Peer -> TUN in native code: the n datagrams of one socket's batch. */
+  private udpToTunNative(n: number, leg: Leg): void {
+    const fwd = this.fwd!;
+    const tun = this.tun;
+    const ep = this.ep;
+    const out = this.fwdOut;
+    const tunId = tun.nativeId;
+    const udpId = leg.sock.nativeId;
+    const c = this.c;
+    let i = 0;
+    for (let k = 0; k < MAX_WINDOWS && i < n; k++) {
+      const w = tun.nativeWindow(n - i, ANY_BYTES);
+      if (w === null) break;
+      const rc = fwd.tunnelUdpToTun(udpId, tunId, i, n, w.seq, w.slots, w.at, w.bytes, ep.family, ep.port, ep.scope, ep.words, tun.maxPacketSize, out);
+      if (rc < 0 || !tun.commitNativeWindow(w, out[OUT_USED]!)) break;
+      c.add(RX_PACKETS, out[OUT_PACKETS]!);
+      c.add(RX_BYTES, out[OUT_BYTES]!);
+      c.add(DROP.notFromPeer, out[OUT_NOT_FROM_PEER]!);
+      c.add(DROP.tooBig, out[OUT_TOO_BIG]!);
+      c.add(DROP.malformed, out[OUT_MALFORMED]!);
+      const next = out[OUT_NEXT]!;
+      if (next <= i) break;
+      i = next;
+    }
+    if (i < n) c.add(DROP.tunQueueFull, n - i);
+  }
+
   /** @internal Peer -> TUN, for the batches of one socket. */
   fromPeer(b: RecvBatch, leg: Leg): void {
     const tun = this.tun;
@@ -230,6 +339,11 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       // Closing, or a device the caller owns was closed under the tunnel.
       leg.seen += b.length;
       if (this.state === 'open') this.c.add(DROP.writeError, b.length);
+      return;
+    }
+    if (this.fwd && leg.sock.nativeId >= 0) {
+      leg.seen += b.length;
+      this.udpToTunNative(b.length, leg);
       return;
     }
     const ep = this.ep;
@@ -304,9 +418,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       // queue; the kernel caps these at net.core.rmem_max / wmem_max.
       recvBufferSize: 4 << 20,
       sendBufferSize: 4 << 20,
-      // Room for two TUN read batches (1024 packets each, see createTunnel).
-      sendQueueSize: 2048,
-      sendBufferBytes: 4 << 20,
+      // Room for two TUN read batches: 1024 packets each without offloads
+      // (see createTunnel); with them up to 64 super-segments split into
+      // ~45 packets each (4.5 MiB, the device's split area).
+      ...(o.offload === false ? { sendQueueSize: 2048, sendBufferBytes: 4 << 20 } : { sendQueueSize: 8192, sendBufferBytes: 12 << 20 }),
       // A TCP flow's packets reach the socket in runs from one sender: with
       // GRO the kernel hands over up to 64 per receive (io_uring backend),
       // in 64 KiB buffers, so fewer of them. (The dgram backend has no GRO.)
@@ -473,7 +588,16 @@ export async function createTunnel(options: TunnelOptions): Promise<Tunnel> {
     else {
       // One UDP batch can hold 64 GRO receives of 64 KiB (see openLeg): the
       // write ring takes all of it, or packets would be dropped (tunQueueFull).
-      const tunOptions: TunOptions = { readBuffers: 1024, writeQueueSize: 4096, writeBufferBytes: 8 << 20, ...(tunOpt as TunOptions) };
+      // Without offloads, 1024 reads per batch; with them the device's
+      // default (64 reads of up to 64 KiB each).
+      const offload = options.offload ?? 'auto';
+      const tunOptions: TunOptions = {
+        ...(offload === false ? { readBuffers: 1024 } : {}),
+        writeQueueSize: 4096,
+        writeBufferBytes: 8 << 20,
+        offload,
+        ...(tunOpt as TunOptions),
+      };
       delete tunOptions.onBatch; // the tunnel reads the device
       tun = openTun(tunOptions);
     }

@@ -463,6 +463,29 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
     if (this.reactor.current !== this) this.reactor.scheduleFlush(this);
   }
 
+  /**
+   * @internal For native producers in the addon (the tunnel's forwarders,
+   * WireGuard): this socket's object id, or -1 on the dgram backend (no
+   * native object).
+   */
+  get nativeId(): number {
+    return this.backend === 'dgram' ? -1 : this.id;
+  }
+
+  /** @internal A window of the send ring for native code (SendQueue.window); null when full. */
+  nativeWindow(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
+    this.healthCheck();
+    this.memory.ensure();
+    return this.queue.window(slots, bytes);
+  }
+
+  /** @internal Account n sends native put in the window, and flush them. */
+  commitNativeWindow(w: { seq: number; slots: number; at: number; bytes: number }, n: number): boolean {
+    const ok = this.queue.commitWindow(w, n);
+    if (n > 0) this.afterPush();
+    return ok;
+  }
+
   /** @internal ReactorClient */
   flushNative(): void {
     if (this.state === 'open') this.native.udpFlush(this.id);

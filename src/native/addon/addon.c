@@ -16,6 +16,7 @@
 #include "addon/addon.h"
 #include "addon/addon_crypto.h"
 #include "addon/addon_offload.h"
+#include "addon/addon_tunnel.h"
 #include "addon/addon_wg.h"
 
 #define SQ_ENTRIES 1024
@@ -439,6 +440,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   ion_wg_exports(env, exports);
   ion_crypto_exports(env, exports);
   ion_offload_exports(env, exports);
+  ion_tunnel_exports(env, exports);
   return exports;
 }
 

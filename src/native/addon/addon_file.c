@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "addon/addon.h"
-#include "file/file.h"
+#include "file/file_internal.h"
 #include "tun/tun.h"
 
 static napi_value int_array(napi_env env, const int32_t *v, uint32_t n) {
@@ -86,8 +86,8 @@ static ion_file *file_arg(napi_env env, addon *a, napi_value v, int *rc) {
   ion_file *f = file_arg(env, a, argv[0], &rc);      \
   if (!f) return ion_int(env, rc)
 
-/* v = kind, rslots, rslot, qslots, qdataLen[, multishot, packetInfo,
- * maxPacket, backend] */
+/* v = kind, rslots, rslot, qslots, qdataLen, vnet, gro, splitLen,
+ * splitEntries[, multishot, packetInfo, maxPacket, backend] */
 static void config_of(const int32_t *v, bool full, ion_file_config *c) {
   memset(c, 0, sizeof(*c));
   c->kind = v[0];
@@ -95,19 +95,24 @@ static void config_of(const int32_t *v, bool full, ion_file_config *c) {
   c->rslot = (uint32_t)v[2];
   c->qslots = (uint32_t)v[3];
   c->qdata_len = (uint32_t)v[4];
+  c->vnet = v[5];
+  c->gro = (unsigned)v[6];
+  c->split_len = (uint32_t)v[7];
+  c->split_entries = (uint32_t)v[8];
   if (!full) return;
-  c->multishot = v[5];
-  c->packet_info = v[6];
-  c->max_packet = (uint32_t)v[7];
-  c->backend = v[8];
+  c->multishot = v[9];
+  c->packet_info = v[10];
+  c->max_packet = (uint32_t)v[11];
+  c->backend = v[12];
 }
 
-/* fileLayout(kind, rslots, rslot, qslots, qdataLen) -> [ctrl, stats, rmeta,
- * qdesc, rpool, qdata, total] or -errno */
+/* fileLayout(kind, rslots, rslot, qslots, qdataLen, vnet, gro, splitLen,
+ * splitEntries) -> [ctrl, stats, rmeta, qdesc, rpool, qdata, total, split,
+ * rmetaEntries] or -errno */
 static napi_value js_layout(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  int32_t v[5];
-  if (!plain_args(env, info, 5, argv) || !i32_args(env, argv, v, 5))
+  napi_value argv[9];
+  int32_t v[9];
+  if (!plain_args(env, info, 9, argv) || !i32_args(env, argv, v, 9))
     return NULL;
   ion_file_config cfg;
   config_of(v, false, &cfg);
@@ -116,20 +121,21 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   if (rc < 0) return ion_int(env, rc);
   int32_t w[] = {(int32_t)l.ctrl,  (int32_t)l.stats, (int32_t)l.rmeta,
                  (int32_t)l.qdesc, (int32_t)l.rpool, (int32_t)l.qdata,
-                 (int32_t)l.total};
-  return int_array(env, w, 7);
+                 (int32_t)l.total, (int32_t)l.split, (int32_t)l.rmeta_n};
+  return int_array(env, w, 9);
 }
 
-/* fileCreate(fd, kind, rslots, rslot, qslots, qdataLen, multishot,
- * packetInfo, maxPacket, backend) -> id or -errno. Takes the fd: it is
- * closed with the object, or at once if creation fails. The object's
- * shared memory is its own: JS asks for a view with fileMem(id). */
+/* fileCreate(fd, kind, rslots, rslot, qslots, qdataLen, vnet, gro,
+ * splitLen, splitEntries, multishot, packetInfo, maxPacket, backend) -> id
+ * or -errno. Takes the fd: it is closed with the object, or at once if
+ * creation fails. The object's shared memory is its own: JS asks for a
+ * view with fileMem(id). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  napi_value argv[10];
-  addon *a = ion_addon_get(env, info, 10, argv);
+  napi_value argv[14];
+  addon *a = ion_addon_get(env, info, 14, argv);
   if (!a) return NULL;
-  int32_t fd, v[9];
-  if (!ion_arg_i32(env, argv[0], &fd) || !i32_args(env, argv + 1, v, 9))
+  int32_t fd, v[13];
+  if (!ion_arg_i32(env, argv[0], &fd) || !i32_args(env, argv + 1, v, 13))
     return NULL;
   ion_file_config cfg;
   config_of(v, true, &cfg);
@@ -139,11 +145,26 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return ion_int(env, id);
 }
 
-/* fileInfo(id) -> [fd, multishot] */
+/* fileInfo(id) -> [fd, multishot, vnet, gro (ION_GRO_* in use now)] */
 static napi_value js_info(napi_env env, napi_callback_info info) {
   FILE_PROLOGUE(1);
-  int32_t w[] = {ion_file_fd(f), ion_file_is_multishot(f)};
-  return int_array(env, w, 2);
+  int32_t w[] = {ion_file_fd(f), ion_file_is_multishot(f),
+                 (int32_t)ion_file_write_headroom(f) > 0,
+                 (int32_t)ion_file_gro(f)};
+  return int_array(env, w, 4);
+}
+
+/* tunTestRefuse(id, n): for tests of the offload fallback only. The next
+ * n coalesced writes of a vnet device fail as a kernel refusal would
+ * (EINVAL), without reaching the kernel: the device must turn coalescing
+ * off and write their packets one by one. -> 0 or -errno */
+static napi_value js_test_refuse(napi_env env, napi_callback_info info) {
+  FILE_PROLOGUE(2);
+  int32_t n;
+  if (!ion_arg_i32(env, argv[1], &n)) return NULL;
+  if (n < 0) return ion_int(env, -EINVAL);
+  ion_tun_vnet_test_refuse(f, (uint32_t)n);
+  return ion_int(env, 0);
 }
 
 /* tunOpen(name, flags, mtu, nameOut: Uint8Array(16)) -> [fd or -errno,
@@ -211,6 +232,8 @@ void ion_file_exports(napi_env env, napi_value exports) {
       {"fileLayout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
       {"fileCreate", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"fileInfo", NULL, js_info, NULL, NULL, NULL, napi_default, NULL},
+      {"tunTestRefuse", NULL, js_test_refuse, NULL, NULL, NULL, napi_default,
+       NULL},
       {"tunOpen", NULL, js_tun_open, NULL, NULL, NULL, napi_default, NULL},
       {"tunInfo", NULL, js_tun_info, NULL, NULL, NULL, napi_default, NULL},
       {"tunSetPersist", NULL, js_tun_persist, NULL, NULL, NULL, napi_default,

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "core/uapi.h"
 
@@ -58,6 +59,14 @@ static inline void ion_prep_write(struct ion_sqe *sqe, int fd, const void *buf,
                                   uint32_t len, uint64_t off,
                                   uint64_t user_data) {
   ion_prep_rw(sqe, ION_OP_WRITE, fd, buf, len, off, user_data);
+}
+
+/* writev(2) at an offset; man io_uring_prep_writev. The iovecs must stay
+ * put until the SQE is submitted (IORING_FEAT_SUBMIT_STABLE, 5.5+). */
+static inline void ion_prep_writev(struct ion_sqe *sqe, int fd,
+                                   const struct iovec *iov, uint32_t n,
+                                   uint64_t off, uint64_t user_data) {
+  ion_prep_rw(sqe, ION_OP_WRITEV, fd, iov, n, off, user_data);
 }
 
 /* Cancel every request on fd (5.19+); man io_uring_prep_cancel_fd */

@@ -143,6 +143,7 @@ _Static_assert(sizeof(struct ion_recvmsg_out) == 16, "recvmsg out ABI");
 /* opcodes */
 enum {
   ION_OP_NOP = 0,
+  ION_OP_WRITEV = 2,
   ION_OP_SENDMSG = 9,
   ION_OP_RECVMSG = 10,
   ION_OP_ASYNC_CANCEL = 14,

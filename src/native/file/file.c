@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/prep.h"
+#include "tun/offload.h"
 
 #define ALIGN64(x) (((x) + 63U) & ~63U)
 #define MAX_RSLOTS (1U << 15) /* provided buffer rings hold 32768 at most */
@@ -23,10 +24,26 @@
 
 static bool pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
+/* vnet: every read slot holds a whole super-segment with its header, and
+ * the split area and its entries stay within what 32-bit offsets hold. */
+static bool valid_vnet(const ion_file_config *c) {
+  if (!c->vnet)
+    return c->split_len == 0 && c->split_entries == 0 && c->gro == 0;
+  return c->kind == ION_FILE_TUN && !c->packet_info &&
+         c->rslot >= ION_VNET_HDR_LEN + ION_OFFLOAD_MAX_PKT &&
+         !(c->gro & ~(unsigned)(ION_GRO_TCP | ION_GRO_UDP)) &&
+         /* Room for at least one packet of the largest super-segment on
+          * an empty batch, so kept reads always make progress. */
+         c->split_len >= 65536 && c->split_len <= (1U << 28) &&
+         !(c->split_len & 63) && c->split_entries >= 1 &&
+         c->split_entries <= (1U << 20);
+}
+
 static bool valid_config(const ion_file_config *c) {
   if (c->kind != ION_FILE_REGULAR && c->kind != ION_FILE_TUN) return false;
   if (!pow2(c->qslots) || c->qslots > MAX_QSLOTS) return false;
   if (c->qdata_len < 1 || c->qdata_len > (1U << 28)) return false;
+  if (!valid_vnet(c)) return false;
   if (c->kind == ION_FILE_REGULAR) return c->rslots == 0;
   if (!pow2(c->rslots) || c->rslots > MAX_RSLOTS) return false;
   return c->rslot >= 64 && c->rslot <= 65536 + 64 && !(c->rslot & 7);
@@ -40,13 +57,16 @@ int ion_file_layout_of(const ion_file_config *cfg, ion_file_layout *out) {
   out->stats = (uint32_t)o;
   o += ION_FS_WORDS * 8;
   out->rmeta = (uint32_t)o;
-  o += (uint64_t)cfg->rslots * ION_R_WORDS * 4;
+  out->rmeta_n = cfg->rslots + cfg->split_entries;
+  o += (uint64_t)out->rmeta_n * ION_R_WORDS * 4;
   out->qdesc = (uint32_t)o;
   o += (uint64_t)cfg->qslots * ION_Q_WORDS * 4;
   o = ALIGN64(o);
   out->rpool = (uint32_t)o;
   o += (uint64_t)cfg->rslots * cfg->rslot;
   o = ALIGN64(o);
+  out->split = (uint32_t)o;
+  o += cfg->split_len;
   out->qdata = (uint32_t)o;
   o += cfg->qdata_len;
   if (o > (1U << 30)) return -EINVAL;
@@ -76,6 +96,10 @@ void ion_file_read_error(ion_file *f, int32_t res) {
 /* Slot i holds res bytes from the kernel: describe the packet for JS. The
  * slot is held until the dispatch, even when nothing valid is in it. */
 void ion_file_deliver(ion_file *f, uint32_t i, uint32_t res) {
+  if (f->vr) {
+    ion_tun_vnet_deliver(f, i, res);
+    return;
+  }
   if (!ion_rpool_hold(&f->pool, i)) return; /* cannot happen: one per slot */
   /* Even an empty slot must come back: ask for the after-dispatch pass. */
   ion_reactor_notify(f->rx, &f->obj, 0);
@@ -195,6 +219,10 @@ void ion_file_flush(ion_file *f) {
     ion_fpoll_flush(f);
     return;
   }
+  if (f->vw) {
+    ion_tun_vnet_flush(f);
+    return;
+  }
   uint32_t tail;
   if (ion_file_tail(f, &tail) < 0) return;
   bool failed = false;
@@ -221,6 +249,8 @@ static void file_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
   ion_file *f = obj;
   if (kind == K_REQ) {
     ion_file_req_done(f, idx, res);
+  } else if (kind == K_VWRITE) {
+    ion_tun_vnet_complete(f, idx, res);
   } else if (kind == K_CANCEL) {
     f->cancelling = false;
     ion_tun_io_cancelled(f);
@@ -232,12 +262,11 @@ static void file_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
 static void file_after_dispatch(void *obj) {
   ion_file *f = obj;
   if (f->obj.closing) return;
-  if (f->obj.poll) /* the next read() starts again at slot 0 */
-    f->pool.held_n = 0;
-  else
-    ion_tun_io_recycle(f);
+  ion_tun_io_recycle(f);
   if (f->obj.rcount) f->stats[ION_FS_BATCHES]++;
   f->obj.rcount = 0;
+  /* Packets kept back for lack of room make the next batch. */
+  if (f->vr) ion_tun_vnet_after_dispatch(f);
   ion_file_flush(f);
 }
 
@@ -259,6 +288,7 @@ static void release(ion_file *f) {
   ion_dring_free(&f->dr);
   free(f->free_slots);
   f->free_slots = NULL;
+  ion_tun_vnet_free(f);
 }
 
 static void file_finalize(void *obj) {
@@ -311,6 +341,7 @@ static int alloc_state(ion_file *f) {
   if (rc == 0)
     rc = ion_rpool_init(&f->pool, mem + f->lay.rpool, c->rslots, c->rslot);
   if (rc == 0 && c->kind == ION_FILE_TUN) rc = ion_tun_io_alloc(f);
+  if (rc == 0 && c->vnet) rc = ion_tun_vnet_alloc(f);
   return rc;
 }
 
@@ -375,6 +406,7 @@ void ion_file_close(ion_file *f) {
   f->obj.closing = true;
   f->reading = false;
   f->want_write = false;
+  if (f->vw) ion_tun_vnet_close(f); /* taken, not yet submitted */
   if (ion_dring_fail_pending(&f->dr, -ECANCELED))
     ion_dring_report(&f->dr, f->rx, &f->obj, true);
   /* One cancel for everything on the fd; it also gives us a completion to
@@ -387,5 +419,8 @@ void ion_file_close(ion_file *f) {
 
 int ion_file_fd(const ion_file *f) { return f->fd; }
 int ion_file_is_multishot(const ion_file *f) { return f->multishot; }
+unsigned ion_file_gro(const ion_file *f) {
+  return f->vw ? ion_tun_vnet_gro(f) : 0;
+}
 
 struct ion_mem *ion_file_mem(ion_file *f) { return f->block; }

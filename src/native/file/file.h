@@ -7,10 +7,20 @@
  *
  *   ctrl   Int32[16]          control words JS writes (reactor.h, ION_C_*)
  *   stats  Float64[16]        counters (ION_FS_*)
- *   rmeta  Int32[rslots*4]    one entry per packet read (ION_R_*)
+ *   rmeta  Int32[rmeta_n*4]   one entry per packet read (ION_R_*)
  *   qdesc  Int32[qslots*12]   one entry per request (ION_Q_*)
  *   rpool  rslots * rslot     read buffers (TUN only)
+ *   split  split_len bytes    vnet TUN: packets split from super-segments
  *   qdata  qdata_len bytes    request payloads (JS allocates inside it)
+ *
+ * A TUN opened with IFF_VNET_HDR (cfg.vnet, tun/tun_vnet.h) reads a
+ * virtio_net_hdr before every packet, and a packet may be a TSO/USO
+ * super-segment: native completes partial checksums in place and splits
+ * super-segments into the split area, so every rmeta entry is one plain IP
+ * packet (rmeta_n = rslots + split_entries). Writes need ION_FILE_HEADROOM
+ * bytes free in front of each packet (the descriptor's OFF names the IP
+ * packet): native coalesces the writes of one flush as GRO would and
+ * writes each group with one IORING_OP_WRITEV (writev on the poll backend).
  *
  * TUN reads, two modes:
  *   multishot  one IORING_OP_READ_MULTISHOT (6.7+) picking buffers from a
@@ -76,6 +86,13 @@ enum {
   ION_FS_WRITE_ERRORS,
   ION_FS_READ_ERRORS,
   ION_FS_BATCHES,
+  /* vnet TUN (tun/tun_vnet.h) */
+  ION_FS_SUPER_IN,      /* super-segments read and split */
+  ION_FS_COALESCED,     /* writes that carried several packets */
+  ION_FS_COALESCED_PKTS, /* packets in them */
+  ION_FS_OFFLOAD_FALLBACKS, /* coalesced writes refused, re-sent one by one */
+  ION_FS_VNET_ERRORS,   /* reads with a malformed virtio header: dropped */
+  ION_FS_SPLIT_DEFERRED, /* reads kept for the next batch (split area full) */
   ION_FS_WORDS = 16
 };
 
@@ -96,11 +113,20 @@ typedef struct ion_file_config {
   int packet_info;     /* TUN: each packet starts with struct tun_pi */
   uint32_t max_packet; /* TUN: packet bytes delivered whole */
   int backend;         /* ION_FILE_BACKEND_* */
+  int vnet;            /* TUN: IFF_VNET_HDR (no packet_info then) */
+  unsigned gro;        /* vnet: ION_GRO_* (tun/offload.h) for writes */
+  uint32_t split_len;  /* vnet: bytes of the split area, multiple of 64 */
+  uint32_t split_entries; /* vnet: read entries beyond rslots */
 } ion_file_config;
 
 typedef struct ion_file_layout {
-  uint32_t ctrl, stats, rmeta, qdesc, rpool, qdata, total;
+  uint32_t ctrl, stats, rmeta, qdesc, rpool, split, qdata, total;
+  uint32_t rmeta_n; /* read entries: rslots + split_entries */
 } ion_file_layout;
+
+/* vnet TUN writes: bytes free in front of each packet (the virtio_net_hdr
+ * of the write that starts with it goes there). */
+#define ION_FILE_HEADROOM 10
 
 typedef struct ion_file ion_file;
 
@@ -135,7 +161,10 @@ int ion_file_fd(const ion_file *f);
 /* ---- TUN, for native code in other objects (file_batch.c) ---- */
 struct ion_dring_window;
 /* Packet i of the current read batch: 0, or -EINVAL if i is out of range
- * or its entry (shared memory) points outside the read pool. */
+ * or its entry (shared memory) points outside the read pool and the split
+ * area. Always a plain IP packet: on a vnet device super-segments were
+ * split already (data then points into the split area) and partial
+ * checksums completed. Valid until the dispatch ends. */
 int ion_file_batch_get(ion_file *f, uint32_t i, uint8_t **data,
                        uint32_t *len);
 /* A window of the write ring JS lent (SendQueue.window): -EINVAL if it
@@ -145,9 +174,19 @@ int ion_file_window_open(ion_file *f, struct ion_dring_window *w,
                          uint32_t seq, uint32_t slots, uint32_t off,
                          uint32_t len);
 /* The next packet write of the window: where to write its len bytes
- * (16-byte aligned), or NULL when the window is full. */
+ * (16-byte aligned), or NULL when the window is full. On a vnet device the
+ * ION_FILE_HEADROOM bytes in front of that pointer are reserved too (they
+ * belong to native: write only [p, p + len)). */
 uint8_t *ion_file_window_next(ion_file *f, struct ion_dring_window *w,
                               uint32_t len);
+/* Bytes a write needs free in front of its packet: ION_FILE_HEADROOM on a
+ * vnet device, else 0 (ion_file_window_next reserves them itself). */
+uint32_t ion_file_write_headroom(const ion_file *f);
+/* Whether packet i of the current batch was cut (ION_RF_TRUNC); 0 if i is
+ * out of range. */
+int ion_file_batch_truncated(ion_file *f, uint32_t i);
 int ion_file_is_multishot(const ion_file *f);
+/* vnet: the ION_GRO_* coalescing in use now (a refusal turns one off). */
+unsigned ion_file_gro(const ion_file *f);
 
 #endif

@@ -13,7 +13,16 @@
 #include "file/file.h"
 
 /* Operation kinds in user_data (reactor.h). */
-enum { K_READ_MULTI = 1, K_READ_SINGLE = 2, K_REQ = 3, K_CANCEL = 4 };
+enum {
+  K_READ_MULTI = 1,
+  K_READ_SINGLE = 2,
+  K_REQ = 3,
+  K_CANCEL = 4,
+  K_VWRITE = 5, /* vnet: a write of one or more packets (tun/tun_vwrite.c) */
+};
+
+struct ion_tun_vread;
+struct ion_tun_vwrite;
 
 struct ion_file {
   ion_obj obj; /* first: the reactor frees ion_file through it */
@@ -40,6 +49,9 @@ struct ion_file {
   /* requests */
   ion_dring dr;
   bool want_write;     /* poll: a TUN write hit EAGAIN, wait for POLLOUT */
+  /* vnet TUN (cfg.vnet): reading and writing with virtio headers */
+  struct ion_tun_vread *vr;
+  struct ion_tun_vwrite *vw;
 };
 
 /* One request from shared memory, checked (ion_file_check_req). */
@@ -79,6 +91,28 @@ void ion_tun_io_recycle(ion_file *f);
 void ion_tun_io_cancelled(ion_file *f);
 /* What found no SQE: the multishot read or the chain. */
 void ion_tun_io_resume(ion_file *f);
+
+/* The poll backend: slots free for read() (all but held and kept ones). */
+int ion_tun_io_poll_slot(ion_file *f, uint32_t *slot);
+
+/* vnet TUN devices (tun/tun_vread.c, tun/tun_vwrite.c). */
+int ion_tun_vnet_alloc(ion_file *f);
+void ion_tun_vnet_free(ion_file *f);
+int ion_tun_vwrite_alloc(ion_file *f);
+void ion_tun_vwrite_free(ion_file *f);
+/* A read of len bytes (virtio header + packet) landed in slot. */
+void ion_tun_vnet_deliver(ion_file *f, uint32_t slot, uint32_t len);
+/* After the dispatch (rcount is 0 again): deliver what was kept. */
+void ion_tun_vnet_after_dispatch(ion_file *f);
+/* Take, coalesce and write what JS pushed (both backends). */
+void ion_tun_vnet_flush(ion_file *f);
+void ion_tun_vnet_complete(ion_file *f, uint32_t slot, int32_t res);
+/* Closing: fail writes that were planned and not yet submitted. */
+void ion_tun_vnet_close(ion_file *f);
+unsigned ion_tun_vnet_gro(const ion_file *f);
+/* Tests: the next n coalesced writes fail as if the kernel refused them
+ * (EINVAL), without reaching the kernel. */
+void ion_tun_vnet_test_refuse(ion_file *f, uint32_t n);
 
 /* The poll backend (file_poll.c): run every request JS pushed now. */
 void ion_fpoll_flush(ion_file *f);

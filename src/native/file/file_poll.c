@@ -20,16 +20,21 @@
  * watcher is level-triggered, so what is left is read on the next turn. */
 #define READ_BUDGET 256
 
-/* read() one packet into the next free slot (every slot is free again
- * after each dispatch, so the j-th packet of a batch sits in slot j).
- * 0, or -errno (-EAGAIN: nothing queued). */
+/* read() one packet into a free slot (slots come back after each
+ * dispatch). 0, or -errno (-EAGAIN: nothing queued; -ENOBUFS: no slot). */
 static int read_packet(ion_file *f) {
-  uint32_t slot = f->pool.held_n;
+  uint32_t slot;
+  int rc = ion_tun_io_poll_slot(f, &slot);
+  if (rc < 0) return rc;
   ssize_t n;
   do {
     n = read(f->fd, ion_file_slot(f, slot), f->cfg.rslot);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
+  if (n < 0) {
+    rc = -errno;
+    f->free_slots[f->nfree++] = slot; /* taken just above: room for it */
+    return rc;
+  }
   ion_file_deliver(f, slot, (uint32_t)n);
   return 0;
 }
@@ -37,8 +42,7 @@ static int read_packet(ion_file *f) {
 static void fpoll_readable(void *obj) {
   ion_file *f = obj;
   for (unsigned k = 0; k < READ_BUDGET; k++) {
-    if (f->obj.closing || !f->reading || f->pool.held_n >= f->cfg.rslots)
-      return;
+    if (f->obj.closing || !f->reading || !f->nfree) return;
     int rc = read_packet(f);
     if (rc == -EAGAIN || rc == -EWOULDBLOCK) return;
     if (rc < 0) ion_file_read_error(f, rc); /* also stops reading */
@@ -60,9 +64,14 @@ static int32_t run_req(ion_file *f, const ion_file_req *r) {
 }
 
 void ion_fpoll_flush(ion_file *f) {
+  bool wanted = f->want_write;
+  if (f->vw) {
+    f->want_write = false;
+    ion_tun_vnet_flush(f); /* sets want_write again on EAGAIN */
+    goto out;
+  }
   uint32_t tail;
   if (ion_file_tail(f, &tail) < 0) return;
-  bool wanted = f->want_write;
   f->want_write = false;
   /* Bounded: the tail is at most qslots past the frontier (dring.h). */
   while (f->dr.next != tail) {
@@ -81,6 +90,7 @@ void ion_fpoll_flush(ion_file *f) {
     f->dr.next++;
     ion_file_req_done(f, slot, res);
   }
+out:
   ion_file_update_alive(f);
   if (wanted != f->want_write && f->rx->poll_hook)
     f->rx->poll_hook(f->rx, &f->obj);
@@ -98,7 +108,7 @@ static void fpoll_writable(void *obj) {
 static void fpoll_error(void *obj, int fallback) {
   ion_file *f = obj;
   if (f->obj.closing) return;
-  if (f->reading && f->pool.held_n < f->cfg.rslots) {
+  if (f->reading && f->nfree) {
     int rc = read_packet(f);
     /* Nothing to read, yet an error: report libuv's, or it would spin. */
     if (rc == -EAGAIN || rc == -EWOULDBLOCK) rc = fallback;

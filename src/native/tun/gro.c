@@ -378,3 +378,39 @@ long ion_iov_gather(const struct iovec *iov, uint32_t niov, uint8_t *dst,
   }
   return (long)total;
 }
+
+int ion_gro_restore(uint8_t *p, uint32_t len) {
+  if (!p || len < ION_IP4_HLEN || len > ION_OFFLOAD_MAX_PKT) return -EINVAL;
+  uint32_t l3;
+  uint8_t proto;
+  if (p[0] == 0x45) { /* leaders never have IPv4 options */
+    l3 = ION_IP4_HLEN;
+    proto = p[9];
+    ion_put16(p + 2, len);
+    ion_ip4_fix_csum(p, ION_IP4_HLEN);
+  } else if ((p[0] >> 4) == 6 && len >= ION_IP6_HLEN) {
+    l3 = ION_IP6_HLEN; /* nor IPv6 extension headers */
+    proto = p[6];
+    ion_put16(p + 4, len - ION_IP6_HLEN);
+  } else {
+    return -EINVAL;
+  }
+  uint8_t *l4 = p + l3, *check;
+  if (proto == ION_IPPROTO_TCP && len >= l3 + ION_TCP_HLEN) {
+    /* A leader had neither (may_lead): they came from the last member. */
+    l4[ION_TCP_FLAGS_OFF] &= (uint8_t)~(ION_TCP_FIN | ION_TCP_PSH);
+    check = l4 + ION_TCP_CSUM_OFF;
+  } else if (proto == ION_IPPROTO_UDP && len >= l3 + ION_UDP_HLEN) {
+    ion_put16(l4 + 4, len - l3);
+    check = l4 + ION_UDP_CSUM_OFF;
+  } else {
+    return -EINVAL;
+  }
+  check[0] = check[1] = 0;
+  uint64_t acc = ion_csum_pseudo(addrs_of(p), alen_of(p[0] >> 4), proto,
+                                 len - l3);
+  uint16_t c = (uint16_t)~ion_csum_fold(ion_csum_add(acc, l4, len - l3));
+  /* UDP: 0 means "no checksum", so a computed 0 goes out as 0xffff. */
+  ion_csum_store(check, c || proto == ION_IPPROTO_TCP ? c : 0xffff);
+  return 0;
+}

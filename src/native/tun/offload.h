@@ -90,6 +90,15 @@ int ion_vnet_complete(uint8_t *buf, size_t len);
 int ion_vnet_split(const uint8_t *buf, size_t len, struct ion_pkt *out,
                    uint32_t nout);
 
+/* Segments [first, first + nout) of what ion_vnet_split would produce
+ * (fewer at the end), into out[0..): one super-segment can be split over
+ * several calls when the caller has room for only part of it now. Same
+ * packets, byte for byte, as ion_vnet_split gives at those indices.
+ * Returns the count written (0 when first >= info.segs or nout == 0),
+ * -EINVAL (malformed) or -ENOSPC (a slot smaller than its packet). */
+int ion_vnet_split_from(const uint8_t *buf, size_t len, uint32_t first,
+                        struct ion_pkt *out, uint32_t nout);
+
 /* ---- write side ---- */
 
 /* What to coalesce (tunsetup.h ion_tun_gro_features maps TUN_F_* to
@@ -180,6 +189,14 @@ struct ion_gro {
 int ion_gro_coalesce(struct ion_gro *gro, const struct ion_pkt *pkts,
                      uint32_t n, unsigned features, struct ion_gro_write *w,
                      uint32_t wcap, struct iovec *iov, uint32_t iovcap);
+
+/* Undo what ion_gro_coalesce did to the leader of a coalesced write (p,
+ * its own len bytes), so it can be written alone after the kernel refused
+ * the write: its own length back in the IP (and UDP) header, the IPv4
+ * header checksum, TCP FIN/PSH cleared (a leader never has them; they came
+ * from the last member), and the full TCP/UDP checksum. 0, or -EINVAL if
+ * p is not a TCP/UDP packet a group could have been led by. */
+int ion_gro_restore(uint8_t *p, uint32_t len);
 
 /* Copy iov[0..niov) into dst (cap bytes). Returns the byte count, or
  * -ENOSPC when it does not fit (nothing is copied then). */

@@ -201,22 +201,36 @@ static void seg_fix_l4(uint8_t *o, const struct ion_vnet_info *in, uint32_t i,
   ion_csum_store(check, c ? c : 0xffff);
 }
 
+/* Segments [first, first + n) of a parsed GSO packet into out[0..n). */
 static int split_gso(const uint8_t *p, const struct ion_vnet_info *in,
-                     struct ion_pkt *out) {
+                     uint32_t first, uint32_t n, struct ion_pkt *out) {
   uint32_t payload = in->pkt_len - in->hdr_len;
   uint32_t mss = in->hdr.gso_size;
-  for (uint32_t i = 0; i < in->segs; i++) {
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t i = first + k;
     uint32_t off = i * mss;
-    uint32_t n = payload - off < mss ? payload - off : mss;
-    uint32_t seg_len = in->hdr_len + n;
-    if (!out[i].data || out[i].cap < seg_len) return -ENOSPC;
-    memcpy(out[i].data, p, in->hdr_len);
-    memcpy(out[i].data + in->hdr_len, p + in->hdr_len + off, n);
-    seg_fix_ip(out[i].data, in, i, seg_len);
-    seg_fix_l4(out[i].data, in, i, in->segs, seg_len);
-    out[i].len = seg_len;
+    uint32_t len = payload - off < mss ? payload - off : mss;
+    uint32_t seg_len = in->hdr_len + len;
+    if (!out[k].data || out[k].cap < seg_len) return -ENOSPC;
+    memcpy(out[k].data, p, in->hdr_len);
+    memcpy(out[k].data + in->hdr_len, p + in->hdr_len + off, len);
+    seg_fix_ip(out[k].data, in, i, seg_len);
+    seg_fix_l4(out[k].data, in, i, in->segs, seg_len);
+    out[k].len = seg_len;
   }
-  return (int)in->segs;
+  return (int)n;
+}
+
+/* A non-GSO packet into out[0], its partial checksum completed. */
+static int split_plain(const uint8_t *p, const struct ion_vnet_info *in,
+                       struct ion_pkt *out) {
+  if (!out[0].data || out[0].cap < in->pkt_len) return -ENOSPC;
+  memcpy(out[0].data, p, in->pkt_len);
+  if (in->hdr.flags & ION_VNET_F_NEEDS_CSUM)
+    complete_csum(out[0].data, in->pkt_len, in->hdr.csum_start,
+                  in->hdr.csum_offset);
+  out[0].len = in->pkt_len;
+  return 1;
 }
 
 int ion_vnet_split(const uint8_t *buf, size_t len, struct ion_pkt *out,
@@ -226,12 +240,19 @@ int ion_vnet_split(const uint8_t *buf, size_t len, struct ion_pkt *out,
   if (rc < 0) return rc;
   if (!out || nout < in.segs) return -ENOSPC;
   const uint8_t *p = buf + ION_VNET_HDR_LEN;
-  if (in.gso != ION_VNET_GSO_NONE) return split_gso(p, &in, out);
-  if (!out[0].data || out[0].cap < in.pkt_len) return -ENOSPC;
-  memcpy(out[0].data, p, in.pkt_len);
-  if (in.hdr.flags & ION_VNET_F_NEEDS_CSUM)
-    complete_csum(out[0].data, in.pkt_len, in.hdr.csum_start,
-                  in.hdr.csum_offset);
-  out[0].len = in.pkt_len;
-  return 1;
+  if (in.gso != ION_VNET_GSO_NONE) return split_gso(p, &in, 0, in.segs, out);
+  return split_plain(p, &in, out);
+}
+
+int ion_vnet_split_from(const uint8_t *buf, size_t len, uint32_t first,
+                        struct ion_pkt *out, uint32_t nout) {
+  struct ion_vnet_info in;
+  int rc = ion_vnet_parse(buf, len, &in);
+  if (rc < 0) return rc;
+  if (first >= in.segs || nout == 0) return 0;
+  if (!out) return -ENOSPC;
+  uint32_t n = in.segs - first < nout ? in.segs - first : nout;
+  const uint8_t *p = buf + ION_VNET_HDR_LEN;
+  if (in.gso != ION_VNET_GSO_NONE) return split_gso(p, &in, first, n, out);
+  return split_plain(p, &in, out);
 }

@@ -72,20 +72,36 @@ static void on_read_single(ion_file *f, uint32_t slot, int32_t res) {
   if (f->chain_left == 0) arm_chain(f);
 }
 
-static int use_single(ion_file *f) {
+/* Every slot free, lowest first. */
+static int free_all(ion_file *f) {
   if (!f->free_slots) f->free_slots = calloc(f->cfg.rslots, sizeof(uint32_t));
   if (!f->free_slots) return -ENOMEM;
-  f->multishot = false;
-  f->ms_armed = false;
-  ion_bufring_free(&f->rx->ring, &f->pool.br);
   f->nfree = 0;
   for (uint32_t i = f->cfg.rslots; i-- > 0;) f->free_slots[f->nfree++] = i;
   return 0;
 }
 
+static int use_single(ion_file *f) {
+  int rc = free_all(f);
+  if (rc < 0) return rc;
+  f->multishot = false;
+  f->ms_armed = false;
+  ion_bufring_free(&f->rx->ring, &f->pool.br);
+  return 0;
+}
+
+/* The poll backend keeps a free list too: a vnet device may keep a slot
+ * past the dispatch (a super-segment not yet split, tun_vread.c). */
 int ion_tun_io_alloc(ion_file *f) {
   bool poll = f->cfg.backend == ION_FILE_BACKEND_POLL;
-  return f->multishot || poll ? 0 : use_single(f);
+  if (poll) return free_all(f);
+  return f->multishot ? 0 : use_single(f);
+}
+
+int ion_tun_io_poll_slot(ion_file *f, uint32_t *slot) {
+  if (!f->free_slots || !f->nfree) return -ENOBUFS;
+  *slot = f->free_slots[--f->nfree];
+  return 0;
 }
 
 /* ---- multishot mode ---- */
@@ -154,7 +170,11 @@ void ion_tun_io_complete(ion_file *f, unsigned kind, uint32_t slot,
 }
 
 void ion_tun_io_recycle(ion_file *f) {
-  if (f->multishot) {
+  if (f->obj.poll) {
+    for (uint32_t i = 0; i < f->pool.held_n && f->free_slots; i++)
+      f->free_slots[f->nfree++] = f->pool.held[i];
+    f->pool.held_n = 0;
+  } else if (f->multishot) {
     ion_rpool_recycle_ring(&f->pool);
     if (f->reading && !f->ms_armed) {
       f->stats[ION_FS_REARMS]++;

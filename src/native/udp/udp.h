@@ -158,6 +158,7 @@ typedef struct ion_udp_pkt {
   uint16_t port;
   uint32_t scope;
   uint8_t addr[16]; /* IPv4: the first 4 */
+  uint32_t flags;   /* ION_MF_* (ION_MF_TRUNC: cut to maxMessageSize) */
 } ion_udp_pkt;
 
 struct ion_dring_window;

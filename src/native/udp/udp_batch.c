@@ -25,6 +25,7 @@ int ion_udp_batch_get(ion_udp *u, uint32_t i, ion_udp_pkt *out) {
   out->port = (uint16_t)m[ION_M_PORT];
   out->scope = (uint32_t)m[ION_M_SCOPE];
   memcpy(out->addr, &m[ION_M_ADDR], 16);
+  out->flags = (uint32_t)m[ION_M_FLAGS] & ION_MF_TRUNC;
   return 0;
 }
 
