@@ -150,9 +150,11 @@ export class SendQueue {
    * its own counters before writing; commitWindow() accounts what it used.
    */
   window(slots: number, bytes: number): SendWindow | null {
-    if (this.pending >= this.slots) this.reap(false, this.frontierNow());
+    // Less room than asked: take the completions native has (a producer
+    // that only ever fills windows would otherwise never free any).
+    if (this.slots - this.pending < slots) this.reap(false, this.frontierNow());
     let room = this.room(bytes);
-    if (room.len === 0 && this.reap(false, this.frontierNow())) room = this.room(bytes);
+    if (room.len < bytes && this.reap(false, this.frontierNow())) room = this.room(bytes);
     const n = Math.min(slots, this.slots - this.pending);
     if (n <= 0 || room.len === 0) {
       this.full();

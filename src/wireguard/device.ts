@@ -152,6 +152,8 @@ export interface WireGuardPeerStats {
   txKeepalives: number;
   /** Packets waiting for keys or ring room. */
   staged: number;
+  /** Keypairs the native device holds for the peer (current, previous, next): 0 to 3. */
+  keypairs: number;
   persistentKeepalive: number;
   drops: Record<WireGuardDropReason, number>;
 }
@@ -164,7 +166,8 @@ export interface WireGuardStats {
   drops: Record<WireGuardDropReason, number>;
   /** Handshake messages not accepted, by reason ('overflow': beyond what one batch handles). */
   handshakeDrops: Partial<Record<HandshakeDropReason | 'overflow', number>>;
-  handshake: { initiationsSent: number; responsesSent: number; cookiesSent: number; cookiesReceived: number };
+  /** Handshake messages sent and cookies taken; `indices`: receiver indices live (handshakes in progress and keypairs). */
+  handshake: { initiationsSent: number; responsesSent: number; cookiesSent: number; cookiesReceived: number; indices: number };
   link: LinkCounters;
   udp: UdpStats;
   tun: TunStats;
@@ -241,7 +244,7 @@ export class WireGuardDevice extends EventEmitter {
       handshake: (b, i) => this.onHandshakeMessage(b, i),
       summaries: (buf, n) => this.onSummaries(buf, n),
       linkError: (err) => this.emit('error', err),
-    });
+    }, o.tunHeadroom ?? 0);
     parts.udp.on('error', this.onSocketError);
     parts.tun.on('error', this.onTunError);
   }
@@ -552,6 +555,7 @@ export class WireGuardDevice extends EventEmitter {
       rxKeepalives: st?.rxKeepalives ?? 0,
       txKeepalives: st?.txKeepalives ?? 0,
       staged: st?.staged ?? 0,
+      keypairs: st ? Number(st.hasCurrent) + Number(st.hasPrevious) + Number(st.hasNext) : 0,
       persistentKeepalive: p.persistentKeepalive,
       drops,
     };
@@ -583,7 +587,7 @@ export class WireGuardDevice extends EventEmitter {
       peers: [...this.peers.values()].map((p) => this.peerStats(p)),
       drops,
       handshakeDrops: { ...this.hsDrops, ...(this.link.counters.handshakeOverflow ? { overflow: this.link.counters.handshakeOverflow } : {}) },
-      handshake: { ...this.hsCounters },
+      handshake: { ...this.hsCounters, indices: this.engine.indices.size },
       link: { ...this.link.counters },
       udp: sock.stats(),
       tun: this.tun.stats(),

@@ -29,15 +29,28 @@ import type { PacketBatch, TunDevice } from '../tun/device.js';
 import { formatIP } from './ip.js';
 import { OUT, SUMMARY_WORDS, type WgEndpoint, type WgHandle, type WgNative, type WgTxResult } from './wg-native.js';
 
-/** Ask for all the room there is: the queue caps windows at what is free. */
+/**
+ * Bytes a window is asked for per packet beyond the packet itself: the
+ * message header and tag (32), padding and alignment (15 + 15). A window
+ * smaller than asked makes the queue take native's completions first, so
+ * the ask should be what the batch needs, not more.
+ */
+const PER_PACKET = 64;
 const MAX_SLOTS = 65536;
 const MAX_BYTES = 1 << 30;
+
+/** A window ask for n packets of at most max bytes each. */
+function ask(n: number, max: number): [number, number] {
+  return [Math.min(n, MAX_SLOTS), Math.min(n * (max + PER_PACKET), MAX_BYTES)];
+}
 /** Handshake messages handled per native call; more (a flood) are dropped and counted. */
 const MAX_HANDSHAKES = 1024;
 /** Summaries per native call. */
 const SUMMARIES = 256;
 /** Windows tried per flush before waiting for 'drain' (each takes one ring wrap). */
 const FLUSH_ROUNDS = 4;
+/** Packets a flush asks room for (wg's staged queue holds 128 per peer). */
+const STAGED_ASK = 256;
 /** Rounds of summaries that may cause more summaries (a flush after a handshake...). */
 const SUMMARY_ROUNDS = 8;
 const EBADF = -9;
@@ -78,10 +91,13 @@ export class Link {
   private summarizing = false;
   private summariesAgain = false;
   private closed = false;
+  /** Zero bytes the TUN device wants before each packet (virtio_net_hdr). */
+  private readonly headroom: number;
   readonly counters: LinkCounters = { handshakeOverflow: 0, udpQueueFull: 0, tunQueueFull: 0 };
 
-  constructor(native: WgNative, dev: WgHandle, tun: TunDevice, udp: UdpSocket, host: LinkHost) {
+  constructor(native: WgNative, dev: WgHandle, tun: TunDevice, udp: UdpSocket, host: LinkHost, headroom = 0) {
     this.native = native;
+    this.headroom = headroom;
     this.dev = dev;
     this.host = host;
     this.tun = tun;
@@ -139,7 +155,8 @@ export class Link {
     let full = false;
     // Each round consumes at least one packet (wg_link_seal's promise).
     while (start < n) {
-      const w = udp.nativeWindow(MAX_SLOTS, MAX_BYTES);
+      const [slots, bytes] = ask(n - start, this.tun.maxPacketSize);
+      const w = udp.nativeWindow(slots, bytes);
       const rc = w
         ? native.wgSealTun(dev, tunId, start, n, udpId, w.seq, w.slots, w.at, w.bytes, now, out)
         : native.wgSealTun(dev, tunId, start, n, udpId, 0, 0, 0, 0, now, out);
@@ -180,7 +197,8 @@ export class Link {
     const now = this.host.nowNs();
     let start = 0;
     while (start < n) {
-      const w: SendWindow | null = tunId > 0 ? tun.nativeWindow(MAX_SLOTS, MAX_BYTES) : null;
+      const [slots, bytes] = ask(n - start, tun.maxPacketSize + this.headroom);
+      const w: SendWindow | null = tunId > 0 ? tun.nativeWindow(slots, bytes) : null;
       const rc = w
         ? native.wgOpenUdp(dev, udpId, start, n, tunId, w.seq, w.slots, w.at, w.bytes, now, out, hs)
         : native.wgOpenUdp(dev, udpId, start, n, tunId, 0, 0, 0, 0, now, out, hs);
@@ -223,7 +241,8 @@ export class Link {
       const { native, dev, out, udp } = this;
       const udpId = udp.nativeId;
       for (let round = 0; round < FLUSH_ROUNDS && udpId >= 0; round++) {
-        const w = udp.nativeWindow(MAX_SLOTS, MAX_BYTES);
+        // Staged packets: at most the native per-peer bound each.
+        const w = udp.nativeWindow(...ask(STAGED_ASK, this.tun.maxPacketSize));
         if (!w) break; // 'drain' brings us back
         const rc = native.wgFlushTo(dev, udpId, w.seq, w.slots, w.at, w.bytes, this.host.nowNs(), out);
         if (rc < 0) return this.failed(rc, 'flush');
@@ -247,7 +266,7 @@ export class Link {
       const { native, dev, out, udp } = this;
       const udpId = udp.nativeId;
       if (udpId < 0) return;
-      const w = udp.nativeWindow(MAX_SLOTS, MAX_BYTES);
+      const w = udp.nativeWindow(...ask(STAGED_ASK, this.tun.maxPacketSize));
       const rc = w
         ? native.wgKeepaliveTo(dev, peer, onlyIfOwed, udpId, w.seq, w.slots, w.at, w.bytes, now, out)
         : native.wgKeepaliveTo(dev, peer, onlyIfOwed, udpId, 0, 0, 0, 0, now, out);
