@@ -705,17 +705,18 @@ export class WireGuardDevice extends EventEmitter {
   /** An authenticated handshake message came from where the peer is now. */
   private endpointFromPacket(peer: WgPeer, b: RecvBatch, i: number): void {
     this.native.wgPeerEndpoint(this.dev, peer.id, sourceOf(b, i));
-    this.refreshEndpoint(peer);
+    if (this.refreshEndpoint(peer)) this.roamed(peer);
   }
 
-  /** Read the peer's endpoint back from the native device (it roams there). */
-  private refreshEndpoint(peer: WgPeer): void {
+  /** Read the peer's endpoint back from the native device (it roams there); true if it changed. */
+  private refreshEndpoint(peer: WgPeer): boolean {
     const s = this.native.wgPeerStats(this.dev, peer.id);
     const before = peer.endpoint;
     peer.endpoint = typeof s === 'number' ? null : fromWgEndpoint(s.endpoint);
     const ep = peer.endpoint;
-    if (ep && (!before || before.address !== ep.address || before.port !== ep.port)) peer.sendTo = this.link.socket.endpoint(ep.address, ep.port);
-    if (!ep) peer.sendTo = null;
+    const changed = ep ? !before || before.address !== ep.address || before.port !== ep.port : before !== null;
+    if (changed) peer.sendTo = ep ? this.link.socket.endpoint(ep.address, ep.port) : null;
+    return changed;
   }
 
   private sendInitiation(peer: WgPeer): void {
@@ -782,14 +783,14 @@ export class WireGuardDevice extends EventEmitter {
       if (f & FLAG.dataSent) t.dataSent();
       // Data came and nothing went back since: the passive keepalive is due.
       if (f & FLAG.keepaliveWanted) t.dataReceived();
-      if (f & FLAG.endpointChanged) this.roamed(peer);
+      if (f & FLAG.endpointChanged && this.refreshEndpoint(peer)) this.roamed(peer);
       if (f & FLAG.handshakeWanted) t.needHandshake();
     }
     if (flush) this.link.flushStaged();
   }
 
+  /** The peer's endpoint moved (an authenticated packet came from elsewhere): say so. */
   private roamed(peer: WgPeer): void {
-    this.refreshEndpoint(peer);
     if (peer.endpoint) this.emit('roam', { publicKey: keyToBase64(peer.publicKey), endpoint: formatEndpoint(peer.endpoint) });
   }
 
