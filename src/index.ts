@@ -46,8 +46,8 @@ export { formatStats as formatTunnelStats, DROP_REASONS, type TunnelStats, type 
 // WireGuard (src/wireguard): the device (createWireGuard), keys, wg(8)
 // configuration text and the UAPI server; every protocol piece under the
 // `wireguard` namespace and the 'iouring-net/wireguard' entry point.
+export { createWireGuard } from './wireguard/create.js';
 export {
-  createWireGuard,
   WireGuardDevice,
   type WireGuardOptions,
   type WireGuardSettings,

@@ -23,173 +23,43 @@
  * backend (io_uring, mmsg, dgram) and TUN backend (io_uring, poll).
  */
 import { EventEmitter } from 'node:events';
-import { lookup } from 'node:dns/promises';
-import type { BackendChoice, FileBackendChoice } from '../core/backend.js';
 import { CodedError, errnoException, invalidArgType, invalidArgValue } from '../core/errors.js';
 import type { RecvBatch } from '../udp/batch.js';
-import { openUdp } from '../udp/open.js';
-import type { UdpSocketOptions } from '../udp/options.js';
 import type { UdpSocket } from '../udp/socket.js';
-import type { UdpStats } from '../udp/stats.js';
-import { openTun, TunDevice, type TunOptions, type TunStats } from '../tun/device.js';
+import type { TunDevice } from '../tun/device.js';
 import { systemClock, type TimerClock } from './clock.js';
-import { formatConfig, parseConfig, type WireGuardConfig } from './config.js';
-import { sourceBytes } from './cookie.js';
-import { formatEndpoint, formatPrefix, splitHostPort, type Endpoint, type IPPrefix } from './ip.js';
+import { formatConfig } from './config.js';
+import { openSocket, resolvePeers, settingsFromText } from './device-setup.js';
+import type {
+  HandshakeEvent,
+  WireGuardDeviceConfig,
+  WireGuardDropReason,
+  WireGuardOptions,
+  WireGuardPeerOptions,
+  WireGuardPeerStats,
+  WireGuardSettings,
+  WireGuardStats,
+} from './device-types.js';
+import { Handshakes } from './handshakes.js';
+import { formatEndpoint, formatPrefix, type Endpoint, type IPPrefix } from './ip.js';
 import { keyToBase64, publicKeyFromPrivate, zero } from './keys.js';
-import { Link, sourceOf, type LinkCounters } from './link.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
-import { HandshakeEngine, zeroTransportKeys, type ConsumeResult, type HandshakeDropReason, type TransportKeys } from './noise.js';
-import { endpointFrom, fromWgEndpoint, keepaliveFrom, keyFrom, prefixBytes, prefixesFrom, toWgEndpoint, WgPeer, type EndpointInput, type KeyInput } from './peer.js';
+import { Link, sourceOf } from './link.js';
+import { endpointFrom, fromWgEndpoint, keepaliveFrom, keyFrom, prefixBytes, prefixesFrom, toWgEndpoint, WgPeer, type KeyInput } from './peer.js';
 import { PeerTimers, type TimerAction } from './timers.js';
 import { UapiAdapter } from './uapi-device.js';
 import { stateToConfig, type UapiDevice } from './uapi.js';
-import { FLAG, SUMMARY_WORDS, wgNative, type WgHandle, type WgNative } from './wg-native.js';
+import { FLAG, SUMMARY_WORDS, type WgHandle, type WgNative } from './wg-native.js';
 
-/** A peer in createWireGuard() / addPeer() / setConfig(), in wg(8)'s terms. */
-export interface WireGuardPeerOptions {
-  publicKey: KeyInput;
-  /** null or absent: none. */
-  presharedKey?: KeyInput | null;
-  /** "a.b.c.d:port", "[v6]:port" (host names are resolved by createWireGuard and setConfig), or { address, port }. */
-  endpoint?: EndpointInput | null;
-  /** Prefixes routed to this peer and accepted from it: ["10.0.0.2/32", "fd00::/64"] or "10.0.0.2/32, fd00::/64". */
-  allowedIPs?: readonly string[] | string;
-  /** Seconds between keepalives when nothing else is sent (0 = off). */
-  persistentKeepalive?: number;
-}
+export type * from './device-types.js';
 
-/** The device-wide settings, in wg(8)'s terms. */
-export interface WireGuardSettings {
-  /** null: none (the device cannot handshake). */
-  privateKey?: KeyInput | null;
-  /** UDP port (0 = any). */
-  listenPort?: number;
-  /** SO_MARK of the socket (0 = none). */
-  fwmark?: number;
-  peers?: readonly WireGuardPeerOptions[];
-}
-
-/** Tuning of the device's UDP socket (openUdp options). */
-export type WireGuardUdpOptions = Pick<
-  UdpSocketOptions,
-  'recvBuffers' | 'sendQueueSize' | 'sendBufferBytes' | 'recvBufferSize' | 'sendBufferSize' | 'receiveMode' | 'gso' | 'gro'
->;
-
-export interface WireGuardOptions extends WireGuardSettings {
-  /** Create a TUN interface of this name (MTU `mtu`). One of interface and tun. */
-  interface?: string;
-  /** An open TUN device (stays open after close()), or options for openTun(). */
-  tun?: TunDevice | TunOptions;
-  /** MTU of a TUN interface created here (default 1420, as wg-quick). */
-  mtu?: number;
-  /** UDP backend: 'auto' (default), 'io_uring', 'mmsg' or 'dgram'. */
-  backend?: BackendChoice;
-  /** TUN backend when the device is created here: 'auto' (default), 'io_uring' or 'poll'. */
-  tunBackend?: FileBackendChoice;
-  /** UDP socket tuning. */
-  udp?: WireGuardUdpOptions;
-  /** Monotonic time and timers (tests inject a ManualClock). */
-  clock?: TimerClock;
-  /** Wall clock in ns since the epoch, for handshake timestamps and last-handshake times. */
-  wallClock?: () => bigint;
-  /** Handshake messages per second above which cookies are demanded (default 256; 0: always). */
-  underLoadThreshold?: number;
-  /** No IOURING_NET_FALLBACK warning. */
-  quiet?: boolean;
-  /**
-   * @internal Zero bytes written before each packet to the TUN device: a
-   * virtio_net_hdr when the device has offloads on (10 or 12). Default 0.
-   */
-  tunHeadroom?: number;
-}
-
-/** A peer as getConfig() reports it. */
-export interface WireGuardPeerConfig {
-  publicKey: string;
-  presharedKey: string | null;
-  endpoint: string | null;
-  allowedIPs: string[];
-  persistentKeepalive: number;
-}
-
-/** The configuration as getConfig() reports it (keys in base64). */
-export interface WireGuardDeviceConfig {
-  privateKey: string | null;
-  publicKey: string | null;
-  listenPort: number;
-  fwmark: number;
-  peers: WireGuardPeerConfig[];
-}
-
-/** Native drop reasons (src/native/wg/wg_types.h), by the names the addon gives them. */
-export type WireGuardDropReason =
-  | 'noRoute'
-  | 'txInvalid'
-  | 'noEndpoint'
-  | 'stagedOverflow'
-  | 'malformed'
-  | 'unknownIndex'
-  | 'keyExpired'
-  | 'replay'
-  | 'auth'
-  | 'innerInvalid'
-  | 'sourceNotAllowed'
-  | 'sink'
-  | 'cryptoError';
-
-export interface WireGuardPeerStats {
-  publicKey: string;
-  endpoint: string | null;
-  /** Wall-clock ms since the epoch of the last completed handshake, or null. */
-  lastHandshake: number | null;
-  handshakes: number;
-  rxBytes: number;
-  txBytes: number;
-  rxPackets: number;
-  txPackets: number;
-  rxKeepalives: number;
-  txKeepalives: number;
-  /** Packets waiting for keys or ring room. */
-  staged: number;
-  /** Keypairs the native device holds for the peer (current, previous, next): 0 to 3. */
-  keypairs: number;
-  persistentKeepalive: number;
-  drops: Record<WireGuardDropReason, number>;
-}
-
-export interface WireGuardStats {
-  backend: { udp: string; tun: string };
-  listenPort: number;
-  peers: WireGuardPeerStats[];
-  /** Data-path drops of the whole device, by reason (peer-less ones included). */
-  drops: Record<WireGuardDropReason, number>;
-  /** Handshake messages not accepted, by reason ('overflow': beyond what one batch handles). */
-  handshakeDrops: Partial<Record<HandshakeDropReason | 'overflow', number>>;
-  /** Handshake messages sent and cookies taken; `indices`: receiver indices live (handshakes in progress and keypairs). */
-  handshake: { initiationsSent: number; responsesSent: number; cookiesSent: number; cookiesReceived: number; indices: number };
-  link: LinkCounters;
-  udp: UdpStats;
-  tun: TunStats;
-}
-
-/** What the 'handshake' event carries. */
-export interface HandshakeEvent {
-  publicKey: string;
-  /** We sent the initiation. */
-  initiator: boolean;
-}
-
-const DEFAULT_MTU = 1420;
 const DEFAULT_UNDER_LOAD = 256;
-const UNDER_LOAD_MS = 1000;
 /** Peers per device at most: the native peer ids (src/native/wg). */
 const MAX_PEERS = 1 << 20;
 
 type State = 'open' | 'closing' | 'closed';
 
 /** @internal What createWireGuard resolved before the device exists. */
-interface Parts {
+export interface DeviceParts {
   native: WgNative;
   dev: WgHandle;
   udp: UdpSocket;
@@ -202,9 +72,11 @@ export class WireGuardDevice extends EventEmitter {
   /** The TUN device. */
   readonly tun: TunDevice;
   private readonly ownsTun: boolean;
-  private readonly native: WgNative;
-  private readonly dev: WgHandle;
-  private readonly engine: HandshakeEngine<WgPeer>;
+  /** @internal */
+  readonly native: WgNative;
+  /** @internal */
+  readonly dev: WgHandle;
+  private readonly hs: Handshakes;
   private readonly link: Link;
   private readonly clock: TimerClock;
   private readonly wallClock: () => bigint;
@@ -217,15 +89,9 @@ export class WireGuardDevice extends EventEmitter {
   private mark = 0;
   private state: State = 'open';
   private closing: Promise<void> | undefined;
-  private readonly hsDrops: Partial<Record<HandshakeDropReason | 'overflow', number>> = {};
-  private readonly hsCounters = { initiationsSent: 0, responsesSent: 0, cookiesSent: 0, cookiesReceived: 0 };
-  private loadWindowStart = -Infinity;
-  private loadCount = 0;
-  private loadUntil = -Infinity;
-  private readonly underLoadThreshold: number;
 
   /** @internal use createWireGuard() */
-  constructor(parts: Parts) {
+  constructor(parts: DeviceParts) {
     super();
     const o = parts.options;
     this.native = parts.native;
@@ -235,13 +101,27 @@ export class WireGuardDevice extends EventEmitter {
     this.options = o;
     this.clock = o.clock ?? systemClock;
     this.wallClock = o.wallClock ?? (() => BigInt(Date.now()) * 1_000_000n);
-    this.underLoadThreshold = o.underLoadThreshold ?? DEFAULT_UNDER_LOAD;
-    const clock = this.clock;
-    this.engine = new HandshakeEngine<WgPeer>({ clock: () => clock.now(), wallClock: this.wallClock });
+    this.hs = new Handshakes(
+      {
+        native: this.native,
+        dev: this.dev,
+        socket: () => this.link.socket,
+        nowNs: () => this.nowNs(),
+        endpointFromPacket: (peer, b, i) => this.endpointFromPacket(peer, b, i),
+        completed: (peer, initiator) => this.completed(peer, initiator),
+        keepalive: (peer) => this.link.keepalive(peer.id),
+        error: (err) => this.emit('error', err),
+      },
+      this.clock,
+      this.wallClock,
+      o.underLoadThreshold ?? DEFAULT_UNDER_LOAD,
+    );
     this.port = parts.udp.address().port;
     this.link = new Link(parts.native, parts.dev, parts.tun, parts.udp, {
       nowNs: () => this.nowNs(),
-      handshake: (b, i) => this.onHandshakeMessage(b, i),
+      handshake: (b, i) => {
+        if (this.state === 'open') this.hs.onMessage(b, i);
+      },
       summaries: (buf, n) => this.onSummaries(buf, n),
       linkError: (err) => this.emit('error', err),
     }, o.tunHeadroom ?? 0);
@@ -253,7 +133,7 @@ export class WireGuardDevice extends EventEmitter {
 
   /** Our public key (base64), or null without a private key. */
   get publicKey(): string | null {
-    const k = this.engine.publicKey;
+    const k = this.hs.engine.publicKey;
     return k ? keyToBase64(k) : null;
   }
 
@@ -338,7 +218,7 @@ export class WireGuardDevice extends EventEmitter {
     if (k && this.privateKey && k.equals(this.privateKey)) return zero(k);
     zero(this.privateKey);
     this.privateKey = k;
-    this.engine.setPrivateKey(k);
+    this.hs.engine.setPrivateKey(k);
     // As wireguard-go: a peer with our own public key can never handshake; sessions of the old key end.
     const pub = k ? publicKeyFromPrivate(k) : null;
     for (const peer of [...this.peers.values()]) {
@@ -399,7 +279,7 @@ export class WireGuardDevice extends EventEmitter {
     const ep = peer.endpoint === undefined || peer.endpoint === null ? peer.endpoint : endpointFrom(peer.endpoint, 'peer.endpoint');
     const aips = peer.allowedIPs === undefined ? undefined : prefixesFrom(peer.allowedIPs, 'peer.allowedIPs');
     const ka = peer.persistentKeepalive === undefined ? undefined : keepaliveFrom(peer.persistentKeepalive, 'peer.persistentKeepalive');
-    const own = this.engine.publicKey;
+    const own = this.hs.engine.publicKey;
     if (own && own.equals(key)) return; // wireguard-go ignores our own key
     let p = this.peers.get(key.toString('hex'));
     const created = !p;
@@ -453,11 +333,11 @@ export class WireGuardDevice extends EventEmitter {
   /** @internal */
   createPeer(key: Buffer): WgPeer {
     if (this.peers.size >= MAX_PEERS) throw new CodedError('ERR_WIREGUARD_TOO_MANY_PEERS', `at most ${MAX_PEERS} peers`);
-    const noise = this.engine.addPeer(key);
+    const noise = this.hs.engine.addPeer(key);
     const id = this.freeIds.pop() ?? this.byId.length;
     const rc = this.native.wgPeerAdd(this.dev, id);
     if (rc < 0) {
-      this.engine.removePeer(noise);
+      this.hs.engine.removePeer(noise);
       this.freeIds.push(id);
       throw errnoException(rc, 'wireguard addPeer');
     }
@@ -479,7 +359,7 @@ export class WireGuardDevice extends EventEmitter {
   /** @internal */
   dropPeer(p: WgPeer): void {
     p.timers.stop();
-    this.engine.removePeer(p.noise); // frees its handshake and keypair indices
+    this.hs.engine.removePeer(p.noise); // frees its handshake and keypair indices
     this.native.wgPeerRemove(this.dev, p.id); // keypairs cleansed, staged packets dropped
     zero(p.presharedKey);
     p.presharedKey = null;
@@ -491,7 +371,7 @@ export class WireGuardDevice extends EventEmitter {
 
   /** @internal */
   setPresharedKeyOf(p: WgPeer, psk: Buffer | null): void {
-    this.engine.setPresharedKey(p.noise, psk);
+    this.hs.engine.setPresharedKey(p.noise, psk);
     zero(p.presharedKey);
     p.presharedKey = psk && psk.some((b) => b !== 0) ? Buffer.from(psk) : null;
     zero(psk);
@@ -586,120 +466,12 @@ export class WireGuardDevice extends EventEmitter {
       listenPort: this.port,
       peers: [...this.peers.values()].map((p) => this.peerStats(p)),
       drops,
-      handshakeDrops: { ...this.hsDrops, ...(this.link.counters.handshakeOverflow ? { overflow: this.link.counters.handshakeOverflow } : {}) },
-      handshake: { ...this.hsCounters, indices: this.engine.indices.size },
+      handshakeDrops: { ...this.hs.drops, ...(this.link.counters.handshakeOverflow ? { overflow: this.link.counters.handshakeOverflow } : {}) },
+      handshake: { ...this.hs.counters, indices: this.hs.engine.indices.size },
       link: { ...this.link.counters },
       udp: sock.stats(),
       tun: this.tun.stats(),
     };
-  }
-
-  // ---- handshakes ----
-
-  /** Under load (too many handshake messages lately): demand cookies. */
-  private underLoad(): boolean {
-    const now = this.clock.now();
-    if (now - this.loadWindowStart >= UNDER_LOAD_MS) {
-      this.loadWindowStart = now;
-      this.loadCount = 0;
-    }
-    if (++this.loadCount > this.underLoadThreshold) this.loadUntil = now + UNDER_LOAD_MS;
-    return now < this.loadUntil;
-  }
-
-  private dropHandshake(reason: HandshakeDropReason): void {
-    this.hsDrops[reason] = (this.hsDrops[reason] ?? 0) + 1;
-  }
-
-  /** A handshake message (datagram i of b, exact size for its type). */
-  private onHandshakeMessage(b: RecvBatch, i: number): void {
-    if (this.state !== 'open') return;
-    const msg = b.data(i);
-    const type = msg[0];
-    const ctx = this.underLoad() ? { underLoad: true, source: sourceBytes(b.address(i), b.port(i)) } : {};
-    if (type === MESSAGE_INITIATION) this.onInitiation(b, i, this.engine.consumeInitiation(msg, ctx));
-    else if (type === MESSAGE_RESPONSE) this.onResponse(b, i, this.engine.consumeResponse(msg, ctx));
-    else if (type === MESSAGE_COOKIE_REPLY) {
-      const r = this.engine.consumeCookieReply(msg);
-      if (r.ok) this.hsCounters.cookiesReceived++;
-      else this.dropHandshake(r.reason);
-    }
-  }
-
-  /** Count a refused message; answer with a cookie reply when one was made. */
-  private refused(b: RecvBatch, i: number, r: { reason: HandshakeDropReason; cookieReply?: Buffer }): void {
-    this.dropHandshake(r.reason);
-    if (r.cookieReply && this.link.socket.reply(b, i, r.cookieReply)) this.hsCounters.cookiesSent++;
-  }
-
-  private onInitiation(b: RecvBatch, i: number, r: ConsumeResult<WgPeer>): void {
-    if (!r.ok) return this.refused(b, i, r);
-    const peer = r.peer.data;
-    if (!peer) return;
-    this.endpointFromPacket(peer, b, i);
-    let made: { message: Buffer; keys: TransportKeys<WgPeer> };
-    try {
-      made = this.engine.createResponse(r.peer);
-    } catch {
-      return this.dropHandshake('bad-key');
-    }
-    peer.timers.authenticatedPacketReceived(false);
-    if (!this.install(peer, made.keys)) return;
-    if (this.link.socket.reply(b, i, made.message)) this.hsCounters.responsesSent++;
-    peer.timers.authenticatedPacketSent();
-  }
-
-  private onResponse(b: RecvBatch, i: number, r: ConsumeResult<WgPeer, { keys: TransportKeys<WgPeer> }>): void {
-    if (!r.ok) return this.refused(b, i, r);
-    const peer = r.peer.data;
-    if (!peer) return zeroTransportKeys(r.keys);
-    this.endpointFromPacket(peer, b, i);
-    peer.timers.authenticatedPacketReceived(false);
-    if (!this.install(peer, r.keys)) return;
-    peer.timers.handshakeComplete();
-    this.completed(peer, true);
-    // Staged packets go now, or a keepalive confirms the keys to the responder.
-    this.link.keepalive(peer.id);
-  }
-
-  /** Hand a completed handshake's keys to the native device and zero ours. */
-  private install(peer: WgPeer, keys: TransportKeys<WgPeer>): boolean {
-    const rc = this.native.wgKeypairInstall(
-      this.dev,
-      peer.id,
-      keys.sendKey,
-      keys.receiveKey,
-      keys.localIndex,
-      keys.remoteIndex,
-      keys.isInitiator,
-      BigInt(this.nowNs()),
-    );
-    zeroTransportKeys(keys);
-    if (rc < 0) {
-      this.engine.releaseIndex(keys.localIndex);
-      this.emit('error', errnoException(rc, 'wireguard installKeypair'));
-      return false;
-    }
-    peer.keypairs.push(keys.localIndex);
-    if (!keys.isInitiator) peer.pendingNext = keys.localIndex;
-    peer.timers.sessionDerived({ keypairId: keys.localIndex, isInitiator: keys.isInitiator });
-    this.releaseDropped(peer);
-    return true;
-  }
-
-  /** Free the indices of keypairs the native device no longer holds. */
-  private releaseDropped(peer: WgPeer): void {
-    peer.keypairs = peer.keypairs.filter((idx) => {
-      if (this.native.wgIndexInUse(this.dev, idx)) return true;
-      this.engine.releaseIndex(idx);
-      return false;
-    });
-    if (peer.pendingNext >= 0 && !peer.keypairs.includes(peer.pendingNext)) peer.pendingNext = -1;
-  }
-
-  private completed(peer: WgPeer, initiator: boolean): void {
-    peer.handshakes++;
-    this.emit('handshake', { publicKey: keyToBase64(peer.publicKey), initiator } satisfies HandshakeEvent);
   }
 
   /** An authenticated handshake message came from where the peer is now. */
@@ -719,21 +491,9 @@ export class WireGuardDevice extends EventEmitter {
     return changed;
   }
 
-  private sendInitiation(peer: WgPeer): void {
-    const to = peer.sendTo;
-    if (to && this.engine.publicKey) {
-      let msg: Buffer | undefined;
-      try {
-        msg = this.engine.createInitiation(peer.noise);
-      } catch {
-        msg = undefined; // e.g. the peer's key gives a zero shared secret: nothing to send
-      }
-      if (msg && this.link.socket.sendTo(msg, to)) {
-        this.hsCounters.initiationsSent++;
-        peer.timers.authenticatedPacketSent();
-      }
-    }
-    peer.timers.handshakeInitiated();
+  private completed(peer: WgPeer, initiator: boolean): void {
+    peer.handshakes++;
+    this.emit('handshake', { publicKey: keyToBase64(peer.publicKey), initiator } satisfies HandshakeEvent);
   }
 
   // ---- timers ----
@@ -742,12 +502,12 @@ export class WireGuardDevice extends EventEmitter {
     if (this.state !== 'open' || this.byId[peer.id] !== peer) return;
     switch (a.type) {
       case 'sendInitiation':
-        return this.sendInitiation(peer);
+        return this.hs.sendInitiation(peer);
       case 'sendKeepalive':
         return this.link.keepalive(peer.id);
       case 'expireKeys':
         this.native.wgKeypairDrop(this.dev, peer.id, a.keypairId);
-        return this.releaseDropped(peer);
+        return this.hs.releaseDropped(peer);
       case 'zeroKeys':
         return this.clearKeys(peer);
       case 'giveUp':
@@ -759,8 +519,8 @@ export class WireGuardDevice extends EventEmitter {
   /** Zero every key of a peer, its handshake in progress included. */
   private clearKeys(peer: WgPeer): void {
     this.native.wgKeypairsClear(this.dev, peer.id);
-    this.engine.clearHandshake(peer.noise);
-    this.releaseDropped(peer);
+    this.hs.engine.clearHandshake(peer.noise);
+    this.hs.releaseDropped(peer);
   }
 
   /** What happened to each peer in the last batch: drive its timers. */
@@ -775,7 +535,7 @@ export class WireGuardDevice extends EventEmitter {
       if (f & FLAG.keypairConfirmed) {
         t.handshakeComplete(peer.pendingNext >= 0 ? peer.pendingNext : undefined);
         peer.pendingNext = -1;
-        this.releaseDropped(peer);
+        this.hs.releaseDropped(peer);
         this.completed(peer, false);
         flush = true;
       }
@@ -828,151 +588,11 @@ export class WireGuardDevice extends EventEmitter {
     await Promise.all(waits);
     sock.off('error', this.onSocketError);
     this.tun.off('error', this.onTunError);
-    this.engine.setPrivateKey(null);
+    this.hs.engine.setPrivateKey(null);
     zero(this.privateKey);
     this.privateKey = null;
     this.native.wgClose(this.dev);
     this.state = 'closed';
     this.emit('close');
-  }
-}
-
-// ---- creation ----
-
-/** Configuration text (wg setconf format) as settings. */
-function settingsFromText(text: string): WireGuardSettings {
-  const cfg: WireGuardConfig = parseConfig(text);
-  return {
-    privateKey: cfg.interface.privateKey ?? null,
-    listenPort: cfg.interface.listenPort ?? 0,
-    fwmark: cfg.interface.fwmark ?? 0,
-    peers: cfg.peers.map((p) => ({
-      publicKey: p.publicKey,
-      presharedKey: p.presharedKey ?? null,
-      endpoint: p.endpoint ? (p.endpoint.host.includes(':') ? `[${p.endpoint.host}]:${p.endpoint.port}` : `${p.endpoint.host}:${p.endpoint.port}`) : null,
-      allowedIPs: p.allowedIPs.map(formatPrefix),
-      persistentKeepalive: p.persistentKeepalive ?? 0,
-    })),
-  };
-}
-
-/** Peers with every endpoint host name resolved (dns.lookup, as wg does). */
-async function resolvePeers(peers: readonly WireGuardPeerOptions[]): Promise<WireGuardPeerOptions[]> {
-  if (!Array.isArray(peers)) throw invalidArgType('peers', 'an array', peers);
-  return Promise.all(
-    peers.map(async (p: WireGuardPeerOptions) => {
-      if (p === null || typeof p !== 'object') throw invalidArgType('peer', 'an object', p);
-      if (typeof p.endpoint !== 'string') return p;
-      const hp = splitHostPort(p.endpoint);
-      const host = hp?.host.replace(/%.*$/, '');
-      if (!hp || !host || /^[0-9.]+$/.test(host) || host.includes(':')) return p; // numeric (or invalid: setPeer says so)
-      const { address } = await lookup(host);
-      return { ...p, endpoint: { address, port: hp.port } };
-    }),
-  );
-}
-
-/** The device's socket: dual-stack udp6 unless `type` says udp4. */
-function openSocket(o: WireGuardOptions, port: number, type: 'udp4' | 'udp6'): UdpSocket {
-  return openUdp({
-    // Bursts of a TCP flow overflow the default 208 KiB receive queue; the
-    // kernel caps these at net.core.rmem_max / wmem_max.
-    recvBufferSize: 4 << 20,
-    sendBufferSize: 4 << 20,
-    // Room for two TUN read batches of sealed messages.
-    sendQueueSize: 2048,
-    sendBufferBytes: 4 << 20,
-    gro: true,
-    recvBuffers: 64,
-    ...o.udp,
-    maxMessageSize: 65535,
-    type,
-    address: type === 'udp6' ? '::' : '0.0.0.0',
-    ipv6Only: false,
-    port,
-    ...(o.backend !== undefined ? { backend: o.backend } : {}),
-    ...(o.quiet !== undefined ? { quiet: o.quiet } : {}),
-  });
-}
-
-const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
-
-/** udp6 dual-stack, or udp4 where IPv6 is unavailable; bound and ready. */
-async function openReadySocket(o: WireGuardOptions, port: number): Promise<UdpSocket> {
-  for (const type of ['udp6', 'udp4'] as const) {
-    let sock: UdpSocket | undefined;
-    try {
-      sock = openSocket(o, port, type);
-      await sock.ready;
-      return sock;
-    } catch (err) {
-      if (sock?.isOpen) sock.close();
-      if (type === 'udp4' || !NO_IPV6.has((err as { code?: string }).code ?? '')) throw err;
-    }
-  }
-  throw new Error('unreachable');
-}
-
-/**
- * Create a WireGuard device: bind its UDP socket, open (or take) its TUN
- * device, configure the private key and peers, and start moving packets.
- * The TUN interface is left down and without addresses (as wireguard-go
- * leaves it: `ip link set up`, `ip addr add` or wg-quick do that). Rejects
- * with a coded error for bad options, EADDRINUSE for a port in use;
- * nothing stays open when it rejects.
- */
-export async function createWireGuard(options: WireGuardOptions): Promise<WireGuardDevice> {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const o = options;
-  if ((o.interface === undefined) === (o.tun === undefined)) {
-    throw invalidArgValue('options', '{ interface, tun }', 'needs exactly one of interface (a name) and tun (a TunDevice or TunOptions)');
-  }
-  if (o.interface !== undefined && typeof o.interface !== 'string') throw invalidArgType('options.interface', 'of type string', o.interface);
-  if (o.tun !== undefined && (o.tun === null || typeof o.tun !== 'object')) throw invalidArgType('options.tun', 'a TunDevice or TunOptions', o.tun);
-  const port = o.listenPort ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgValue('options.listenPort', port, 'must be an integer from 0 to 65535');
-  const headroom = o.tunHeadroom ?? 0;
-  if (!Number.isInteger(headroom) || headroom < 0 || headroom > 64) throw invalidArgValue('options.tunHeadroom', headroom, 'must be an integer from 0 to 64');
-  const given = o.tun instanceof TunDevice ? o.tun : undefined;
-  if (given && !given.isOpen) throw new CodedError('ERR_TUN_NOT_RUNNING', 'The TUN device is closed');
-  if (given?.packetInfo || (!given && (o.tun as TunOptions | undefined)?.packetInfo)) {
-    throw invalidArgValue('options.tun', 'packetInfo', 'a WireGuard device needs a TUN device without the packet information header');
-  }
-  const peers = o.peers === undefined ? [] : await resolvePeers(o.peers);
-  const native = wgNative();
-  const mtu = o.mtu ?? (given ? given.mtu : (o.tun as TunOptions | undefined)?.mtu ?? DEFAULT_MTU);
-  const dev = native.wgCreate(Math.min(mtu, 65535 - 32), 0, 0);
-  if (typeof dev === 'number') throw errnoException(dev, 'wireguard create');
-  let udp: UdpSocket | undefined;
-  let tun: TunDevice | undefined;
-  try {
-    native.wgTunHeadroom(dev, headroom);
-    udp = await openReadySocket(o, port);
-    tun =
-      given ??
-      openTun({
-        readBuffers: 1024,
-        writeQueueSize: 4096,
-        writeBufferBytes: 8 << 20,
-        ...(o.tunBackend !== undefined ? { backend: o.tunBackend } : {}),
-        ...(o.tun as TunOptions | undefined),
-        ...(o.interface !== undefined ? { name: o.interface } : {}),
-        mtu,
-      });
-    const device = new WireGuardDevice({ native, dev, udp, tun, ownsTun: !given, options: o });
-    try {
-      if (o.fwmark) device.setFwmark(o.fwmark);
-      if (o.privateKey) device.setPrivateKey(o.privateKey);
-      for (const p of peers) device.setPeer(p);
-    } catch (err) {
-      await device.close();
-      throw err;
-    }
-    return device;
-  } catch (err) {
-    if (tun && !given && tun.isOpen) await new Promise<void>((resolve) => tun!.close(() => resolve()));
-    if (udp?.isOpen) await new Promise<void>((resolve) => udp!.close(() => resolve()));
-    if (native.wgClose) native.wgClose(dev);
-    throw err;
   }
 }

@@ -19,6 +19,7 @@ export * from './config.js';
 export * from './uapi.js';
 export * from './uapi-server.js';
 export * from './device.js';
+export { createWireGuard } from './create.js';
 export { UapiAdapter } from './uapi-device.js';
 export type { KeyInput, EndpointInput } from './peer.js';
 export type { LinkCounters } from './link.js';
