@@ -33,7 +33,7 @@ import { EPROTO } from '../core/layout.js';
 import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as F from '../file/binding.js';
 import { FileCore, type CoreOwner, type FileSite } from '../file/file.js';
-import type { SendCallback } from '../core/sendqueue.js';
+import type { SendCallback, SendWindow } from '../core/sendqueue.js';
 import { alignedAt, ForeignCopier } from '../core/copy.js';
 import { MAX_IP_PACKET, PI_LEN, type ResolvedIo, type TunOffloads } from './options.js';
 
@@ -346,6 +346,40 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
     });
   }
 
+  // ---- for native producers (WireGuard, the tunnel's forwarders) ----
+
+  /**
+   * @internal The addon's id of this device, to name it to native code
+   * that reads its batch (ion_file_batch_get) or fills its write ring
+   * (ion_file_window_*); -1 once closing.
+   */
+  get nativeId(): number {
+    return this.core.state === 'open' ? this.core.id : -1;
+  }
+
+  /**
+   * @internal A window of the write ring for native code to fill (see
+   * SendQueue.window()): at most `slots` packets and `bytes` bytes,
+   * contiguous. Null when the ring is full ('drain' follows) or the device
+   * is not open. Native writes each packet whole (with the packet
+   * information header when packetInfo is on: the producer's job); then
+   * call commitNativeWindow() with the number of descriptors it filled,
+   * before any other write on this device.
+   */
+  nativeWindow(slots: number, bytes: number): SendWindow | null {
+    return this.core.window(slots, bytes);
+  }
+
+  /**
+   * @internal Account the first n descriptors native filled in window w as
+   * queued writes and schedule the flush. False if they were not inside
+   * the window (the shared memory was overwritten): the device then fails
+   * with ERR_IOURING_NET_PROTOCOL and closes.
+   */
+  commitNativeWindow(w: SendWindow, n: number): boolean {
+    return this.core.commitWindow(w, n);
+  }
+
   /** Keep the process alive while reading (the default). */
   ref(): this {
     this.core.ref(true);
@@ -401,33 +435,6 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> implements CoreOwne
   /** @internal The addon this device lives in (for native producers' exports). */
   get nativeAddon(): F.FileBinding {
     return this.core.native;
-  }
-
-  /**
-   * @internal For native producers (the tunnel's forwarders, WireGuard):
-   * this device's reactor object id.
-   */
-  get nativeId(): number {
-    return this.core.id;
-  }
-
-  /**
-   * @internal A window of the write ring for native code to fill (see
-   * SendQueue.window); null when full ('drain' follows). On a vnet device
-   * native reserves the virtio header room itself (file.h
-   * ion_file_window_next).
-   */
-  nativeWindow(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
-    this.healthCheck();
-    this.core.memory.ensure();
-    return this.core.queue.window(slots, bytes);
-  }
-
-  /** @internal Account n writes native put in the window, and flush them this turn. */
-  commitNativeWindow(w: { seq: number; slots: number; at: number; bytes: number }, n: number): boolean {
-    const ok = this.core.queue.commitWindow(w, n);
-    if (n > 0) this.core.scheduleFlush();
-    return ok;
   }
 
   /** @internal CoreOwner */
