@@ -235,7 +235,8 @@ int wg_link_open(wg_device *d, ion_udp *u, uint32_t start, uint32_t count,
   for (uint32_t i = 0; i < n; i++)
     if ((rc = datagram_at(u, start + i, &s->dgs[i])) < 0) return rc;
   uint32_t take =
-      n ? open_take(w, s->dgs, n, headroom + ion_file_write_headroom(f)) : 0;
+      n ? open_take(w, s->dgs, n, headroom + (f ? ion_file_write_headroom(f) : 0))
+        : 0;
   rx_ctx c = {f, w, headroom, hs, hs ? hs_cap : 0, 0, start};
   wg_rx_sink sink = {&c, rx_deliver, rx_handshake};
   if ((rc = wg_decrypt_batch(d, s->dgs, take, &sink, now, &out->res)) < 0)
