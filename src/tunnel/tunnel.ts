@@ -13,32 +13,26 @@
  * to the device; others are dropped and counted (`notFromPeer`).
  *
  * Rebind (in the spirit of Tailscale's RebindingUDPConn): rebind() binds a
- * new socket to the same address and port (the tunnel's sockets set
- * SO_REUSEADDR), switches sends to it at once, and retires the old one:
- * the old socket is connected to an address the peer never sends from, so
- * the kernel routes the peer's datagrams to the new socket; what the old
- * one already holds is delivered over the next loop turns; then it is
- * closed under the close contract (no callback after 'close'). Whatever the
- * old socket still held at close is counted as dropped (`rebind`).
+ * new socket to the same address and port (SO_REUSEPORT, which Linux only
+ * allows between sockets of the same user), switches sends to it at once,
+ * and retires the old one so that nothing the kernel delivered to it is
+ * lost (src/tunnel/leg.ts: the old socket is connected to itself and
+ * drained up to an end marker it sends itself, then closed). Whatever it
+ * could not hand over is counted (`rebind`), as are the kernel's receive
+ * queue drops of every socket the tunnel had (`receiveQueueFull`).
  */
 import { EventEmitter } from 'node:events';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { BackendChoice } from '../core/backend.js';
 import type { RecvBatch } from '../udp/batch.js';
 import type { Endpoint } from '../udp/endpoint.js';
 import { CodedError, invalidArgType } from '../core/errors.js';
-import { openUdp } from '../udp/open.js';
-import type { UdpSocketOptions } from '../udp/options.js';
 import { openTun, TunDevice, type PacketBatch, type TunOptions } from '../tun/device.js';
 import { badAddress, checkListenAddress, checkPortFree, parseHostPort, resolvePeer, type HostPort, type ResolvedPeer } from './addr.js';
-import { DROP, REBINDS, RX_BYTES, RX_PACKETS, snapshot, TunnelCounters, TX_BYTES, TX_PACKETS, type TunnelStats } from './stats.js';
+import { openLeg, retireLeg, takeMarker, type Leg, type LegOwner, type SocketConfig, type TunnelError, type TunnelUdpOptions } from './leg.js';
+import { DROP, REBINDS, REBIND_UNCONFIRMED, RX_BYTES, RX_PACKETS, snapshot, TunnelCounters, TX_BYTES, TX_PACKETS, type TunnelStats } from './stats.js';
 import type { AddressInfo, UdpSocket } from '../udp/socket.js';
 
-/** Socket tuning passed to openUdp for each of the tunnel's sockets. */
-export type TunnelUdpOptions = Pick<
-  UdpSocketOptions,
-  'recvBuffers' | 'sendQueueSize' | 'sendBufferBytes' | 'recvBufferSize' | 'sendBufferSize' | 'receiveMode' | 'gso' | 'gro'
->;
+export type { TunnelError, TunnelUdpOptions } from './leg.js';
 
 export interface TunnelOptions {
   /**
@@ -63,38 +57,6 @@ export interface TunnelOptions {
   quiet?: boolean;
 }
 
-/** An 'error' event of a tunnel says which side failed. */
-export type TunnelError = Error & { source?: 'udp' | 'tun'; code?: string };
-
-/** One UDP socket of the tunnel and what went through it. */
-interface Leg {
-  sock: UdpSocket;
-  ready: boolean;
-  /** Datagrams accepted into this socket's send ring. */
-  pushed: number;
-  /** Datagrams this socket delivered to JS. */
-  seen: number;
-  sendErrors: number;
-  closed: Promise<void>;
-  /** Set once the tunnel exists; until then datagrams are only counted. */
-  owner: Tunnel | undefined;
-}
-
-interface SocketConfig {
-  type: 'udp4' | 'udp6';
-  address: string;
-  port: number;
-  maxMessageSize: number;
-  options: TunnelOptions;
-}
-
-const MAX_RETIRE_TURNS = 50;
-
-/** Wait loop turns until done() says so, the socket closes, or MAX_RETIRE_TURNS pass. */
-async function settle(leg: Leg, done: () => boolean): Promise<void> {
-  for (let turn = 0; turn < MAX_RETIRE_TURNS && leg.sock.isOpen && !done(); turn++) await nextTurn();
-}
-
 function closedError(): CodedError {
   return new CodedError('ERR_TUNNEL_CLOSED', 'The tunnel is closed');
 }
@@ -112,7 +74,7 @@ function toHostPort(v: TunnelOptions['listen'] | TunnelOptions['peer'], what: st
   return { host, port };
 }
 
-export class Tunnel extends EventEmitter {
+export class Tunnel extends EventEmitter implements LegOwner {
   /** The TUN device. */
   readonly tun: TunDevice;
   /** The peer as resolved at creation. */
@@ -126,6 +88,10 @@ export class Tunnel extends EventEmitter {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private rebinding: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  /** An exclusive socket is being replaced: there is none to send on. */
+  private switching = false;
+  /** Final kernel drop counters of the sockets already closed. */
+  private retiredKernelDrops = 0;
 
   /** @internal use createTunnel() */
   constructor(
@@ -170,7 +136,9 @@ export class Tunnel extends EventEmitter {
   stats(): TunnelStats {
     const sock = this.leg.sock;
     const offloads = sock.isOpen ? sock.offloads : { gso: false, gro: false };
-    return snapshot(this.c, this.backend, sock.stats(), this.tun.stats(), offloads);
+    let kernelDrops = this.retiredKernelDrops;
+    for (const leg of this.legs) kernelDrops += leg.sock.stats().drops;
+    return snapshot(this.c, this.backend, sock.stats(), this.tun.stats(), offloads, kernelDrops);
   }
 
   // ---- the data path: no allocation per packet ----
@@ -180,6 +148,10 @@ export class Tunnel extends EventEmitter {
     const leg = this.leg;
     const sock = leg.sock;
     if (this.state !== 'open') return;
+    if (this.switching) {
+      this.c.add(DROP.rebind, b.length);
+      return;
+    }
     if (!sock.isOpen) {
       // Closed behind the tunnel's back (tunnel.socket.close()): rebind() helps.
       this.c.add(DROP.sendError, b.length);
@@ -229,7 +201,8 @@ export class Tunnel extends EventEmitter {
     let full = 0;
     for (let i = 0; i < n; i++) {
       if (!b.isFrom(i, ep)) {
-        stranger++;
+        // A retiring socket's end marker is not a drop (see leg.ts).
+        if (!takeMarker(leg, b, i)) stranger++;
         continue;
       }
       const len = b.size(i);
@@ -281,64 +254,15 @@ export class Tunnel extends EventEmitter {
     this.emit('error', err);
   }
 
-  /** @internal open one socket on the tunnel's address and port. */
-  static async openLeg(config: SocketConfig): Promise<Leg> {
-    const o = config.options;
-    const sock = openUdp({
-      // Bursts of a TCP flow overflow the kernel's default 208 KiB receive
-      // queue; the kernel caps these at net.core.rmem_max / wmem_max.
-      recvBufferSize: 4 << 20,
-      sendBufferSize: 4 << 20,
-      // Room for two TUN read batches (1024 packets each, see createTunnel).
-      sendQueueSize: 2048,
-      sendBufferBytes: 4 << 20,
-      // A TCP flow's packets reach the socket in runs from one sender: with
-      // GRO the kernel hands over up to 64 per receive (io_uring backend),
-      // in 64 KiB buffers, so fewer of them. (The dgram backend has no GRO.)
-      gro: true,
-      ...(o.backend === 'dgram' ? {} : { recvBuffers: 64 }),
-      ...o.udp,
-      type: config.type,
-      address: config.address,
-      port: config.port,
-      reuseAddr: true,
-      maxMessageSize: config.maxMessageSize,
-      ...(o.backend !== undefined ? { backend: o.backend } : {}),
-      ...(o.quiet !== undefined ? { quiet: o.quiet } : {}),
-    });
-    const leg: Leg = {
-      sock,
-      ready: false,
-      pushed: 0,
-      seen: 0,
-      sendErrors: 0,
-      closed: new Promise<void>((resolve) => sock.once('close', resolve)),
-      owner: undefined,
-    };
-    // Before ready, the dgram backend reports bind errors here and in ready.
-    sock.on('error', (err: TunnelError) => leg.owner?.legError(leg, err));
-    sock.onBatch = (b) => {
-      if (leg.owner) leg.owner.fromPeer(b, leg);
-      else leg.seen += b.length;
-    };
-    try {
-      await sock.ready;
-    } catch (err) {
-      if (sock.isOpen) sock.close();
-      await leg.closed;
-      throw err;
-    }
-    leg.ready = true;
-    return leg;
-  }
-
   // ---- rebind ----
 
   /**
    * Replace the UDP socket while traffic flows. Resolves once the new
    * socket carries the traffic and the old one is closed. Calls are
    * serialized. If the new socket cannot be bound, the old one stays in
-   * use and this rejects.
+   * use and this rejects (dgram backend without SO_REUSEPORT: the old one
+   * is closed first, so the tunnel then has no socket until a later
+   * rebind() succeeds).
    */
   rebind(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(closedError());
@@ -349,7 +273,23 @@ export class Tunnel extends EventEmitter {
 
   private async replaceSocket(): Promise<void> {
     if (this.state !== 'open') throw closedError();
-    const next = await Tunnel.openLeg(this.config);
+    const old = this.leg;
+    let next: Leg;
+    if (!old.shared && old.sock.isOpen) {
+      // The old socket holds the port exclusively (no SO_REUSEPORT on this
+      // backend): drain and close it first; until the new one is bound,
+      // packets from the TUN are dropped (rebind) and the kernel refuses
+      // the peer's datagrams (ICMP port unreachable).
+      this.switching = true;
+      try {
+        await this.retire(old);
+        next = await openLeg(this.config);
+      } finally {
+        this.switching = false;
+      }
+    } else {
+      next = await openLeg(this.config);
+    }
     if (this.state !== 'open') {
       next.sock.close();
       await next.closed;
@@ -357,44 +297,19 @@ export class Tunnel extends EventEmitter {
     }
     next.owner = this;
     this.legs.add(next);
-    const old = this.leg;
     this.leg = next; // sends switch now
     this.c.add(REBINDS, 1);
     this.emit('rebind');
-    await this.retire(old);
+    if (old.sock.isOpen) await this.retire(old);
   }
 
-  /** Let the old socket deliver what it holds, then close it and count what it lost. */
+  /** Drain the old socket, close it and count what it lost. */
   private async retire(old: Leg): Promise<void> {
-    const sock = old.sock;
-    // Its last sends first (the dgram backend holds sends while connecting).
-    await settle(old, () => {
-      const s = sock.stats();
-      return s.packetsOut + s.sendErrors >= old.pushed;
-    });
-    try {
-      // A connected UDP socket only matches datagrams from that address:
-      // the peer's go to the new socket from now on.
-      const p = this.peer;
-      if (sock.isOpen) sock.connect(p.port === 65535 ? 65534 : p.port + 1, p.address);
-    } catch {
-      // No route, or already connected: it just keeps receiving until closed.
-    }
-    // Then until a loop turn brought nothing and the socket has handed JS
-    // everything it counted (the dgram backend holds a batch until its
-    // setImmediate; the ring backends hand over in the drain).
-    let seen = -1;
-    await settle(old, () => {
-      const quiet = old.seen === seen && sock.stats().packetsIn <= old.seen;
-      seen = old.seen;
-      return quiet;
-    });
-    if (sock.isOpen) sock.close();
-    await old.closed;
+    const r = await retireLeg(old, this.config);
     this.legs.delete(old);
-    const s = sock.stats();
-    const lost = Math.max(0, old.pushed - s.packetsOut - old.sendErrors) + Math.max(0, s.packetsIn - old.seen);
-    if (lost) this.c.add(DROP.rebind, lost);
+    this.retiredKernelDrops += r.kernelDrops;
+    if (r.lost) this.c.add(DROP.rebind, r.lost);
+    if (!r.confirmed && this.state === 'open') this.c.add(REBIND_UNCONFIRMED, 1);
   }
 
   // ---- close ----
@@ -450,13 +365,21 @@ export async function createTunnel(options: TunnelOptions): Promise<Tunnel> {
   if (given && !given.isOpen) throw new CodedError('ERR_TUN_NOT_RUNNING', 'The TUN device is closed');
   // Longer datagrams are cut and dropped (tooBig), as are ones longer than the device takes.
   const mtu = given?.maxPacketSize ?? (tunOpt as TunOptions).maxPacketSize ?? (tunOpt as TunOptions).mtu ?? 1500;
-  const config: SocketConfig = { type, address, port: listen.port, maxMessageSize: Math.max(2048, Math.min(65535, mtu)), options };
-  const first = await Tunnel.openLeg(config);
+  const config: SocketConfig = {
+    type,
+    address,
+    port: listen.port,
+    maxMessageSize: Math.max(2048, Math.min(65535, mtu)),
+    backend: options.backend,
+    quiet: options.quiet,
+    udp: options.udp,
+  };
+  const first = await openLeg(config);
   let tun: TunDevice;
   try {
     if (given) tun = given;
     else {
-      // One UDP batch can hold 64 GRO receives of 64 KiB (see openLeg): the
+      // One UDP batch can hold 64 GRO receives of 64 KiB (see leg.ts): the
       // write ring takes all of it, or packets would be dropped (tunQueueFull).
       const tunOptions: TunOptions = { readBuffers: 1024, writeQueueSize: 4096, writeBufferBytes: 8 << 20, ...(tunOpt as TunOptions) };
       delete tunOptions.onBatch; // the tunnel reads the device
