@@ -12,6 +12,7 @@
         "src/native/addon/addon_udp.c",
         "src/native/addon/addon_wg.c",
         "src/native/addon/addon_wg_batch.c",
+        "src/native/addon/addon_wg_link.c",
         "src/native/core/dring.c",
         "src/native/core/mem.c",
         "src/native/core/reactor.c",
@@ -39,7 +40,8 @@
         "src/native/wg/peer.c",
         "src/native/wg/recv.c",
         "src/native/wg/replay.c",
-        "src/native/wg/send.c"
+        "src/native/wg/send.c",
+        "src/native/wglink/wg_link.c"
       ],
       "cflags": [
         "-std=gnu11",

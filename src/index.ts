@@ -42,3 +42,25 @@ export type {
 // The TUN <-> UDP data plane (src/tunnel/tunnel.ts) and its counters.
 export { createTunnel, Tunnel, type TunnelOptions, type TunnelUdpOptions, type TunnelError } from './tunnel/tunnel.js';
 export { formatStats as formatTunnelStats, DROP_REASONS, type TunnelStats, type DropReason } from './tunnel/stats.js';
+
+// WireGuard (src/wireguard): the device (createWireGuard), keys, wg(8)
+// configuration text and the UAPI server; every protocol piece under the
+// `wireguard` namespace and the 'iouring-net/wireguard' entry point.
+export { createWireGuard } from './wireguard/create.js';
+export {
+  WireGuardDevice,
+  type WireGuardOptions,
+  type WireGuardSettings,
+  type WireGuardPeerOptions,
+  type WireGuardUdpOptions,
+  type WireGuardDeviceConfig,
+  type WireGuardPeerConfig,
+  type WireGuardStats,
+  type WireGuardPeerStats,
+  type WireGuardDropReason,
+  type HandshakeEvent,
+} from './wireguard/device.js';
+export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate, keyToBase64, keyFromBase64 } from './wireguard/keys.js';
+export { parseConfig as parseWireGuardConfig, formatConfig as formatWireGuardConfig } from './wireguard/config.js';
+export { serveUapi, uapiSocketPath, type UapiServer, type UapiServerOptions } from './wireguard/uapi-server.js';
+export * as wireguard from './wireguard/index.js';

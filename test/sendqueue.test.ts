@@ -71,3 +71,15 @@ test('a full queue gives no window until completions free room', () => {
   // Payload room: the ring wraps to 0, up to the oldest payload still in use, less one byte.
   assert.deepEqual([w2.at, w2.bytes], [0, 17]);
 });
+
+test('a window smaller than asked takes the completions first', () => {
+  const { q, desc, frontier } = queue(8, 0, 100);
+  const w = q.window(8, 90)!;
+  fill(desc, 0, 8, w.at, [30, 30, 20]);
+  assert.equal(q.commitWindow(w, 3), true);
+  // Native finished all three but JS was never told (no SWANT): a window
+  // asking for more than is left reaps them and offers the whole ring.
+  frontier.v = 3;
+  assert.deepEqual(q.window(8, 90), { seq: 3, slots: 8, at: 0, bytes: 90 });
+  assert.equal(q.pending, 0);
+});

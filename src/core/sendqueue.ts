@@ -15,6 +15,18 @@ import { C_STAIL, C_SWANT, M_ADDR, M_FAMILY, M_FLAGS, M_LEN, M_OFF, M_PORT, M_SC
 
 export type SendCallback = (error: Error | null, bytes: number) => void;
 
+/**
+ * A window of the ring lent to native code (SendQueue.window()):
+ * descriptors from sequence `seq`, at most `slots`, payloads packed from
+ * absolute offset `at`, at most `bytes`.
+ */
+export interface SendWindow {
+  seq: number;
+  slots: number;
+  at: number;
+  bytes: number;
+}
+
 /** What the queue reports when descriptors complete. */
 export interface SendSink {
   /** A send finished; err is -errno or 0. cb is the caller's callback. */
@@ -137,10 +149,12 @@ export class SendQueue {
    * 'drain' follows, as for reserve()). Native checks the window against
    * its own counters before writing; commitWindow() accounts what it used.
    */
-  window(slots: number, bytes: number): { seq: number; slots: number; at: number; bytes: number } | null {
-    if (this.pending >= this.slots) this.reap(false, this.frontierNow());
+  window(slots: number, bytes: number): SendWindow | null {
+    // Less room than asked: take the completions native has (a producer
+    // that only ever fills windows would otherwise never free any).
+    if (this.slots - this.pending < slots) this.reap(false, this.frontierNow());
     let room = this.room(bytes);
-    if (room.len === 0 && this.reap(false, this.frontierNow())) room = this.room(bytes);
+    if (room.len < bytes && this.reap(false, this.frontierNow())) room = this.room(bytes);
     const n = Math.min(slots, this.slots - this.pending);
     if (n <= 0 || room.len === 0) {
       this.full();
@@ -168,7 +182,7 @@ export class SendQueue {
    * past the first, if a descriptor lies outside the window (the shared
    * memory was overwritten).
    */
-  commitWindow(w: { seq: number; slots: number; at: number; bytes: number }, n: number): boolean {
+  commitWindow(w: SendWindow, n: number): boolean {
     if (!(n >= 0 && n <= w.slots) || w.seq !== this.tail) return false;
     let last = w.at;
     for (let k = 0; k < n; k++) {

@@ -21,7 +21,7 @@ import { CodedError, errnoException, invalidArgType, invalidArgValue, outOfRange
 import * as F from './binding.js';
 import * as L from '../core/layout.js';
 import type { Reactor, ReactorClient } from '../core/reactor.js';
-import { SendQueue, type SendCallback, type SendSink } from '../core/sendqueue.js';
+import { SendQueue, type SendCallback, type SendSink, type SendWindow } from '../core/sendqueue.js';
 import { SharedMemory } from '../core/shared-memory.js';
 
 const ECANCELED = -125;
@@ -149,6 +149,25 @@ export class FileCore implements ReactorClient, SendSink {
   /** @internal ReactorClient */
   flushNative(): void {
     if (this.state === 'open') this.native.fileFlush(this.id);
+  }
+
+  /** A window of the request ring for native code (SendQueue.window()); null when full or not open. */
+  window(slots: number, bytes: number): SendWindow | null {
+    if (this.state !== 'open') return null;
+    this.memory.ensure();
+    return this.queue.window(slots, bytes);
+  }
+
+  /** Account n descriptors native filled in w and schedule the flush; false (and EPROTO) if outside w. */
+  commitWindow(w: SendWindow, n: number): boolean {
+    if (this.state !== 'open') return false;
+    if (n === 0) return true;
+    if (!this.queue.commitWindow(w, n)) {
+      this.owner.onReadError(L.EPROTO);
+      return false;
+    }
+    if (this.reactor.current !== this) this.reactor.scheduleFlush(this);
+    return true;
   }
 
   /** @internal SendSink */

@@ -25,7 +25,7 @@ import { EPROTO } from '../core/layout.js';
 import { ringStats, type RingStats } from '../core/ring-stats.js';
 import * as F from '../file/binding.js';
 import { FileCore, fileSite, intInRange, powerOfTwo, type CoreOwner, type FileSite } from '../file/file.js';
-import type { SendCallback } from '../core/sendqueue.js';
+import type { SendCallback, SendWindow } from '../core/sendqueue.js';
 import { alignedAt, ForeignCopier } from '../core/copy.js';
 
 export type TunReadMode = 'auto' | 'multishot' | 'single';
@@ -350,6 +350,40 @@ export class TunDevice extends EventEmitter implements CoreOwner {
       if (cb) cb(err, 0);
       else if (this.core.state === 'open') this.emit('error', err);
     });
+  }
+
+  // ---- for native producers (WireGuard, the tunnel's forwarders) ----
+
+  /**
+   * @internal The addon's id of this device, to name it to native code
+   * that reads its batch (ion_file_batch_get) or fills its write ring
+   * (ion_file_window_*); -1 once closing.
+   */
+  get nativeId(): number {
+    return this.core.state === 'open' ? this.core.id : -1;
+  }
+
+  /**
+   * @internal A window of the write ring for native code to fill (see
+   * SendQueue.window()): at most `slots` packets and `bytes` bytes,
+   * contiguous. Null when the ring is full ('drain' follows) or the device
+   * is not open. Native writes each packet whole (with the packet
+   * information header when packetInfo is on: the producer's job); then
+   * call commitNativeWindow() with the number of descriptors it filled,
+   * before any other write on this device.
+   */
+  nativeWindow(slots: number, bytes: number): SendWindow | null {
+    return this.core.window(slots, bytes);
+  }
+
+  /**
+   * @internal Account the first n descriptors native filled in window w as
+   * queued writes and schedule the flush. False if they were not inside
+   * the window (the shared memory was overwritten): the device then fails
+   * with ERR_IOURING_NET_PROTOCOL and closes.
+   */
+  commitNativeWindow(w: SendWindow, n: number): boolean {
+    return this.core.commitWindow(w, n);
   }
 
   /** Keep the process alive while reading (the default). */

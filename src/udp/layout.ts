@@ -37,6 +37,7 @@ export const OPT_TTL = 5;
 export const OPT_BROADCAST = 6;
 export const OPT_MULTICAST_TTL = 7;
 export const OPT_MULTICAST_LOOP = 8;
+export const OPT_MARK = 9;
 
 export const BIND_REUSEADDR = 1;
 export const BIND_REUSEPORT = 2;

@@ -29,7 +29,7 @@ import * as C from '../core/layout.js';
 import * as U from './layout.js';
 import { resolveOptions, type ResolvedOptions, type UdpSocketOptions } from './options.js';
 import type { Reactor, ReactorClient } from '../core/reactor.js';
-import { SendQueue, type SendCallback, type SendSink } from '../core/sendqueue.js';
+import { SendQueue, type SendCallback, type SendSink, type SendWindow } from '../core/sendqueue.js';
 import { UdpStats, readStats } from './stats.js';
 import { alignedAt, ForeignCopier } from '../core/copy.js';
 import { SharedMemory } from '../core/shared-memory.js';
@@ -427,6 +427,50 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
     if (this.state === 'open') this.native.udpFlush(this.id);
   }
 
+  // ---- for native producers (WireGuard, the tunnel's forwarders) ----
+
+  /**
+   * @internal The addon's id of this socket, to name it to native code
+   * that reads its receive batch (ion_udp_batch_get) or fills its send
+   * ring (ion_udp_window_*); -1 on the dgram backend, which has no native
+   * object (use send() there).
+   */
+  get nativeId(): number {
+    return this.backend === 'dgram' || this.state !== 'open' ? -1 : this.id;
+  }
+
+  /**
+   * @internal A window of the send ring for native code to fill (see
+   * SendQueue.window()): at most `slots` datagrams and `bytes` payload
+   * bytes, contiguous. Null when the ring is full ('drain' follows), the
+   * socket is not open, or on the dgram backend. Hand (seq, slots, at,
+   * bytes) to the native producer, then call commitNativeWindow() with the
+   * number of descriptors it filled, before any other send on this socket.
+   */
+  nativeWindow(slots: number, bytes: number): SendWindow | null {
+    if (this.nativeId < 0) return null;
+    this.memory.ensure();
+    return this.queue.window(slots, bytes);
+  }
+
+  /**
+   * @internal Account the first n descriptors native filled in window w as
+   * queued sends and schedule the flush (where runs of equal-size
+   * datagrams to one destination become GSO sends). False if they were
+   * not inside the window (the shared memory was overwritten): the socket
+   * then fails with ERR_IOURING_NET_PROTOCOL.
+   */
+  commitNativeWindow(w: SendWindow, n: number): boolean {
+    if (this.state !== 'open') return false;
+    if (n === 0) return true;
+    if (!this.queue.commitWindow(w, n)) {
+      this.protocolFailure('a native producer filled descriptors outside its window');
+      return false;
+    }
+    this.afterPush();
+    return true;
+  }
+
   /** @internal SendSink: a send finished. */
   sent(result: number, cb: SendCallback | undefined): void {
     if (cb) {
@@ -521,6 +565,16 @@ export class UdpSocket extends EventEmitter implements ReactorClient, SendSink {
   setBroadcast(flag: boolean): void {
     this.healthCheck();
     this.setOpt(U.OPT_BROADCAST, flag ? 1 : 0, 'setBroadcast');
+  }
+
+  /**
+   * SO_MARK: the mark routing rules can match (WireGuard's fwmark; 0 clears
+   * it). Needs CAP_NET_ADMIN. The dgram backend cannot set it (EINVAL).
+   */
+  setMark(mark: number): void {
+    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) throw invalidArgValue('mark', mark, 'must be an integer from 0 to 0xffffffff');
+    this.healthCheck();
+    this.setOpt(U.OPT_MARK, mark | 0, 'setsockopt');
   }
 
   setRecvBufferSize(size: number): void {

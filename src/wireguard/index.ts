@@ -18,3 +18,8 @@ export * from './timers.js';
 export * from './config.js';
 export * from './uapi.js';
 export * from './uapi-server.js';
+export * from './device.js';
+export { createWireGuard } from './create.js';
+export { UapiAdapter } from './uapi-device.js';
+export type { KeyInput, EndpointInput } from './peer.js';
+export type { LinkCounters } from './link.js';

@@ -172,9 +172,7 @@ napi_value wgjs_endpoint_value(napi_env env, const wg_endpoint *ep) {
 
 /* ---- the device handle: a plain object wrapping the device ---- */
 
-typedef struct handle {
-  wg_device *dev; /* NULL once closed */
-} handle;
+typedef wgjs_handle handle;
 
 static const napi_type_tag handle_tag = {0x77670a64657669ceULL,
                                          0x696f7572696e6701ULL};
@@ -184,10 +182,11 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   handle *h = data;
   wg_device_free(h->dev);
+  wg_link_scratch_free(&h->scratch);
   free(h);
 }
 
-static handle *handle_of(napi_env env, napi_value v) {
+wgjs_handle *wgjs_handle_of(napi_env env, napi_value v) {
   napi_valuetype t;
   bool tagged = false;
   void *h = NULL;
@@ -201,7 +200,7 @@ static handle *handle_of(napi_env env, napi_value v) {
 }
 
 wg_device *wgjs_device(napi_env env, napi_value v) {
-  handle *h = handle_of(env, v);
+  handle *h = wgjs_handle_of(env, v);
   if (h && !h->dev)
     napi_throw_error(env, "ERR_INVALID_STATE", "The WireGuard device is closed");
   return h ? h->dev : NULL;
@@ -233,10 +232,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   handle *h;
-  if (!wgjs_args(env, info, 1, argv) || !(h = handle_of(env, argv[0])))
+  if (!wgjs_args(env, info, 1, argv) || !(h = wgjs_handle_of(env, argv[0])))
     return NULL;
   wg_device_free(h->dev);
   h->dev = NULL;
+  wg_link_scratch_free(&h->scratch);
   return wgjs_num(env, 0);
 }
 
@@ -493,4 +493,5 @@ void ion_wg_exports(napi_env env, napi_value exports) {
   wgjs_set(env, c, "flags", flag_values(env));
   wgjs_set(env, c, "maxPeerId", wgjs_num(env, WG_PEER_ID_MAX - 1));
   wgjs_set(env, exports, "wgConstants", c);
+  ion_wg_link_exports(env, exports);
 }

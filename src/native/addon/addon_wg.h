@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "wg/device.h"
+#include "wglink/wg_link.h"
 
 /* Registers the wg* exports (called once from the module init). */
 void ion_wg_exports(napi_env env, napi_value exports);
@@ -27,6 +28,16 @@ void ion_wg_exports(napi_env env, napi_value exports);
 /* argv[0..want) or throw ERR_MISSING_ARGS. */
 bool wgjs_args(napi_env env, napi_callback_info info, size_t want,
                napi_value *argv);
+/* What a handle from wgCreate wraps: the device and the state of its data
+ * path between the UDP and TUN objects (addon_wg_link.c). */
+typedef struct wgjs_handle {
+  wg_device *dev;          /* NULL once closed */
+  wg_link_scratch scratch; /* per-batch pointers, grown to the largest */
+  uint32_t tun_headroom;   /* zero bytes before each packet written */
+} wgjs_handle;
+
+/* The handle (open or closed), or NULL after throwing. */
+wgjs_handle *wgjs_handle_of(napi_env env, napi_value v);
 /* The open device in a handle from wgCreate, or NULL after throwing. */
 wg_device *wgjs_device(napi_env env, napi_value v);
 /* An integer in [0, max], or throw. */
@@ -51,5 +62,9 @@ napi_value wgjs_decrypt(napi_env env, napi_callback_info info);
 napi_value wgjs_summaries(napi_env env, napi_callback_info info);
 napi_value wgjs_peer_stats(napi_env env, napi_callback_info info);
 napi_value wgjs_drops(napi_env env, napi_callback_info info);
+
+/* The exports that move packets between the UDP and TUN objects, and the
+ * keypair/staged calls the device's timers use (addon_wg_link.c). */
+void ion_wg_link_exports(napi_env env, napi_value exports);
 
 #endif

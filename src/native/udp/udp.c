@@ -300,6 +300,7 @@ static int opt_of(const ion_udp *u, int opt, int *level, int *name) {
     case ION_OPT_RCVBUF: *level = SOL_SOCKET, *name = SO_RCVBUF; break;
     case ION_OPT_SNDBUF: *level = SOL_SOCKET, *name = SO_SNDBUF; break;
     case ION_OPT_BROADCAST: *level = SOL_SOCKET, *name = SO_BROADCAST; break;
+    case ION_OPT_MARK: *level = SOL_SOCKET, *name = SO_MARK; break;
     case ION_OPT_TTL:
       *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
       *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;

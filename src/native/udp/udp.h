@@ -180,6 +180,7 @@ enum {
   ION_OPT_BROADCAST,
   ION_OPT_MULTICAST_TTL,
   ION_OPT_MULTICAST_LOOP,
+  ION_OPT_MARK, /* SO_MARK (CAP_NET_ADMIN): WireGuard's fwmark */
 };
 
 /* Bind flags */

@@ -142,6 +142,25 @@ int wg_device_clear_keypairs(wg_device *d, uint32_t id) {
   return 0;
 }
 
+int wg_device_drop_keypair(wg_device *d, uint32_t id, uint32_t local_index) {
+  wg_peer *p = wg_dev_peer(d, id);
+  if (!p || !wg_peer_drop_keypair(p, local_index, &d->index)) return -ENOENT;
+  return 0;
+}
+
+int wg_device_clear_staged(wg_device *d, uint32_t id) {
+  wg_peer *p = wg_dev_peer(d, id);
+  if (!p) return -ENOENT;
+  int n = (int)p->staged_n;
+  /* Bounded by the queue's length; the buffers stay for reuse. */
+  while (p->staged_n) wg_peer_staged_pop(p);
+  if (p->in_staged_list) {
+    unlist(d->staged, &d->nstaged, id);
+    p->in_staged_list = false;
+  }
+  return n;
+}
+
 bool wg_device_index_in_use(const wg_device *d, uint32_t index) {
   return wg_index_get(&d->index, index) != NULL;
 }

@@ -48,6 +48,14 @@ int wg_device_install_keypair(wg_device *d, uint32_t id,
                               const wg_keypair_params *p, uint64_t now);
 /* Drop every keypair of a peer (zeroed): 0 or -ENOENT. */
 int wg_device_clear_keypairs(wg_device *d, uint32_t id);
+/* Drop the peer's keypair whose local index is local_index (zeroed), when
+ * its timer says it expired (Reject-After-Time): expired keys are useless
+ * and should not wait in memory for the next handshake to displace them.
+ * 0, or -ENOENT (no such peer, or no such keypair of it). */
+int wg_device_drop_keypair(wg_device *d, uint32_t id, uint32_t local_index);
+/* Drop every packet staged for a peer (its handshake gave up). Returns
+ * how many, or -ENOENT. */
+int wg_device_clear_staged(wg_device *d, uint32_t id);
 /* Whether a live keypair uses this receiver index (for the handshake's
  * choice of a fresh one). */
 bool wg_device_index_in_use(const wg_device *d, uint32_t index);

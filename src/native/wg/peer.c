@@ -37,6 +37,18 @@ void wg_peer_clear_keys(wg_peer *p, wg_index_table *idx) {
   drop_keypair(idx, &p->next);
 }
 
+bool wg_peer_drop_keypair(wg_peer *p, uint32_t local_index,
+                          wg_index_table *idx) {
+  wg_keypair **slots[] = {&p->current, &p->previous, &p->next};
+  for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+    if (*slots[i] && (*slots[i])->local_index == local_index) {
+      drop_keypair(idx, slots[i]);
+      return true;
+    }
+  }
+  return false;
+}
+
 void wg_peer_free(wg_peer *p, wg_index_table *idx) {
   if (!p) return;
   wg_peer_clear_keys(p, idx);

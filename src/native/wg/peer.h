@@ -78,5 +78,9 @@ int wg_peer_install(wg_peer *p, wg_keypair *kp, wg_index_table *idx);
 bool wg_peer_confirm(wg_peer *p, wg_keypair *kp, wg_index_table *idx);
 /* Free every keypair (Reject-After-Time x 3, peer reset). */
 void wg_peer_clear_keys(wg_peer *p, wg_index_table *idx);
+/* Free the keypair (current, previous or next) whose local index is
+ * local_index. True if the peer had it. */
+bool wg_peer_drop_keypair(wg_peer *p, uint32_t local_index,
+                          wg_index_table *idx);
 
 #endif
