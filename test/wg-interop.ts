@@ -204,13 +204,16 @@ export interface OurStats {
   handshake: { initiationsSent: number; responsesSent: number };
 }
 
-/** Resolve when pred() holds; reject after ms (or when proc exited). */
-export async function waitFor(pred: () => boolean, ms: number, what: string, proc?: Proc): Promise<void> {
+/**
+ * Resolve when pred() holds; reject after ms (or when proc exited). Between
+ * checks: `step` (e.g. send something), or a 50 ms pause.
+ */
+export async function waitFor(pred: () => boolean, ms: number, what: string, proc?: Proc, step?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + ms;
   while (!pred()) {
     if (proc && !proc.running) throw new Error(`${what}: the process exited.\nstdout:\n${proc.stdout}\nstderr:\n${proc.stderr}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${proc ? `\nstdout:\n${proc.stdout}\nstderr:\n${proc.stderr}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await (step ? step() : new Promise((r) => setTimeout(r, 50)));
   }
 }
 
