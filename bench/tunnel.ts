@@ -13,7 +13,6 @@
  * and the ratios. Target: io_uring >= 2x dgram. Results go to
  * bench/out/tunnel-results.json. Exit 1 if a run fails, 2 on bad options.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,11 +20,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { killAllChildren } from './lib/children.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
-import { clockTicksPerSecond, readCpuTicks } from './lib/proc.js';
+import { iperfRun, median, type RunResult } from './lib/iperf.js';
+import { startPlainTunnels } from './lib/plain-tunnel.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const CASES = ['direct', 'io_uring', 'mmsg', 'dgram'] as const;
 type Case = (typeof CASES)[number];
 
@@ -71,68 +71,15 @@ function options(argv: string[]): Options | null {
   };
 }
 
-/** Bounded wait for a pattern in a process's output. */
-async function waitFor(p: Running, re: RegExp, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!re.test(p.output())) {
-    if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} failed:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-interface RunResult {
-  gbps: number;
-  retransmits: number;
-  /** CPU of both tunnel processes, in % of one core. */
-  tunnelCpu: number;
-}
-
 async function runOnce(pair: NetPair, c: Case, seconds: number): Promise<RunResult> {
   const tunnels: Running[] = [];
   try {
-    if (c !== 'direct') {
-      for (const i of [0, 1] as const) {
-        const args = ['tunnel', '--tun', 'iontun0', '--address', `${INNER[i]}/24`, '--listen', `${OUTER[i]}:7000`];
-        args.push('--peer', `${OUTER[1 - i]}:7000`, '--backend', c, '--quiet');
-        tunnels.push(pair.start(i, [process.execPath, CLI, ...args]));
-      }
-      // --quiet prints no startup line: the interface with its address tells.
-      for (const i of [0, 1] as const) {
-        const ns = pair.names[i];
-        const deadline = Date.now() + 20_000;
-        while (!/10\.236\.0\./.test(execFileSync('ip', ['-n', ns, '-o', 'addr', 'show'], { encoding: 'utf8' }))) {
-          if (Date.now() > deadline || tunnels[i]?.child.exitCode !== null) throw new Error(`tunnel ${c} did not start:\n${tunnels[i]?.output()}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-    }
-    const target = c === 'direct' ? OUTER[1] : INNER[1];
-    const server = pair.start(1, ['iperf3', '-s', '-1', '-B', target, '--forceflush']);
-    await waitFor(server, /listening/i, 10_000, 'iperf3 -s');
-    const ticks = tunnels.map((t) => readCpuTicks(t.child.pid ?? 0));
-    const started = Date.now();
-    const client = pair.start(0, ['iperf3', '-c', target, '-t', String(seconds + 1), '-O', '1', '-J', '--connect-timeout', '5000']);
-    const code = await client.exited;
-    const wall = (Date.now() - started) / 1000;
-    const used = tunnels.reduce((sum, t, k) => sum + readCpuTicks(t.child.pid ?? 0) - (ticks[k] ?? 0), 0);
-    await server.exited;
-    if (code !== 0) throw new Error(`iperf3 -c (${c}) exited ${code}:\n${client.output()}`);
-    const report = JSON.parse(client.output()) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
-    return {
-      gbps: report.end.sum_received.bits_per_second / 1e9,
-      retransmits: report.end.sum_sent.retransmits ?? 0,
-      tunnelCpu: (100 * used) / clockTicksPerSecond() / wall,
-    };
+    if (c !== 'direct') await startPlainTunnels(pair, CLI, c, tunnels);
+    return await iperfRun(pair, c === 'direct' ? OUTER[1] : INNER[1], seconds, tunnels, c);
   } finally {
     for (const t of tunnels) t.child.kill('SIGTERM');
     await Promise.all(tunnels.map((t) => t.exited));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 function report(results: Map<Case, RunResult[]>): string[] {
