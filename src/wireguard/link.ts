@@ -270,7 +270,8 @@ export class Link {
       const rc = w
         ? native.wgKeepaliveTo(dev, peer, onlyIfOwed, udpId, w.seq, w.slots, w.at, w.bytes, now, out)
         : native.wgKeepaliveTo(dev, peer, onlyIfOwed, udpId, 0, 0, 0, 0, now, out);
-      if (w) udp.commitNativeWindow(w, out[OUT.used]!);
+      // -ENOBUFS: what fitted is in the window, the rest waits staged.
+      if (w && (rc >= 0 || rc === ENOBUFS)) udp.commitNativeWindow(w, out[OUT.used]!);
       if (rc < 0 && rc !== ENOBUFS && rc !== -2 /* ENOENT: peer removed */) this.failed(rc, 'keepalive');
     }
     this.takeSummaries();

@@ -3,7 +3,8 @@
  * (src/native/wglink): TUN packets sealed into a window of a UDP socket's
  * send ring, UDP datagrams opened in place and copied into a window of a
  * TUN device's write ring, chunking to the window, staging when there is
- * none, and refusal of indices and windows that do not match.
+ * none, refusal of indices and windows that do not match, and the device
+ * calls the timers use (one keypair dropped, the staged queue cleared).
  *
  * No Node and no ring: a ring-less reactor as after a refused io_uring
  * setup, a TUN object on the poll backend over an AF_UNIX datagram
@@ -348,6 +349,37 @@ out:
   return st;
 }
 
+/* What the device's timers use: one expired keypair dropped (its index
+ * freed, the others kept), and the staged queue emptied on giving up. */
+static int t_timer_calls(void) {
+  int st = FAIL;
+  pair pr;
+  CHECK(pair_open(&pr, 1420, 4, true) == 0);
+  CHECK(pair_keys(&pr, 1, 0x3333, 0x4444, T0 + 1) == 0); /* A: current, previous */
+  CHECK(wg_device_drop_keypair(pr.a, B_PEER, 0x1111) == 0);
+  CHECK(!wg_device_index_in_use(pr.a, 0x1111) && wg_device_index_in_use(pr.a, 0x3333));
+  CHECK(wg_device_drop_keypair(pr.a, B_PEER, 0x1111) == -ENOENT);
+  CHECK(wg_device_drop_keypair(pr.a, 99, 0x3333) == -ENOENT);
+  wg_peer_stats ps;
+  CHECK(wg_device_peer_stats(pr.a, B_PEER, &ps) == 0 && ps.has_current && !ps.has_previous);
+  CHECK(wg_device_drop_keypair(pr.a, B_PEER, 0x3333) == 0);
+  /* No keys: packets are staged; clearing drops them all. */
+  uint8_t pkts[3][1600];
+  uint32_t lens[3];
+  for (int i = 0; i < 3; i++) lens[i] = ip4_pkt(pkts[i], 1, 2, 30, (unsigned)i);
+  wg_tx_result tx;
+  CHECK(send_pkts(&pr, pr.a, pkts, lens, 3, T0, &tx) == 0 && tx.staged == 3);
+  CHECK(wg_device_staged_peers(pr.a) == 1);
+  CHECK(wg_device_clear_staged(pr.a, B_PEER) == 3);
+  CHECK(wg_device_staged_peers(pr.a) == 0);
+  CHECK(wg_device_peer_stats(pr.a, B_PEER, &ps) == 0 && ps.staged == 0);
+  CHECK(wg_device_clear_staged(pr.a, 99) == -ENOENT);
+  st = PASS;
+out:
+  pair_close(&pr);
+  return st;
+}
+
 int main(void) {
   static const test_case tests[] = {
       {"seal a TUN batch into a UDP send window", t_seal},
@@ -355,6 +387,7 @@ int main(void) {
       {"open UDP datagrams into a TUN write window with headroom", t_open},
       {"open with no TUN window: authenticated, counted, dropped", t_open_no_window},
       {"refuse bad indices, entries and headroom", t_refusals},
+      {"drop one keypair, clear the staged queue", t_timer_calls},
   };
   return run_tests(tests, sizeof(tests) / sizeof(tests[0]));
 }

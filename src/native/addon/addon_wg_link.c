@@ -126,6 +126,8 @@ static bool tx_setup(napi_env env, addon *a, napi_value *argv, size_t i,
       !typed_arg(env, argv[i + 6], napi_int32_array, OUT_WORDS, &out, &n, "out"))
     return false;
   c->out = out;
+  /* Nothing used unless the call says so (early -errno returns too). */
+  memset(c->out, 0, OUT_WORDS * sizeof(*c->out));
   if (!o) return true;
   c->u = (ion_udp *)o;
   if (v[1]) {
@@ -226,6 +228,7 @@ static napi_value js_open_udp(napi_env env, napi_callback_info info) {
       !typed_arg(env, argv[10], napi_int32_array, OUT_WORDS, &out, &nout, "out") ||
       !typed_arg(env, argv[11], napi_int32_array, 0, &hs, &nhs, "hs"))
     return NULL;
+  memset(out, 0, OUT_WORDS * sizeof(int32_t)); /* nothing used unless said */
   if (urc < 0) return wgjs_num(env, urc);
   if (count > uo->rcount) return wgjs_num(env, -EINVAL);
   ion_file *f = fo ? ion_file_of(fo) : NULL;
