@@ -1,5 +1,5 @@
 /**
- * Harness of the WireGuard interop tests (test/wg-interop.test.ts): network
+ * Harness of the WireGuard interop tests (test/wireguard-interop.test.ts): network
  * namespaces on one LAN, each running a WireGuard implementation as a user
  * would: ours (`iouring-net wireguard -f NAME`, dist/src/cli/main.js) or
  * Debian's `wireguard-go -f NAME`, configured with `wg set` and `ip`, and

@@ -1,6 +1,6 @@
 /**
  * A UDP relay in front of a WireGuard peer, as a NAT would be, for the
- * roaming, replay and forgery tests (test/wg-interop.test.ts). It runs in
+ * roaming, replay and forgery tests (test/wireguard-interop.test.ts). It runs in
  * the peer's namespace:
  *
  *   node wg-relay-child.js INNER_ADDR INNER_PORT OUTER_ADDR UPSTREAM_ADDR UPSTREAM_PORT [MOVED_ADDR]
