@@ -7,7 +7,7 @@
  * SIGINT removing both; a setup failure in the daemon (an interface name
  * that is not a TUN device; an interface whose UAPI socket another daemon
  * serves) is reported by the command with status 1 and leaves nothing
- * behind. Interop with wg, wg-quick and wireguard-go: wg-interop.test.ts.
+ * behind. Interop with wg, wg-quick and wireguard-go: wireguard-interop.test.ts.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
