@@ -217,6 +217,15 @@ export async function waitFor(pred: () => boolean, ms: number, what: string, pro
   }
 }
 
+/** The processes inside a namespace (`ip netns pids`, which is not one of them). */
+export function netnsPids(ns: Netns): number[] {
+  try {
+    return execFileSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** A LAN of namespaces joined by a bridge in a hub namespace. */
 export class Lan {
   readonly hub: Netns;
@@ -268,10 +277,23 @@ export class Lan {
     return p;
   }
 
-  /** Kill every process still running and delete the namespaces. Never throws. */
+  /**
+   * Kill every process still running, those started here and those left in
+   * the namespaces (a daemon that wg-quick started), and delete the
+   * namespaces. Never throws.
+   */
   async destroy(): Promise<void> {
     for (const p of this.procs) p.signal('SIGTERM');
     await Promise.all(this.procs.map((p) => p.exit(10_000).catch(() => undefined)));
+    for (const n of this.spaces) {
+      for (const pid of netnsPids(n)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
     for (const n of this.spaces) n.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Netns, tunSkipReason } from './netns.js';
 import { CLI } from './tunnel-pair.js';
-import { uniqueWgName, waitFor } from './wg-interop.js';
+import { netnsPids, uniqueWgName, waitFor } from './wg-interop.js';
 
 const WG_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'wireguard-main.js');
 const skip = tunSkipReason(['wg']);
@@ -29,9 +29,7 @@ function run(argv: string[], env: Record<string, string> = {}, netns?: string): 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function pids(ns: Netns): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-}
+const pids = netnsPids;
 
 test('--help and command-line errors (status 2)', () => {
   for (const argv of [[CLI, 'wireguard', '--help'], [WG_MAIN, '-h']]) {
@@ -101,6 +99,7 @@ test('setup failures in the daemon are reported by the command (status 1), nothi
       assert.deepEqual(pids(other), []);
       assert.equal(other.hasLink(name), false, 'the interface it made is removed again');
     } finally {
+      for (const pid of pids(other)) process.kill(pid, 'SIGKILL');
       other.destroy();
     }
     const [pid] = pids(ns);

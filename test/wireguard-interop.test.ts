@@ -26,13 +26,12 @@
  * them).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generatePresharedKey, generatePrivateKey, keyToBase64, publicKeyFromPrivate } from '../src/index.js';
 import { tunSkipReason } from './netns.js';
-import { interopSkipReason, Lan, RELAY_SCRIPT, tcpTransfer, waitFor, type WgNode } from './wg-interop.js';
+import { interopSkipReason, Lan, netnsPids, RELAY_SCRIPT, tcpTransfer, waitFor, type WgNode } from './wg-interop.js';
 import { CLI, type Proc } from './tunnel-pair.js';
 
 const skip = interopSkipReason(tunSkipReason(['ping']));
@@ -439,8 +438,7 @@ test('wg-quick up and down with WG_QUICK_USERSPACE_IMPLEMENTATION set to ours', 
     assert.equal(ur.code, 0, `wg-quick up:\n${up.stderr}`);
     assert.match(up.stderr, /Falling back to slow userspace implementation/);
     // The daemon runs in the background, the interface is configured and up.
-    // (`ip netns pids`, not `ip -n NS ...`: that would list itself.)
-    const pids = (): string[] => execFileSync('ip', ['netns', 'pids', ours.ns.name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const pids = (): number[] => netnsPids(ours.ns);
     const running = pids();
     assert.equal(running.length, 1, 'one daemon in the namespace');
     assert.match(readFileSync(`/proc/${running[0]}/cmdline`, 'utf8'), /cli\/main\.js\0wireguard\0/);
