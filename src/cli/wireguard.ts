@@ -41,6 +41,8 @@ const ENV_READY_FD = 'IOURING_NET_WG_READY_FD';
 const READY_FD = 3;
 /** How long a parent waits for its daemon to come up. */
 const DAEMON_START_MS = 60_000;
+/** How long a parent waits for a daemon that failed to set up to exit. */
+const CHILD_EXIT_MS = 5000;
 
 type LogLevel = 0 | 1 | 2;
 const SILENT: LogLevel = 0;
@@ -191,15 +193,29 @@ function daemonize(args: WireGuardArgs): Promise<number> {
   const pipe = child.stdio[READY_FD];
   return new Promise<number>((resolve, reject) => {
     let text = '';
+    let line: string | undefined;
+    let exit: string | undefined;
+    let pipeClosed = false;
     let settled = false;
+    let late: NodeJS.Timeout | undefined;
     const finish = (err: CliError | undefined): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(late);
       pipe?.destroy();
       child.unref();
       if (err) reject(err);
       else resolve(EXIT_OK);
+    };
+    // 'ok': up. An error line: the child cleaned up and exits; report once
+    // it is gone (bounded). Exit without a line: once the pipe is drained.
+    const decide = (): void => {
+      if (line === 'ok') return finish(undefined);
+      if (line !== undefined && exit !== undefined) return finish(new CliError(line.replace(/^error /, ''), EXIT_FAILURE));
+      if (line === undefined && exit !== undefined && pipeClosed) {
+        finish(new CliError(`the daemon exited during setup (${exit})`, EXIT_FAILURE));
+      }
     };
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
@@ -207,15 +223,20 @@ function daemonize(args: WireGuardArgs): Promise<number> {
     }, DAEMON_START_MS);
     child.once('error', (err) => finish(new CliError(`Failed to daemonize: ${err.message}`, EXIT_FAILURE)));
     child.once('exit', (code, signal) => {
-      finish(new CliError(`the daemon exited during setup (${signal ?? `status ${code}`})`, EXIT_FAILURE));
+      exit = signal ?? `status ${code}`;
+      decide();
     });
     pipe?.on('data', (d: Buffer) => {
       text += d.toString();
       const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      const line = text.slice(0, nl);
-      if (line === 'ok') finish(undefined);
-      else finish(new CliError(line.replace(/^error /, ''), EXIT_FAILURE));
+      if (nl < 0 || line !== undefined) return;
+      line = text.slice(0, nl);
+      if (line !== 'ok') late = setTimeout(() => finish(new CliError((line ?? '').replace(/^error /, ''), EXIT_FAILURE)), CHILD_EXIT_MS);
+      decide();
+    });
+    pipe?.on('close', () => {
+      pipeClosed = true;
+      decide();
     });
     pipe?.on('error', () => undefined);
   });
