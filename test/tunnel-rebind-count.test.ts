@@ -21,6 +21,9 @@
  * tunnel's `receiveQueueFull` still equals the kernel's count, summed over
  * the sockets it retired (read from each one's end marker).
  *
+ * And with the loopback interface down, where the end marker cannot come
+ * back, a rebind is counted as unconfirmed (rebindsUnconfirmed).
+ *
  * Skips (saying why) when not root.
  */
 import assert from 'node:assert/strict';
@@ -31,6 +34,7 @@ import { Netns, tunSkipReason } from './netns.js';
 
 const skip = tunSkipReason();
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'rebind-count-child.js');
+const UNCONFIRMED_CHILD = join(dirname(fileURLToPath(import.meta.url)), 'rebind-unconfirmed-child.js');
 const DATAGRAMS = 100_000;
 
 interface Result {
@@ -113,3 +117,21 @@ for (const udp of ['io_uring', 'mmsg'] as const) {
     assert.equal(res.rx + res.drops.total, res.sent, `every datagram accounted for: ${info}`);
   });
 }
+
+test('with the loopback down, a rebind whose drain cannot be confirmed is counted', { skip, timeout: 60_000 }, async () => {
+  const ns = Netns.create('rbunconf');
+  try {
+    ns.ip('link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1');
+    ns.ip('addr', 'add', '10.244.0.1/24', 'dev', 'veth0');
+    ns.ip('link', 'set', 'veth0', 'up');
+    ns.ip('link', 'set', 'veth1', 'up');
+    ns.ip('link', 'set', 'lo', 'down');
+    const r = await ns.exec(process.execPath, [UNCONFIRMED_CHILD], 50_000);
+    assert.equal(r.code, 0, `the child failed:\n${r.stderr}`);
+    const res = JSON.parse(r.stdout.trim()) as { rebinds: number; rebindsUnconfirmed: number };
+    assert.equal(res.rebinds, 1);
+    assert.equal(res.rebindsUnconfirmed, 1, JSON.stringify(res));
+  } finally {
+    ns.destroy();
+  }
+});

@@ -342,6 +342,11 @@ export async function retireLeg(leg: Leg, config: SocketConfig): Promise<RetireR
   await leg.closed;
   const s = sock.stats();
   const unsent = Math.max(0, leg.pushed - (s.packetsOut - leg.markersOut) - leg.sendErrors);
-  const unhandled = Math.max(0, s.packetsIn - leg.seen);
-  return { lost: unsent + unhandled, kernelDrops: Math.max(0, s.drops - markerDrops(leg.marker)), confirmed };
+  // Received but never handed over: markers sent after the one that came
+  // back may be among them; they are ours, not the peer's.
+  const m = leg.marker;
+  const dropped = markerDrops(m);
+  const strayMarkers = m === undefined ? 0 : Math.max(0, leg.markersOut - m.seen - dropped);
+  const unhandled = Math.max(0, s.packetsIn - leg.seen - strayMarkers);
+  return { lost: unsent + unhandled, kernelDrops: Math.max(0, s.drops - dropped), confirmed };
 }
