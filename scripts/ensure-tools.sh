@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the tests use when they are missing: `ip` (iproute2)
-# and `ping` (iputils-ping) for the TUN tests, `wg` (wireguard-tools) for the
-# WireGuard UAPI tests. Only as root, and only with apt-get;
+# and `ping` (iputils-ping) for the TUN tests, `wg` and `wg-quick`
+# (wireguard-tools) for the WireGuard UAPI tests, and Debian's
+# `wireguard-go` for the WireGuard interop tests. Only as root, and only with apt-get;
 # otherwise it says what is missing and leaves it to the tests to skip.
 # Safe to run many times: it does nothing when every tool is present, and
 # it always exits 0 (scripts/test.sh can call it before the node:test suite).
@@ -11,6 +12,7 @@ missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
+command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

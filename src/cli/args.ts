@@ -40,10 +40,35 @@ tunnel's own pid (printed at start, or --pid-file), not to npx/npm: npm does
 not pass them on. Started by npx or npm, the tunnel stops when npm exits.
 Exit status: 0 after SIGINT/SIGTERM, 1 on a failure, 2 on a bad configuration.`;
 
+export const WIREGUARD_USAGE = `Usage: iouring-net wireguard [-f|--foreground] INTERFACE
+       iouring-net-wireguard [-f|--foreground] INTERFACE
+
+A userspace WireGuard interface, run as wireguard-go is run: it creates the
+TUN interface INTERFACE (down, no addresses) and serves the cross-platform
+userspace API on /var/run/wireguard/INTERFACE.sock, so that wg(8) and
+wg-quick(8) configure it (WG_QUICK_USERSPACE_IMPLEMENTATION=iouring-net-wireguard).
+It goes to the background once the interface and the socket exist, unless
+-f is given. SIGTERM or SIGINT, or deleting the interface, stop it: the
+interface and the socket are removed.
+
+Options:
+  -f, --foreground   stay in the foreground
+  -h, --help         this text
+
+Environment:
+  WG_PROCESS_FOREGROUND=1       same as -f
+  LOG_LEVEL=verbose|error|silent  what is logged (default error); in the
+                                background, logs are kept only if LOG_LEVEL is set
+  IOURING_NET_BACKEND=NAME      UDP backend: io_uring, mmsg or dgram (default: the best one)
+
+Exit status: 0 once running in the background, or after SIGINT/SIGTERM;
+1 when setting up failed; 2 on a bad command line.`;
+
 export const MAIN_USAGE = `Usage: iouring-net <command> [options]
 
 Commands:
-  tunnel    a TUN <-> UDP tunnel (iouring-net tunnel --help)
+  tunnel      a TUN <-> UDP tunnel (iouring-net tunnel --help)
+  wireguard   a userspace WireGuard interface, as wireguard-go (iouring-net wireguard --help)
 
 Options:
   -h, --help       this text
@@ -160,6 +185,30 @@ export function parseTunnelArgs(argv: readonly string[]): TunnelArgs | 'help' {
     pidFile: values['pid-file'] === undefined ? undefined : required(values['pid-file'], '--pid-file'),
     quiet: values.quiet === true,
   };
+}
+
+export interface WireGuardArgs {
+  interface: string;
+  /** -f/--foreground (WG_PROCESS_FOREGROUND=1 is read by the command). */
+  foreground: boolean;
+}
+
+/** The arguments after `wireguard`, as wireguard-go takes them; 'help' for --help. */
+export function parseWireGuardArgs(argv: readonly string[]): WireGuardArgs | 'help' {
+  let foreground = false;
+  const names: string[] = [];
+  for (const a of argv) {
+    if (a === '-f' || a === '--foreground') foreground = true;
+    else if (a === '-h' || a === '--help') return 'help';
+    else if (a.startsWith('-')) throw new UsageError(`unknown option "${a}"`);
+    else names.push(a);
+  }
+  if (names.length !== 1) throw new UsageError(names.length === 0 ? 'the interface name is required' : 'only one interface name is allowed');
+  const name = names[0] ?? '';
+  if (name === '' || Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:\s]/.test(name)) {
+    throw new UsageError(`"${name}" is not a valid interface name (1-15 bytes, no "/", ":" or spaces)`);
+  }
+  return { interface: name, foreground };
 }
 
 /** Address errors from tunnel-addr.ts are usage errors here. */

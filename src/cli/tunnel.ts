@@ -87,7 +87,7 @@ function removePidFile(path: string): void {
 }
 
 /** Wait (bounded) for a created interface to go away, and delete it if it stays. */
-async function removeInterface(name: string): Promise<void> {
+export async function removeInterface(name: string): Promise<void> {
   for (let i = 0; i < 100 && netdev.linkExists(name); i++) await new Promise((r) => setTimeout(r, 20));
   if (netdev.linkExists(name)) netdev.deleteLink(name);
 }

@@ -101,9 +101,11 @@ export async function resolvePeer(peer: HostPort, socketFamily: 4 | 6 | 0): Prom
 
 /**
  * Fail with the kernel's error (EADDRINUSE, EADDRNOTAVAIL...) if address:port
- * cannot be bound exclusively. The tunnel's sockets set SO_REUSEADDR so that
- * a replacement can bind next to the socket it replaces; this check keeps
- * that from silently sharing a port another program holds.
+ * cannot be bound exclusively. The tunnel's sockets set SO_REUSEPORT so that
+ * a replacement can bind next to the socket it replaces (Linux allows that
+ * only between sockets of the same user); this check keeps a tunnel from
+ * silently joining a port that another program of the same user holds
+ * with SO_REUSEPORT.
  */
 export function checkPortFree(type: 'udp4' | 'udp6', address: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {

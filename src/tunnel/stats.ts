@@ -23,6 +23,12 @@ export const DROP_REASONS = [
   'writeError',
   /** Lost while the UDP socket was being replaced (see Tunnel.rebind). */
   'rebind',
+  /**
+   * Dropped by the kernel before the tunnel saw it: a UDP receive queue was
+   * full (SO_RXQ_OVFL, summed over every socket the tunnel had; the dgram
+   * backend cannot see it).
+   */
+  'receiveQueueFull',
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -33,7 +39,9 @@ export const TX_BYTES = 1;
 export const RX_PACKETS = 2;
 export const RX_BYTES = 3;
 export const REBINDS = 4;
-const DROP_BASE = 5;
+/** Retired sockets closed without their end marker back (see leg.ts). */
+export const REBIND_UNCONFIRMED = 5;
+const DROP_BASE = 6;
 
 export const DROP: { readonly [K in DropReason]: number } = Object.fromEntries(
   DROP_REASONS.map((r, i) => [r, DROP_BASE + i]),
@@ -62,6 +70,12 @@ export interface TunnelStats {
   drops: Record<DropReason, number> & { total: number };
   /** Completed socket replacements. */
   rebinds: number;
+  /**
+   * Replaced sockets closed before their drain could be confirmed (their end
+   * marker never came back through the loopback interface, e.g. because it
+   * is down): what they still held, if anything, could not be counted.
+   */
+  rebindsUnconfirmed: number;
   /** The current UDP socket's own counters (they restart with each rebind). */
   udp: UdpStats;
   /** UDP GSO / GRO in use on the current socket (io_uring and mmsg backends). */
@@ -75,12 +89,13 @@ export function snapshot(
   udp: UdpStats,
   tun: TunStats,
   offloads: { gso: boolean; gro: boolean },
+  kernelDrops: number,
 ): TunnelStats {
   const v = (i: number): number => c.v[i] ?? 0;
   let total = 0;
   const drops = {} as Record<DropReason, number> & { total: number };
   for (const r of DROP_REASONS) {
-    drops[r] = v(DROP[r]);
+    drops[r] = r === 'receiveQueueFull' ? kernelDrops : v(DROP[r]);
     total += drops[r];
   }
   drops.total = total;
@@ -90,6 +105,7 @@ export function snapshot(
     rx: { packets: v(RX_PACKETS), bytes: v(RX_BYTES) },
     drops,
     rebinds: v(REBINDS),
+    rebindsUnconfirmed: v(REBIND_UNCONFIRMED),
     udp,
     offloads,
     tun,
@@ -118,6 +134,7 @@ export function formatStats(s: TunnelStats): string {
   for (const r of DROP_REASONS) parts.push(`drop_${snake(r)}=${s.drops[r]}`);
   parts.push(
     `rebinds=${s.rebinds}`,
+    `rebinds_unconfirmed=${s.rebindsUnconfirmed}`,
     `udp_kernel_drops=${s.udp.drops}`,
     `udp_batches=${s.udp.batches}`,
     `udp_gso=${s.offloads.gso ? 'on' : 'off'}`,

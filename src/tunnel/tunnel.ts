@@ -21,34 +21,28 @@
  * to the device; others are dropped and counted (`notFromPeer`).
  *
  * Rebind (in the spirit of Tailscale's RebindingUDPConn): rebind() binds a
- * new socket to the same address and port (the tunnel's sockets set
- * SO_REUSEADDR), switches sends to it at once, and retires the old one:
- * the old socket is connected to an address the peer never sends from, so
- * the kernel routes the peer's datagrams to the new socket; what the old
- * one already holds is delivered over the next loop turns; then it is
- * closed under the close contract (no callback after 'close'). Whatever the
- * old socket still held at close is counted as dropped (`rebind`).
+ * new socket to the same address and port (SO_REUSEPORT, which Linux only
+ * allows between sockets of the same user), switches sends to it at once,
+ * and retires the old one so that nothing the kernel delivered to it is
+ * lost (src/tunnel/leg.ts: the old socket is connected to itself and
+ * drained up to an end marker it sends itself, then closed). Whatever it
+ * could not hand over is counted (`rebind`), as are the kernel's receive
+ * queue drops of every socket the tunnel had (`receiveQueueFull`).
  */
 import { EventEmitter } from 'node:events';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { BackendChoice } from '../core/backend.js';
 import type { RecvBatch } from '../udp/batch.js';
 import type { Endpoint } from '../udp/endpoint.js';
 import { CodedError, invalidArgType } from '../core/errors.js';
-import { openUdp } from '../udp/open.js';
-import type { UdpSocketOptions } from '../udp/options.js';
 import { TunDevice, type PacketBatch } from '../tun/device.js';
 import { openTun } from '../tun/open.js';
 import type { TunOffloadChoice, TunOptions } from '../tun/options.js';
 import { badAddress, checkListenAddress, checkPortFree, parseHostPort, resolvePeer, type HostPort, type ResolvedPeer } from './addr.js';
-import { DROP, REBINDS, RX_BYTES, RX_PACKETS, snapshot, TunnelCounters, TX_BYTES, TX_PACKETS, type TunnelStats } from './stats.js';
+import { openLeg, retireLeg, takeMarker, type Leg, type LegOwner, type SocketConfig, type TunnelError, type TunnelUdpOptions } from './leg.js';
+import { DROP, REBINDS, REBIND_UNCONFIRMED, RX_BYTES, RX_PACKETS, snapshot, TunnelCounters, TX_BYTES, TX_PACKETS, type TunnelStats } from './stats.js';
 import type { AddressInfo, UdpSocket } from '../udp/socket.js';
 
-/** Socket tuning passed to openUdp for each of the tunnel's sockets. */
-export type TunnelUdpOptions = Pick<
-  UdpSocketOptions,
-  'recvBuffers' | 'sendQueueSize' | 'sendBufferBytes' | 'recvBufferSize' | 'sendBufferSize' | 'receiveMode' | 'gso' | 'gro'
->;
+export type { TunnelError, TunnelUdpOptions } from './leg.js';
 
 export interface TunnelOptions {
   /**
@@ -79,14 +73,6 @@ export interface TunnelOptions {
   udp?: TunnelUdpOptions;
   /** No IOURING_NET_FALLBACK warning. */
   quiet?: boolean;
-}
-
-/**
- * An 'error' event of a tunnel: the socket's or the device's error (code,
- * errno, syscall), with `source` saying which side failed.
- */
-export interface TunnelError extends NodeJS.ErrnoException {
-  source?: 'udp' | 'tun';
 }
 
 /** The events of a Tunnel and their arguments (typed `on`/`once`/`emit`). */
@@ -120,35 +106,6 @@ const ANY_BYTES = 1 << 30;
 /** Largest UDP payload per family (udp/socket.ts). */
 const MAX_UDP_PAYLOAD = { 4: 65507, 6: 65527 } as const;
 
-/** One UDP socket of the tunnel and what went through it. */
-interface Leg {
-  sock: UdpSocket;
-  ready: boolean;
-  /** Datagrams accepted into this socket's send ring. */
-  pushed: number;
-  /** Datagrams this socket delivered to JS. */
-  seen: number;
-  sendErrors: number;
-  closed: Promise<void>;
-  /** Set once the tunnel exists; until then datagrams are only counted. */
-  owner: Tunnel | undefined;
-}
-
-interface SocketConfig {
-  type: 'udp4' | 'udp6';
-  address: string;
-  port: number;
-  maxMessageSize: number;
-  options: TunnelOptions;
-}
-
-const MAX_RETIRE_TURNS = 50;
-
-/** Wait loop turns until done() says so, the socket closes, or MAX_RETIRE_TURNS pass. */
-async function settle(leg: Leg, done: () => boolean): Promise<void> {
-  for (let turn = 0; turn < MAX_RETIRE_TURNS && leg.sock.isOpen && !done(); turn++) await nextTurn();
-}
-
 function closedError(): CodedError {
   return new CodedError('ERR_TUNNEL_CLOSED', 'The tunnel is closed');
 }
@@ -166,7 +123,7 @@ function toHostPort(v: TunnelOptions['listen'] | TunnelOptions['peer'], what: st
   return { host, port };
 }
 
-export class Tunnel extends EventEmitter<TunnelEvents> {
+export class Tunnel extends EventEmitter<TunnelEvents> implements LegOwner {
   /** The TUN device. */
   readonly tun: TunDevice;
   /** The peer as resolved at creation. */
@@ -183,6 +140,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
   /** The addon's forwarders, or undefined for the JS path. */
   private readonly fwd: ForwardExports | undefined;
   private readonly fwdOut = new Int32Array(8);
+  /** An exclusive socket is being replaced: there is none to send on. */
+  private switching = false;
+  /** Final kernel drop counters of the sockets already closed. */
+  private retiredKernelDrops = 0;
 
   /** @internal use createTunnel() */
   constructor(
@@ -202,7 +163,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     first.owner = this;
     this.ep = first.sock.endpoint(peer.address, peer.port);
     const fwd = tun.nativeAddon as Partial<ForwardExports>;
-    const native = config.options.offload !== false && first.sock.nativeId >= 0 && typeof fwd.tunnelTunToUdp === 'function';
+    const native = config.offload !== false && first.sock.nativeId >= 0 && typeof fwd.tunnelTunToUdp === 'function';
     this.fwd = native ? (fwd as ForwardExports) : undefined;
     tun.on('error', this.onTunError);
     tun.onBatch = this.fromTun;
@@ -235,7 +196,9 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
   stats(): TunnelStats {
     const sock = this.leg.sock;
     const offloads = sock.isOpen ? sock.offloads : { gso: false, gro: false };
-    return snapshot(this.c, this.backend, sock.stats(), this.tun.stats(), offloads);
+    let kernelDrops = this.retiredKernelDrops;
+    for (const leg of this.legs) kernelDrops += leg.sock.stats().drops;
+    return snapshot(this.c, this.backend, sock.stats(), this.tun.stats(), offloads, kernelDrops);
   }
 
   // ---- the data path: no allocation per packet ----
@@ -245,6 +208,10 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     const leg = this.leg;
     const sock = leg.sock;
     if (this.state !== 'open') return;
+    if (this.switching) {
+      this.c.add(DROP.rebind, b.length);
+      return;
+    }
     if (!sock.isOpen) {
       // Closed behind the tunnel's back (tunnel.socket.close()): rebind() helps.
       this.c.add(DROP.sendError, b.length);
@@ -341,7 +308,9 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
       if (this.state === 'open') this.c.add(DROP.writeError, b.length);
       return;
     }
-    if (this.fwd && leg.sock.nativeId >= 0) {
+    // A retiring leg takes the JS path: its end markers (leg.ts) come from
+    // its own address, which the native forwarder would drop as strangers.
+    if (this.fwd && leg.sock.nativeId >= 0 && leg.marker === undefined) {
       leg.seen += b.length;
       this.udpToTunNative(b.length, leg);
       return;
@@ -358,7 +327,8 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     let full = 0;
     for (let i = 0; i < n; i++) {
       if (!b.isFrom(i, ep)) {
-        stranger++;
+        // A retiring socket's end marker is not a drop (see leg.ts).
+        if (!takeMarker(leg, b, i)) stranger++;
         continue;
       }
       const len = b.size(i);
@@ -410,65 +380,15 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     this.emit('error', err);
   }
 
-  /** @internal open one socket on the tunnel's address and port. */
-  static async openLeg(config: SocketConfig): Promise<Leg> {
-    const o = config.options;
-    const sock = openUdp({
-      // Bursts of a TCP flow overflow the kernel's default 208 KiB receive
-      // queue; the kernel caps these at net.core.rmem_max / wmem_max.
-      recvBufferSize: 4 << 20,
-      sendBufferSize: 4 << 20,
-      // Room for two TUN read batches: 1024 packets each without offloads
-      // (see createTunnel); with them up to 64 super-segments split into
-      // ~45 packets each (4.5 MiB, the device's split area).
-      ...(o.offload === false ? { sendQueueSize: 2048, sendBufferBytes: 4 << 20 } : { sendQueueSize: 8192, sendBufferBytes: 12 << 20 }),
-      // A TCP flow's packets reach the socket in runs from one sender: with
-      // GRO the kernel hands over up to 64 per receive (io_uring backend),
-      // in 64 KiB buffers, so fewer of them. (The dgram backend has no GRO.)
-      gro: true,
-      ...(o.backend === 'dgram' ? {} : { recvBuffers: 64 }),
-      ...o.udp,
-      type: config.type,
-      address: config.address,
-      port: config.port,
-      reuseAddr: true,
-      maxMessageSize: config.maxMessageSize,
-      ...(o.backend !== undefined ? { backend: o.backend } : {}),
-      ...(o.quiet !== undefined ? { quiet: o.quiet } : {}),
-    });
-    const leg: Leg = {
-      sock,
-      ready: false,
-      pushed: 0,
-      seen: 0,
-      sendErrors: 0,
-      closed: new Promise<void>((resolve) => sock.once('close', resolve)),
-      owner: undefined,
-    };
-    // Before ready, the dgram backend reports bind errors here and in ready.
-    sock.on('error', (err: TunnelError) => leg.owner?.legError(leg, err));
-    sock.onBatch = (b) => {
-      if (leg.owner) leg.owner.fromPeer(b, leg);
-      else leg.seen += b.length;
-    };
-    try {
-      await sock.ready;
-    } catch (err) {
-      if (sock.isOpen) sock.close();
-      await leg.closed;
-      throw err;
-    }
-    leg.ready = true;
-    return leg;
-  }
-
   // ---- rebind ----
 
   /**
    * Replace the UDP socket while traffic flows. Resolves once the new
    * socket carries the traffic and the old one is closed. Calls are
    * serialized. If the new socket cannot be bound, the old one stays in
-   * use and this rejects.
+   * use and this rejects (dgram backend without SO_REUSEPORT: the old one
+   * is closed first, so the tunnel then has no socket until a later
+   * rebind() succeeds).
    */
   rebind(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(closedError());
@@ -479,7 +399,23 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
 
   private async replaceSocket(): Promise<void> {
     if (this.state !== 'open') throw closedError();
-    const next = await Tunnel.openLeg(this.config);
+    const old = this.leg;
+    let next: Leg;
+    if (!old.shared && old.sock.isOpen) {
+      // The old socket holds the port exclusively (no SO_REUSEPORT on this
+      // backend): drain and close it first; until the new one is bound,
+      // packets from the TUN are dropped (rebind) and the kernel refuses
+      // the peer's datagrams (ICMP port unreachable).
+      this.switching = true;
+      try {
+        await this.retire(old);
+        next = await openLeg(this.config);
+      } finally {
+        this.switching = false;
+      }
+    } else {
+      next = await openLeg(this.config);
+    }
     if (this.state !== 'open') {
       next.sock.close();
       await next.closed;
@@ -487,44 +423,19 @@ export class Tunnel extends EventEmitter<TunnelEvents> {
     }
     next.owner = this;
     this.legs.add(next);
-    const old = this.leg;
     this.leg = next; // sends switch now
     this.c.add(REBINDS, 1);
     this.emit('rebind');
-    await this.retire(old);
+    if (old.sock.isOpen) await this.retire(old);
   }
 
-  /** Let the old socket deliver what it holds, then close it and count what it lost. */
+  /** Drain the old socket, close it and count what it lost. */
   private async retire(old: Leg): Promise<void> {
-    const sock = old.sock;
-    // Its last sends first (the dgram backend holds sends while connecting).
-    await settle(old, () => {
-      const s = sock.stats();
-      return s.packetsOut + s.sendErrors >= old.pushed;
-    });
-    try {
-      // A connected UDP socket only matches datagrams from that address:
-      // the peer's go to the new socket from now on.
-      const p = this.peer;
-      if (sock.isOpen) sock.connect(p.port === 65535 ? 65534 : p.port + 1, p.address);
-    } catch {
-      // No route, or already connected: it just keeps receiving until closed.
-    }
-    // Then until a loop turn brought nothing and the socket has handed JS
-    // everything it counted (the dgram backend holds a batch until its
-    // setImmediate; the ring backends hand over in the drain).
-    let seen = -1;
-    await settle(old, () => {
-      const quiet = old.seen === seen && sock.stats().packetsIn <= old.seen;
-      seen = old.seen;
-      return quiet;
-    });
-    if (sock.isOpen) sock.close();
-    await old.closed;
+    const r = await retireLeg(old, this.config);
     this.legs.delete(old);
-    const s = sock.stats();
-    const lost = Math.max(0, old.pushed - s.packetsOut - old.sendErrors) + Math.max(0, s.packetsIn - old.seen);
-    if (lost) this.c.add(DROP.rebind, lost);
+    this.retiredKernelDrops += r.kernelDrops;
+    if (r.lost) this.c.add(DROP.rebind, r.lost);
+    if (!r.confirmed && this.state === 'open') this.c.add(REBIND_UNCONFIRMED, 1);
   }
 
   // ---- close ----
@@ -580,13 +491,22 @@ export async function createTunnel(options: TunnelOptions): Promise<Tunnel> {
   if (given && !given.isOpen) throw new CodedError('ERR_TUN_NOT_RUNNING', 'The TUN device is closed');
   // Longer datagrams are cut and dropped (tooBig), as are ones longer than the device takes.
   const mtu = given?.maxPacketSize ?? (tunOpt as TunOptions).maxPacketSize ?? (tunOpt as TunOptions).mtu ?? 1500;
-  const config: SocketConfig = { type, address, port: listen.port, maxMessageSize: Math.max(2048, Math.min(65535, mtu)), options };
-  const first = await Tunnel.openLeg(config);
+  const config: SocketConfig = {
+    type,
+    address,
+    port: listen.port,
+    maxMessageSize: Math.max(2048, Math.min(65535, mtu)),
+    backend: options.backend,
+    quiet: options.quiet,
+    udp: options.udp,
+    offload: options.offload,
+  };
+  const first = await openLeg(config);
   let tun: TunDevice;
   try {
     if (given) tun = given;
     else {
-      // One UDP batch can hold 64 GRO receives of 64 KiB (see openLeg): the
+      // One UDP batch can hold 64 GRO receives of 64 KiB (see leg.ts): the
       // write ring takes all of it, or packets would be dropped (tunQueueFull).
       // Without offloads, 1024 reads per batch; with them the device's
       // default (64 reads of up to 64 KiB each).
