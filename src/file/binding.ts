@@ -46,6 +46,8 @@ export interface FileExports {
   fileInfo(id: number): number[];
   /** Tests only: the next n coalesced writes of a vnet device fail as a kernel refusal would. */
   tunTestRefuse(id: number, n: number): number;
+  /** Checksums of packets written to this device are vouched for (WireGuard): coalescing skips checking them. */
+  tunTrustChecksums(id: number, on: boolean): number;
   /** ion_tun_enable_offload: the TUN_F_* set that is on, or -errno (addon_offload.c). */
   tunEnableOffload(fd: number, want: number): number;
   /** The GRO_* coalescing a TUN_F_* set allows for writes. */

@@ -110,6 +110,10 @@ void ion_tun_vnet_complete(ion_file *f, uint32_t slot, int32_t res);
 /* Closing: fail writes that were planned and not yet submitted. */
 void ion_tun_vnet_close(ion_file *f);
 unsigned ion_tun_vnet_gro(const ion_file *f);
+/* Checksums of packets written from now on are vouched for (they came out
+ * of WireGuard's authenticated decryption): coalescing skips checking them
+ * (offload.h ION_GRO_TRUSTED). No effect without offloads. */
+void ion_tun_vnet_trust(ion_file *f, bool on);
 /* Tests: the next n coalesced writes fail as if the kernel refused them
  * (EINVAL), without reaching the kernel. */
 void ion_tun_vnet_test_refuse(ion_file *f, uint32_t n);

@@ -38,6 +38,7 @@ struct cand {
   uint8_t l4;      /* offset of the TCP/UDP ports; 0: none to read */
   uint8_t l3_ok;   /* the IP layer allows coalescing */
   uint8_t hdr_len; /* IP + L4 header; 0: not a coalescing candidate */
+  uint8_t trusted; /* ION_GRO_TRUSTED: checksums need no check */
 };
 
 static size_t alen_of(uint8_t version) { return version == 4 ? 4 : 16; }
@@ -121,6 +122,7 @@ static void classify(struct cand *c, const struct ion_pkt *pkt,
   memset(c, 0, sizeof(*c));
   c->p = pkt->data;
   c->len = pkt->len;
+  c->trusted = (features & ION_GRO_TRUSTED) != 0;
   if (c->len < ION_IP4_HLEN) return;
   if ((c->p[0] >> 4) == 4)
     classify_ip4(c);
@@ -208,6 +210,9 @@ static int try_join(struct ion_gro_group *g, const struct ion_pkt *pkts,
                                   : g->count >= ION_GRO_MAX_UDP_SEGS)
     return 0;
   if (!ip_can_join(g, lead, c->p)) return 0;
+  /* Already authenticated (WireGuard's decrypted packets): the kernel's
+   * wireguard marks those CHECKSUM_UNNECESSARY too. */
+  if (c->trusted) return 1;
   if (!g->leader_ok) {
     if (!l4_csum_ok(lead, pkts[g->leader].len, g->l3_len, g->proto)) return 0;
     g->leader_ok = 1;
@@ -349,7 +354,7 @@ int ion_gro_coalesce(struct ion_gro *gro, const struct ion_pkt *pkts,
                      uint32_t n, unsigned features, struct ion_gro_write *w,
                      uint32_t wcap, struct iovec *iov, uint32_t iovcap) {
   if (!gro || (n && (!pkts || !w || !iov)) || n > ION_GRO_MAX_BATCH ||
-      (features & ~(unsigned)(ION_GRO_TCP | ION_GRO_UDP)))
+      (features & ~(unsigned)(ION_GRO_TCP | ION_GRO_UDP | ION_GRO_TRUSTED)))
     return -EINVAL;
   if (wcap < n || iovcap < n) return -ENOSPC;
   for (uint32_t i = 0; i < n; i++)

@@ -107,6 +107,11 @@ int ion_vnet_split_from(const uint8_t *buf, size_t len, uint32_t first,
 enum {
   ION_GRO_TCP = 1, /* TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 are on */
   ION_GRO_UDP = 2, /* TUN_F_USO4 | TUN_F_USO6 are on (Linux 6.2+) */
+  /* The packets' TCP/UDP checksums were already vouched for (WireGuard:
+   * they came out of an authenticated decryption), so coalescing does not
+   * check them again. Otherwise every packet's checksum is verified before
+   * it joins: with NEEDS_CSUM the kernel would never check it. */
+  ION_GRO_TRUSTED = 4,
 };
 
 #define ION_GRO_MAX_BATCH 1024 /* packets per ion_gro_coalesce call */

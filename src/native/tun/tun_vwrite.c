@@ -41,6 +41,7 @@
 
 struct ion_tun_vwrite {
   unsigned gro; /* ION_GRO_* still in use */
+  bool trusted;  /* written packets' checksums are vouched for (WireGuard) */
   bool deferred; /* a pass waited for arena room: flush when it frees */
   uint32_t inject_refuse; /* tests: refuse the next n coalesced writes */
   /* Per descriptor slot (qslots each); the w_* words only at a write's
@@ -99,6 +100,10 @@ void ion_tun_vwrite_free(ion_file *f) {
 }
 
 unsigned ion_tun_vnet_gro(const ion_file *f) { return f->vw->gro; }
+
+void ion_tun_vnet_trust(ion_file *f, bool on) {
+  if (f->vw) f->vw->trusted = on;
+}
 
 void ion_tun_vnet_test_refuse(ion_file *f, uint32_t n) {
   if (f->vw) f->vw->inject_refuse = n;
@@ -318,7 +323,8 @@ static bool plan_pass(ion_file *f, uint32_t tail, bool *failed) {
     *failed = true;
   }
   f->dr.next += n;
-  int nw = ion_gro_coalesce(&w->gro_state, w->pk, m, w->gro, w->gw, m,
+  unsigned feat = w->gro | (w->gro && w->trusted ? ION_GRO_TRUSTED : 0);
+  int nw = ion_gro_coalesce(&w->gro_state, w->pk, m, feat, w->gw, m,
                             w->giov, m);
   /* Cannot fail (m <= PASS, features checked): never drop writes. */
   if (nw < 0) {
