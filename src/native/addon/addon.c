@@ -28,6 +28,16 @@ napi_value ion_int(napi_env env, int32_t v) {
   return r;
 }
 
+bool ion_args(napi_env env, napi_callback_info info, size_t want,
+              napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return false;
+  if (argc >= want) return true;
+  napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
+  return false;
+}
+
 bool ion_arg_i32(napi_env env, napi_value v, int32_t *out) {
   if (napi_get_value_int32(env, v, out) == napi_ok) return true;
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a number");

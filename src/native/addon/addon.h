@@ -38,6 +38,9 @@ typedef struct addon {
 } addon;
 
 /* Argument helpers: each returns false after throwing a TypeError. */
+/* The first `want` arguments (for exports that need no reactor). */
+bool ion_args(napi_env env, napi_callback_info info, size_t want,
+              napi_value *argv);
 bool ion_arg_i32(napi_env env, napi_value v, int32_t *out);
 bool ion_arg_bytes(napi_env env, napi_value v, void **data, size_t *len);
 

@@ -19,6 +19,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include "addon/addon.h"
 #include "addon/addon_crypto.h"
 #include "crypto/wg_crypto.h"
 
@@ -91,18 +92,6 @@ static bool check_disjoint(napi_env env, const bytes *out, const bytes *ins,
   return true;
 }
 
-static bool get_args(napi_env env, napi_callback_info info, size_t want,
-                     napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return false;
-  if (argc < want) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
-    return false;
-  }
-  return true;
-}
-
 /* rc from wg_crypto.h: 0 -> undefined; anything else throws. */
 static napi_value finish(napi_env env, int rc, const char *what) {
   if (rc == 0) return NULL;
@@ -115,7 +104,7 @@ static napi_value finish(napi_env env, int rc, const char *what) {
 static napi_value js_blake2s_mac(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   bytes out, in[2];
-  if (!get_args(env, info, 3, argv) ||
+  if (!ion_args(env, info, 3, argv) ||
       !arg_len(env, argv[0], "out", 1, WG_BLAKE2S_MAX_OUT, &out) ||
       !arg_len(env, argv[1], "key", 1, WG_BLAKE2S_MAX_KEY, &in[0]) ||
       !arg_u8(env, argv[2], "msg", &in[1]) || !check_disjoint(env, &out, in, 2))
@@ -129,7 +118,7 @@ static napi_value js_blake2s_mac(napi_env env, napi_callback_info info) {
 static napi_value js_hchacha20(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   bytes out, in[2];
-  if (!get_args(env, info, 3, argv) ||
+  if (!ion_args(env, info, 3, argv) ||
       !arg_len(env, argv[0], "out", 32, 32, &out) ||
       !arg_len(env, argv[1], "key", WG_XCHACHA_KEY, WG_XCHACHA_KEY, &in[0]) ||
       !arg_len(env, argv[2], "nonce", WG_HCHACHA_NONCE, WG_HCHACHA_NONCE,
@@ -143,7 +132,7 @@ static napi_value js_hchacha20(napi_env env, napi_callback_info info) {
 static bool aead_args(napi_env env, napi_callback_info info, bool seal,
                       bytes *out, bytes in[4]) {
   napi_value argv[5];
-  if (!get_args(env, info, 5, argv) || !arg_u8(env, argv[0], "out", out) ||
+  if (!ion_args(env, info, 5, argv) || !arg_u8(env, argv[0], "out", out) ||
       !arg_len(env, argv[1], "key", WG_XCHACHA_KEY, WG_XCHACHA_KEY, &in[0]) ||
       !arg_len(env, argv[2], "nonce", WG_XCHACHA_NONCE, WG_XCHACHA_NONCE,
                &in[1]) ||

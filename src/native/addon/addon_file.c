@@ -26,16 +26,6 @@ static bool i32_args(napi_env env, napi_value *argv, int32_t *v, size_t n) {
 }
 
 /* Plain argument fetch for exports that need no reactor. */
-static bool plain_args(napi_env env, napi_callback_info info, size_t want,
-                       napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return false;
-  if (argc >= want) return true;
-  napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
-  return false;
-}
-
 /* An interface name argument ("" allowed); false after throwing. */
 static bool name_arg(napi_env env, napi_value v, char out[ION_TUN_NAMELEN]) {
   size_t len = 0;
@@ -112,7 +102,7 @@ static void config_of(const int32_t *v, bool full, ion_file_config *c) {
 static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_value argv[9];
   int32_t v[9];
-  if (!plain_args(env, info, 9, argv) || !i32_args(env, argv, v, 9))
+  if (!ion_args(env, info, 9, argv) || !i32_args(env, argv, v, 9))
     return NULL;
   ion_file_config cfg;
   config_of(v, false, &cfg);
@@ -185,7 +175,7 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   char name[ION_TUN_NAMELEN], *out;
   int32_t v[2];
-  if (!plain_args(env, info, 4, argv) || !name_arg(env, argv[0], name) ||
+  if (!ion_args(env, info, 4, argv) || !name_arg(env, argv[0], name) ||
       !i32_args(env, argv + 1, v, 2) || !name_out_arg(env, argv[3], &out))
     return NULL;
   int stage = 0;
@@ -200,7 +190,7 @@ static napi_value js_tun_info(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   char *out;
-  if (!plain_args(env, info, 2, argv) || !ion_arg_i32(env, argv[0], &fd) ||
+  if (!ion_args(env, info, 2, argv) || !ion_arg_i32(env, argv[0], &fd) ||
       !name_out_arg(env, argv[1], &out))
     return NULL;
   return ion_int(env, ion_tun_info(fd, out));
@@ -210,7 +200,7 @@ static napi_value js_tun_info(napi_env env, napi_callback_info info) {
 static napi_value js_tun_persist(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t v[2];
-  if (!plain_args(env, info, 2, argv) || !i32_args(env, argv, v, 2))
+  if (!ion_args(env, info, 2, argv) || !i32_args(env, argv, v, 2))
     return NULL;
   return ion_int(env, ion_tun_set_persist(v[0], v[1]));
 }
@@ -220,7 +210,7 @@ static napi_value js_tun_mtu(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char name[ION_TUN_NAMELEN];
   int32_t mtu;
-  if (!plain_args(env, info, 2, argv) || !name_arg(env, argv[0], name) ||
+  if (!ion_args(env, info, 2, argv) || !name_arg(env, argv[0], name) ||
       !ion_arg_i32(env, argv[1], &mtu))
     return NULL;
   if (mtu > 0) {
@@ -234,7 +224,7 @@ static napi_value js_tun_mtu(napi_env env, napi_callback_info info) {
 static napi_value js_nonblock(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (!plain_args(env, info, 1, argv) || !ion_arg_i32(env, argv[0], &fd))
+  if (!ion_args(env, info, 1, argv) || !ion_arg_i32(env, argv[0], &fd))
     return NULL;
   return ion_int(env, ion_fd_set_nonblock(fd));
 }

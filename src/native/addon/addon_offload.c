@@ -23,18 +23,6 @@
 
 #define MAX_SPLIT_SEGS 1024
 
-static bool get_args(napi_env env, napi_callback_info info, size_t want,
-                     napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return false;
-  if (argc < want) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
-    return false;
-  }
-  return true;
-}
-
 /* A Uint8Array (or Buffer) argument of at most max bytes. */
 static bool u8_arg(napi_env env, napi_value v, const char *name, size_t max,
                    uint8_t **data, size_t *len) {
@@ -91,7 +79,7 @@ static napi_value js_split(napi_env env, napi_callback_info info) {
   uint8_t *in;
   size_t len;
   int64_t nseg, slot;
-  if (!get_args(env, info, 3, argv) ||
+  if (!ion_args(env, info, 3, argv) ||
       !u8_arg(env, argv[0], "read must be a Uint8Array of at most 65545 bytes",
               ION_VNET_HDR_LEN + ION_OFFLOAD_MAX_PKT, &in, &len) ||
       !int_arg(env, argv[1], "maxSegments must be an integer in 1..1024", 1,
@@ -174,7 +162,7 @@ static napi_value js_coalesce(napi_env env, napi_callback_info info) {
   bool is = false;
   uint32_t n = 0;
   int64_t feat;
-  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   if (napi_is_array(env, argv[0], &is) != napi_ok || !is ||
       napi_get_array_length(env, argv[0], &n) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
@@ -213,7 +201,7 @@ static napi_value js_coalesce(napi_env env, napi_callback_info info) {
 static napi_value js_enable(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t fd, want;
-  if (!get_args(env, info, 2, argv) ||
+  if (!ion_args(env, info, 2, argv) ||
       !int_arg(env, argv[0], "fd must be an integer >= 0", 0, INT32_MAX, &fd) ||
       !int_arg(env, argv[1], "want must be a set of TUN_F_* bits", 0,
                ION_TUN_F_ALL, &want))
@@ -224,7 +212,7 @@ static napi_value js_enable(napi_env env, napi_callback_info info) {
 static napi_value js_gro_features(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int64_t f;
-  if (!get_args(env, info, 1, argv) ||
+  if (!ion_args(env, info, 1, argv) ||
       !int_arg(env, argv[0], "tunFeatures must be an integer in 0..255", 0,
                255, &f))
     return NULL;
