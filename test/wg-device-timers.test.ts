@@ -19,6 +19,7 @@ import {
   REKEY_AFTER_TIME_MS,
   REKEY_TIMEOUT_MS,
 } from '../src/wireguard/timers.js';
+import { INITIATION_SIZE, KEEPALIVE_SIZE, RESPONSE_SIZE } from '../src/wireguard/messages.js';
 import { tunSkipReason } from './netns.js';
 import { INNER_B, LocalPair } from './wg-harness.js';
 
@@ -43,6 +44,28 @@ async function connected(o: Parameters<typeof LocalPair.create>[0] = {}): Promis
 }
 
 const peer = (p: LocalPair, d: 'a' | 'b') => p[d].stats().peers[0]!;
+
+/** A default ping (84-byte IPv4 packet) padded to 96, plus header and tag: 128 bytes on the wire. */
+const PING_MESSAGE = 128;
+
+test('transfer counters count handshake messages too (initiation 148, response 92), as wg(8) shows them', { skip, timeout: 60_000 }, async () => {
+  const p = await connected();
+  try {
+    await p.settle();
+    const a = peer(p, 'a');
+    const b = peer(p, 'b');
+    // Every transport message here is a ping, a pong or a keepalive.
+    const transport = (s: typeof a) => PING_MESSAGE * (s.txPackets - s.txKeepalives) + KEEPALIVE_SIZE * s.txKeepalives;
+    assert.equal(p.a.stats().handshake.initiationsSent, 1);
+    assert.equal(p.b.stats().handshake.responsesSent, 1);
+    assert.equal(a.txBytes, INITIATION_SIZE + transport(a), 'A sent one initiation and its transport messages');
+    assert.equal(b.txBytes, RESPONSE_SIZE + transport(b), 'B sent one response and its transport messages');
+    assert.equal(b.rxBytes, a.txBytes, 'B received all A sent (loopback, settled)');
+    assert.equal(a.rxBytes, b.txBytes, 'A received all B sent');
+  } finally {
+    await p.destroy();
+  }
+});
 
 test('rekey: the initiator starts a new handshake when it sends under keys older than Rekey-After-Time', { skip, timeout: 60_000 }, async () => {
   const p = await connected();

@@ -6,8 +6,8 @@
  *
  * - The foreground process creates the TUN interface (createWireGuard:
  *   MTU 1420, down, no addresses) and serves the UAPI on
- *   /var/run/wireguard/INTERFACE.sock (serveUapi; transfer counters with
- *   handshake messages, see handshake-bytes.ts), then runs until SIGTERM
+ *   /var/run/wireguard/INTERFACE.sock (serveUapi over device.uapi()), then
+ *   runs until SIGTERM
  *   or SIGINT, or until the interface is deleted (`wg-quick down` does
  *   `ip link delete`), and takes both away.
  * - Without -f (and without WG_PROCESS_FOREGROUND=1) it daemonizes the way
@@ -31,7 +31,6 @@ import { createWireGuard } from '../wireguard/create.js';
 import type { WireGuardDevice } from '../wireguard/device.js';
 import type { HandshakeEvent } from '../wireguard/device-types.js';
 import { serveUapi, type UapiServer } from '../wireguard/uapi-server.js';
-import { uapiWithHandshakeBytes } from './handshake-bytes.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, removeInterface } from './tunnel.js';
 
 /** The environment variable of wireguard-go that means "run in the foreground". */
@@ -110,7 +109,7 @@ async function runForeground(args: WireGuardArgs): Promise<number> {
     throw new CliError(msg, EXIT_FAILURE);
   }
   try {
-    uapi = await serveUapi(uapiWithHandshakeBytes(device), {
+    uapi = await serveUapi(device.uapi(), {
       interfaceName: name,
       onError: (err) => log.verbose(`UAPI: ${err.message}`),
     });

@@ -110,6 +110,7 @@ export interface WireGuardPeerStats {
   /** Wall-clock ms since the epoch of the last completed handshake, or null. */
   lastHandshake: number | null;
   handshakes: number;
+  /** Bytes received from / sent to the peer: transport and handshake messages, as wg(8) counts them. */
   rxBytes: number;
   txBytes: number;
   rxPackets: number;

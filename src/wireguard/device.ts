@@ -428,8 +428,9 @@ export class WireGuardDevice extends EventEmitter {
       endpoint: p.endpoint ? formatEndpoint(p.endpoint) : null,
       lastHandshake: ns === null ? null : Number(ns / 1_000_000n),
       handshakes: p.handshakes,
-      rxBytes: st?.rxBytes ?? 0,
-      txBytes: st?.txBytes ?? 0,
+      // Transport messages (native) and handshake messages, as wg(8) shows them.
+      rxBytes: (st?.rxBytes ?? 0) + p.handshakeRx,
+      txBytes: (st?.txBytes ?? 0) + p.handshakeTx,
       rxPackets: st?.rxPackets ?? 0,
       txPackets: st?.txPackets ?? 0,
       rxKeepalives: st?.rxKeepalives ?? 0,

@@ -11,7 +11,7 @@ import type { RecvBatch } from '../udp/batch.js';
 import type { UdpSocket } from '../udp/socket.js';
 import type { TimerClock } from './clock.js';
 import { sourceBytes } from './cookie.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
+import { INITIATION_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE_SIZE } from './messages.js';
 import { HandshakeEngine, zeroTransportKeys, type ConsumeResult, type HandshakeDropReason, type TransportKeys } from './noise.js';
 import type { WgPeer } from './peer.js';
 import type { WgHandle, WgNative } from './wg-native.js';
@@ -102,6 +102,7 @@ export class Handshakes {
     if (!r.ok) return this.refused(b, i, r);
     const peer = r.peer.data;
     if (!peer) return;
+    peer.handshakeRx += INITIATION_SIZE;
     this.host.endpointFromPacket(peer, b, i);
     let made: { message: Buffer; keys: TransportKeys<WgPeer> };
     try {
@@ -111,7 +112,10 @@ export class Handshakes {
     }
     peer.timers.authenticatedPacketReceived(false);
     if (!this.install(peer, made.keys)) return;
-    if (this.host.socket().reply(b, i, made.message)) this.counters.responsesSent++;
+    if (this.host.socket().reply(b, i, made.message)) {
+      this.counters.responsesSent++;
+      peer.handshakeTx += RESPONSE_SIZE;
+    }
     peer.timers.authenticatedPacketSent();
   }
 
@@ -119,6 +123,7 @@ export class Handshakes {
     if (!r.ok) return this.refused(b, i, r);
     const peer = r.peer.data;
     if (!peer) return zeroTransportKeys(r.keys);
+    peer.handshakeRx += RESPONSE_SIZE;
     this.host.endpointFromPacket(peer, b, i);
     peer.timers.authenticatedPacketReceived(false);
     if (!this.install(peer, r.keys)) return;
@@ -177,6 +182,7 @@ export class Handshakes {
       }
       if (msg && this.host.socket().sendTo(msg, to)) {
         this.counters.initiationsSent++;
+        peer.handshakeTx += INITIATION_SIZE;
         peer.timers.authenticatedPacketSent();
       }
     }

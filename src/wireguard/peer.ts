@@ -44,6 +44,14 @@ export class WgPeer {
   pendingNext = -1;
   /** Completed handshakes (either side). */
   handshakes = 0;
+  /**
+   * Bytes of handshake messages exchanged with the peer (initiations and
+   * responses sent, and accepted ones received): wg(8)'s transfer counters
+   * include them, as wireguard-go's and the kernel's do. Cookie replies are
+   * not the peer's and are not counted (neither do they).
+   */
+  handshakeRx = 0;
+  handshakeTx = 0;
 
   constructor(id: number, publicKey: Buffer, noise: NoisePeer<WgPeer>, timers: PeerTimers) {
     this.id = id;
