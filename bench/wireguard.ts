@@ -7,6 +7,9 @@
  *   wg-io_uring   our WireGuard, `iouring-net wireguard -f`, on each UDP backend
  *   wg-mmsg       (IOURING_NET_BACKEND=...)
  *   wg-dgram
+ *   wg-evp        our WireGuard on io_uring with OpenSSL's EVP path forced
+ *                 (IOURING_NET_WG_CRYPTO=evp): what the low-level crypto
+ *                 path (src/native/wg/aead_lowlevel.c) gains, side by side
  *   wggo-debian   Debian's wireguard-go (0.0.20220316, /usr/bin/wireguard-go)
  *   wggo-upstream the upstream wireguard-go of ../shared/anchors/ when present
  *                 (see its README); the output says whether it was found, and
@@ -26,7 +29,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generatePrivateKey, keyToBase64, publicKeyFromPrivate } from '../src/index.js';
+import { generatePrivateKey, keyToBase64, publicKeyFromPrivate, wireGuardCrypto } from '../src/index.js';
 import { killAllChildren } from './lib/children.js';
 import { iperfRun, median, type RunResult } from './lib/iperf.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
@@ -35,7 +38,7 @@ import { startPlainTunnels } from './lib/plain-tunnel.js';
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const CASES = ['veth', 'tunnel', 'wg-io_uring', 'wg-mmsg', 'wg-dgram', 'wggo-debian', 'wggo-upstream'] as const;
+const CASES = ['veth', 'tunnel', 'wg-io_uring', 'wg-mmsg', 'wg-dgram', 'wg-evp', 'wggo-debian', 'wggo-upstream'] as const;
 type Case = (typeof CASES)[number];
 const UPSTREAM_FILE = 'wireguard-go-0.0.20250522';
 const WG_PORT = 51820;
@@ -122,6 +125,7 @@ function makeKeys(): Keys {
 
 /** The command that runs a WireGuard case in the foreground on interface `name`. */
 function wgArgv(c: Case, name: string, upstream: string | undefined): string[] {
+  if (c === 'wg-evp') return ['env', 'IOURING_NET_BACKEND=io_uring', 'IOURING_NET_WG_CRYPTO=evp', process.execPath, CLI, 'wireguard', '-f', name];
   if (c.startsWith('wg-')) return ['env', `IOURING_NET_BACKEND=${c.slice(3)}`, process.execPath, CLI, 'wireguard', '-f', name];
   if (c === 'wggo-debian') return ['wireguard-go', '-f', name];
   if (upstream === undefined) throw new Error('no upstream wireguard-go');
@@ -192,6 +196,9 @@ function report(results: Map<Case, RunResult[]>, opts: Options): string[] {
     );
   }
   lines.push('');
+  if (has('wg-io_uring') && has('wg-evp')) {
+    lines.push(`wg-io_uring (${wireGuardCrypto().name}) vs wg-evp (OpenSSL EVP): ${ratio(med('wg-io_uring'), med('wg-evp'))}`);
+  }
   for (const ours of ['wg-io_uring', 'wg-mmsg', 'wg-dgram'] as const) {
     if (!has(ours)) continue;
     const parts: string[] = [];
@@ -220,7 +227,11 @@ function header(opts: Options): string {
   const up = opts.upstream
     ? `upstream wireguard-go: ${opts.upstream}`
     : `upstream wireguard-go: not found (../shared/anchors/${UPSTREAM_FILE}); its case is skipped and Debian's wireguard-go is the only wireguard-go compared`;
-  return `WireGuard benchmark: ${opts.rounds} rounds x ${opts.seconds} s, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}\n${up}\n`;
+  const crypto = wireGuardCrypto();
+  return (
+    `WireGuard benchmark: ${opts.rounds} rounds x ${opts.seconds} s, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}\n${up}\n` +
+    `our data-path crypto: ${crypto.name} (${crypto.reason})\n`
+  );
 }
 
 async function main(): Promise<number> {

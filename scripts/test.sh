@@ -89,6 +89,12 @@ done
 echo "== TUN and file suites on the poll backend (IOURING_NET_BACKEND=mmsg)"
 stage poll with_backend mmsg node_test poll dist/test/tun-*.test.js dist/test/file-*.test.js
 
+# The WireGuard data-path suites again on OpenSSL's EVP path (the main run
+# takes the low-level one where node exports it; src/native/wg/aead.h).
+echo "== WireGuard data-path suites on OpenSSL's EVP path (IOURING_NET_WG_CRYPTO=evp)"
+with_evp() { IOURING_NET_WG_CRYPTO=evp "$@"; }
+stage wg-evp with_evp node_test wg-evp dist/test/wg-*.test.js
+
 if [ "${#FAILED[@]}" -ne 0 ]; then
   echo "== FAILED stages: ${FAILED[*]}" >&2
   exit 1

@@ -62,4 +62,5 @@ export {
 export { generatePrivateKey, generatePresharedKey, publicKeyFromPrivate, keyToBase64, keyFromBase64 } from './wireguard/keys.js';
 export { parseConfig as parseWireGuardConfig, formatConfig as formatWireGuardConfig } from './wireguard/config.js';
 export { serveUapi, uapiSocketPath, type UapiServer, type UapiServerOptions } from './wireguard/uapi-server.js';
+export { wireGuardCrypto, type WireGuardCrypto } from './wireguard/native.js';
 export * as wireguard from './wireguard/index.js';

@@ -83,6 +83,17 @@ export interface NativeBinding {
   wgXChaCha20Poly1305Seal?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): void;
   /** XChaCha20-Poly1305 open; out.length must be ciphertext.length - 16; false (out zeroed) on a bad tag. */
   wgXChaCha20Poly1305Open?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): boolean;
+  /**
+   * The data path's ChaCha20-Poly1305 (12-byte nonce) on a chosen OpenSSL
+   * path (lowlevel: ChaCha20_ctr32/Poly1305_*, else EVP); seal: out.length
+   * = plaintext.length + 16; open: false (out zeroed) on a bad tag.
+   * lowlevel=true throws ERR_IOURING_NET_UNSUPPORTED where this OpenSSL
+   * does not export those routines.
+   */
+  wgChaCha20Poly1305Seal?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, lowlevel: boolean): void;
+  wgChaCha20Poly1305Open?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array, lowlevel: boolean): boolean;
+  /** The OpenSSL path the WireGuard data plane uses in this process, and why. */
+  wgAeadBackend?(): { name: string; reason: string; lowlevelAvailable: boolean };
   /** JS driver only: the node:dgram socket underneath. */
   udpNodeSocket?(id: number): object | undefined;
   /** JS driver only: bind to this node UDP handle (node:dgram's bind(handle)). */

@@ -9,7 +9,7 @@ export * from './ip.js';
 export * from './messages.js';
 export * from './tai64n.js';
 export { hash, hmac, kdf, aeadSeal, aeadOpen, dh } from './crypto.js';
-export { blake2sMac, hchacha20, xchachaSeal, xchachaOpen, AEAD_TAG_LENGTH } from './native.js';
+export { blake2sMac, hchacha20, xchachaSeal, xchachaOpen, AEAD_TAG_LENGTH, wireGuardCrypto, type WireGuardCrypto } from './native.js';
 export * from './cookie.js';
 export * from './index-table.js';
 export * from './noise.js';

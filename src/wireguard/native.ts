@@ -9,7 +9,16 @@ import { loadBinding, type NativeBinding } from '../core/binding.js';
 import { CodedError } from '../core/errors.js';
 
 type CryptoBinding = Required<
-  Pick<NativeBinding, 'wgBlake2sMac' | 'wgHChaCha20' | 'wgXChaCha20Poly1305Seal' | 'wgXChaCha20Poly1305Open'>
+  Pick<
+    NativeBinding,
+    | 'wgBlake2sMac'
+    | 'wgHChaCha20'
+    | 'wgXChaCha20Poly1305Seal'
+    | 'wgXChaCha20Poly1305Open'
+    | 'wgChaCha20Poly1305Seal'
+    | 'wgChaCha20Poly1305Open'
+    | 'wgAeadBackend'
+  >
 >;
 
 let cached: CryptoBinding | undefined;
@@ -66,4 +75,38 @@ export function xchachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Arr
   if (sealed.length < AEAD_TAG_LENGTH) return null;
   const out = Buffer.alloc(sealed.length - AEAD_TAG_LENGTH);
   return binding().wgXChaCha20Poly1305Open(out, key, nonce, sealed, ad) ? out : null;
+}
+
+/** Which OpenSSL path seals and opens WireGuard's transport data in this process. */
+export interface WireGuardCrypto {
+  /**
+   * 'openssl-lowlevel': OpenSSL's own ChaCha20 and Poly1305 routines called
+   * directly (Node's bundled OpenSSL exports them), checked once against
+   * EVP; 'openssl-evp': OpenSSL's EVP interface, slower per packet.
+   */
+  name: 'openssl-lowlevel' | 'openssl-evp';
+  /** Why this path: e.g. "IOURING_NET_WG_CRYPTO=evp". */
+  reason: string;
+  /** Whether this process's OpenSSL exports the low-level routines at all. */
+  lowlevelAvailable: boolean;
+}
+
+/** The data path's crypto in this process (fixed at the first WireGuard keypair or call). */
+export function wireGuardCrypto(): WireGuardCrypto {
+  const r = binding().wgAeadBackend();
+  return { name: r.name === 'openssl-lowlevel' ? 'openssl-lowlevel' : 'openssl-evp', reason: r.reason, lowlevelAvailable: r.lowlevelAvailable };
+}
+
+/** The data path's ChaCha20-Poly1305 (12-byte nonce) on a chosen path: ciphertext || tag. For tests. */
+export function chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, lowlevel: boolean): Buffer {
+  const out = Buffer.alloc(plaintext.length + AEAD_TAG_LENGTH);
+  binding().wgChaCha20Poly1305Seal(out, key, nonce, plaintext, ad, lowlevel);
+  return out;
+}
+
+/** Open of ciphertext || tag on a chosen path: the plaintext, or null when it does not authenticate. For tests. */
+export function chachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array, lowlevel: boolean): Buffer | null {
+  if (sealed.length < AEAD_TAG_LENGTH) return null;
+  const out = Buffer.alloc(sealed.length - AEAD_TAG_LENGTH);
+  return binding().wgChaCha20Poly1305Open(out, key, nonce, sealed, ad, lowlevel) ? out : null;
 }

@@ -5,6 +5,7 @@
 #include "test_util.h"
 
 #include "wg/aead.h"
+#include "wg/aead_lowlevel.h"
 #include "wg/allowedips.h"
 #include "wg/replay.h"
 
@@ -165,6 +166,37 @@ out:
   wg_aead_free(&reused);
   wg_aead_free(&fresh);
   wg_aead_free(&o);
+  return st;
+}
+
+/* The path choice (aead.h): the system libcrypto these tests link does
+ * not export OpenSSL's low-level routines, so EVP with that reason and a
+ * refused explicit low-level init; were it ever to export them, the
+ * low-level path must have passed its check against EVP. (The low-level
+ * path itself is tested from node: test/wg-aead-paths.test.ts.) */
+static int t_aead_path_choice(void) {
+  int st = FAIL;
+  wg_aead a = {0};
+  uint8_t key[32] = {1};
+  wg_aead_backend_t b = wg_aead_backend();
+  CHECK(b == wg_aead_backend()); /* fixed once chosen */
+  if (getenv("IOURING_NET_WG_CRYPTO") &&
+      strcmp(getenv("IOURING_NET_WG_CRYPTO"), "evp") == 0) {
+    CHECK(b == WG_AEAD_EVP_FORCED);
+  } else if (!wg_ll_available()) {
+    CHECK(b == WG_AEAD_EVP_NO_SYMBOLS);
+  } else {
+    CHECK(b == WG_AEAD_LOWLEVEL);
+  }
+  CHECK(strcmp(wg_aead_backend_name(b),
+               b == WG_AEAD_LOWLEVEL ? "openssl-lowlevel" : "openssl-evp") == 0);
+  CHECK(wg_aead_init_path(&a, key, true, true) ==
+        (wg_ll_available() ? 0 : -ENOSYS));
+  wg_aead_free(&a);
+  CHECK(wg_aead_init(&a, key, true) == 0 && a.lowlevel == (b == WG_AEAD_LOWLEVEL));
+  st = PASS;
+out:
+  wg_aead_free(&a);
   return st;
 }
 
@@ -458,6 +490,7 @@ int main(void) {
       {"aead: RFC 8439 2.8.2 vector", t_aead_rfc8439_2_8_2},
       {"aead: RFC 8439 A.5 vector, WireGuard nonce", t_aead_rfc8439_a5},
       {"aead: reused context, padding, in place", t_aead_reuse},
+      {"aead: which OpenSSL path, and why", t_aead_path_choice},
       {"replay: order, window edge, jumps", t_replay_basic},
       {"replay: counter limits", t_replay_limits},
       {"replay: against its definition", t_replay_model},

@@ -12,9 +12,18 @@
  *   wgXChaCha20Poly1305Open(out, key32, nonce24, ciphertext, ad) -> boolean
  *       out.length === ciphertext.length - 16; false when the tag is wrong
  *       (out is then zeroed)
+ *   wgChaCha20Poly1305Seal(out, key32, nonce12, plaintext, ad, lowlevel)
+ *   wgChaCha20Poly1305Open(out, key32, nonce12, ciphertext, ad, lowlevel)
+ *       -> boolean: the data path's AEAD (wg/aead.h) on a chosen OpenSSL
+ *       path, for tests that hold the two paths against each other and
+ *       RFC 8439; lowlevel=true throws ERR_IOURING_NET_UNSUPPORTED when
+ *       this OpenSSL does not export the low-level routines
+ *   wgAeadBackend() -> { name, reason, lowlevelAvailable }: the path the
+ *       data plane uses in this process and why
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -22,6 +31,8 @@
 #include "addon/addon.h"
 #include "addon/addon_crypto.h"
 #include "crypto/wg_crypto.h"
+#include "wg/aead.h"
+#include "wg/aead_lowlevel.h"
 
 typedef struct {
   uint8_t *p;
@@ -128,14 +139,15 @@ static napi_value js_hchacha20(napi_env env, napi_callback_info info) {
   return finish(env, wg_hchacha20(out.p, in[0].p, in[1].p), "HChaCha20");
 }
 
-/* Shared argument checks of seal/open: in = key, nonce, data, ad. */
+/* Shared argument checks of seal/open: in = key, nonce, data, ad; argv
+ * holds 6 values (the last only for the data-path AEAD). */
 static bool aead_args(napi_env env, napi_callback_info info, bool seal,
-                      bytes *out, bytes in[4]) {
-  napi_value argv[5];
-  if (!ion_args(env, info, 5, argv) || !arg_u8(env, argv[0], "out", out) ||
+                      size_t nonce_len, napi_value argv[6], bytes *out,
+                      bytes in[4]) {
+  if (!ion_args(env, info, nonce_len == WG_XCHACHA_NONCE ? 5 : 6, argv) ||
+      !arg_u8(env, argv[0], "out", out) ||
       !arg_len(env, argv[1], "key", WG_XCHACHA_KEY, WG_XCHACHA_KEY, &in[0]) ||
-      !arg_len(env, argv[2], "nonce", WG_XCHACHA_NONCE, WG_XCHACHA_NONCE,
-               &in[1]) ||
+      !arg_len(env, argv[2], "nonce", nonce_len, nonce_len, &in[1]) ||
       !arg_len(env, argv[3], seal ? "plaintext" : "ciphertext",
                seal ? 0 : WG_AEAD_TAG, WG_XCHACHA_MAX_LEN, &in[2]) ||
       !arg_len(env, argv[4], "ad", 0, WG_XCHACHA_MAX_LEN, &in[3]))
@@ -153,7 +165,9 @@ static bool aead_args(napi_env env, napi_callback_info info, bool seal,
 
 static napi_value js_xchacha_seal(napi_env env, napi_callback_info info) {
   bytes out, in[4];
-  if (!aead_args(env, info, true, &out, in)) return NULL;
+  napi_value argv[6];
+  if (!aead_args(env, info, true, WG_XCHACHA_NONCE, argv, &out, in))
+    return NULL;
   return finish(env,
                 wg_xchacha20poly1305_seal(out.p, in[2].p, in[2].n, in[3].p,
                                           in[3].n, in[1].p, in[0].p),
@@ -162,7 +176,9 @@ static napi_value js_xchacha_seal(napi_env env, napi_callback_info info) {
 
 static napi_value js_xchacha_open(napi_env env, napi_callback_info info) {
   bytes out, in[4];
-  if (!aead_args(env, info, false, &out, in)) return NULL;
+  napi_value argv[6];
+  if (!aead_args(env, info, false, WG_XCHACHA_NONCE, argv, &out, in))
+    return NULL;
   int rc = wg_xchacha20poly1305_open(out.p, in[2].p, in[2].n, in[3].p,
                                      in[3].n, in[1].p, in[0].p);
   napi_value ok;
@@ -175,6 +191,75 @@ static napi_value js_xchacha_open(napi_env env, napi_callback_info info) {
   return ok;
 }
 
+/* The data-path AEAD on the path argv[5] names; seal: out = ct | tag. */
+static napi_value aead_on_path(napi_env env, napi_callback_info info,
+                               bool seal) {
+  bytes out, in[4];
+  napi_value argv[6], res;
+  bool lowlevel = false;
+  if (!aead_args(env, info, seal, WG_AEAD_NONCE_LEN, argv, &out, in))
+    return NULL;
+  if (napi_get_value_bool(env, argv[5], &lowlevel) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "The \"lowlevel\" argument must be of type boolean");
+    return NULL;
+  }
+  wg_aead a;
+  int rc = wg_aead_init_path(&a, in[0].p, seal, lowlevel);
+  if (rc == -ENOSYS) {
+    napi_throw_error(env, "ERR_IOURING_NET_UNSUPPORTED",
+                     "this OpenSSL does not export ChaCha20_ctr32 and "
+                     "Poly1305_*: only the EVP path is available");
+    return NULL;
+  }
+  if (rc < 0) return finish(env, rc, "ChaCha20-Poly1305 init");
+  if (seal) {
+    rc = wg_aead_seal(&a, in[1].p, in[3].p, in[3].n, in[2].p, in[2].n, 0,
+                      out.p, out.p + in[2].n);
+  } else {
+    size_t len = in[2].n - WG_AEAD_TAG_LEN;
+    rc = wg_aead_open(&a, in[1].p, in[3].p, in[3].n, in[2].p, len, out.p,
+                      in[2].p + len);
+    if (rc == -EBADMSG) memset(out.p, 0, out.n); /* never hand back garbage */
+  }
+  wg_aead_free(&a);
+  if (seal || (rc < 0 && rc != -EBADMSG))
+    return finish(env, rc, seal ? "ChaCha20-Poly1305 seal"
+                                : "ChaCha20-Poly1305 open");
+  napi_get_boolean(env, rc == 0, &res);
+  return res;
+}
+
+static napi_value js_aead_seal(napi_env env, napi_callback_info info) {
+  return aead_on_path(env, info, true);
+}
+
+static napi_value js_aead_open(napi_env env, napi_callback_info info) {
+  return aead_on_path(env, info, false);
+}
+
+static napi_value js_aead_backend(napi_env env, napi_callback_info info) {
+  static const char *const reasons[] = {
+      [WG_AEAD_LOWLEVEL] = "OpenSSL's ChaCha20_ctr32 and Poly1305_* are "
+                           "exported and agree with EVP",
+      [WG_AEAD_EVP_NO_SYMBOLS] = "this OpenSSL does not export "
+                                 "ChaCha20_ctr32 and Poly1305_*",
+      [WG_AEAD_EVP_FORCED] = "IOURING_NET_WG_CRYPTO=evp",
+      [WG_AEAD_EVP_CHECK_FAILED] = "OpenSSL's low-level routines disagreed "
+                                   "with EVP on the known-answer check",
+  };
+  wg_aead_backend_t b = wg_aead_backend();
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, wg_aead_backend_name(b), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "name", v);
+  napi_create_string_utf8(env, reasons[b], NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "reason", v);
+  napi_get_boolean(env, wg_ll_available(), &v);
+  napi_set_named_property(env, o, "lowlevelAvailable", v);
+  return o;
+}
+
 void ion_crypto_exports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"wgBlake2sMac", NULL, js_blake2s_mac, NULL, NULL, NULL, napi_default,
@@ -185,6 +270,12 @@ void ion_crypto_exports(napi_env env, napi_value exports) {
        napi_default, NULL},
       {"wgXChaCha20Poly1305Open", NULL, js_xchacha_open, NULL, NULL, NULL,
        napi_default, NULL},
+      {"wgChaCha20Poly1305Seal", NULL, js_aead_seal, NULL, NULL, NULL,
+       napi_default, NULL},
+      {"wgChaCha20Poly1305Open", NULL, js_aead_open, NULL, NULL, NULL,
+       napi_default, NULL},
+      {"wgAeadBackend", NULL, js_aead_backend, NULL, NULL, NULL, napi_default,
+       NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]),
                          props);

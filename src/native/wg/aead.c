@@ -1,22 +1,23 @@
-/* ChaCha20-Poly1305 through OpenSSL EVP with a context keyed once (see
- * aead.h for why). OpenSSL comes from Node's own headers; at run time the
- * symbols resolve to the OpenSSL inside node (the addon) or to the
- * system's libcrypto.so.3 (the C tests). */
+/* ChaCha20-Poly1305 over OpenSSL, on the low-level or the EVP path (see
+ * aead.h for why two). OpenSSL comes from Node's own headers; at run time
+ * the symbols resolve to the OpenSSL inside node (the addon) or to the
+ * system's libcrypto.so.3 (the C tests, which therefore take EVP). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "wg/aead.h"
+#include "wg/aead_lowlevel.h"
 
-int wg_aead_init(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN], bool seal) {
-  a->ctx = NULL;
-  a->seal = seal;
+static int evp_init(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN]) {
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (!ctx) return -ENOMEM;
   if (EVP_CipherInit_ex(ctx, EVP_chacha20_poly1305(), NULL, key, NULL,
-                        seal ? 1 : 0) != 1) {
+                        a->seal ? 1 : 0) != 1) {
     EVP_CIPHER_CTX_free(ctx);
     return -EIO;
   }
@@ -24,10 +25,33 @@ int wg_aead_init(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN], bool seal) {
   return 0;
 }
 
+int wg_aead_init_path(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN],
+                      bool seal, bool lowlevel) {
+  memset(a, 0, sizeof(*a));
+  a->seal = seal;
+  a->lowlevel = lowlevel;
+  if (lowlevel) {
+    if (!wg_ll_available()) return -ENOSYS;
+    wg_ll_key_words(a->key, key);
+  } else {
+    int rc = evp_init(a, key);
+    if (rc < 0) return rc;
+  }
+  a->ready = true;
+  return 0;
+}
+
+int wg_aead_init(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN], bool seal) {
+  return wg_aead_init_path(a, key, seal,
+                           wg_aead_backend() == WG_AEAD_LOWLEVEL);
+}
+
 void wg_aead_free(wg_aead *a) {
   /* EVP_CIPHER_CTX_free has the cipher cleanse its key schedule. */
   EVP_CIPHER_CTX_free(a->ctx);
   a->ctx = NULL;
+  OPENSSL_cleanse(a->key, sizeof(a->key));
+  a->ready = false;
 }
 
 void wg_aead_nonce(uint8_t nonce[WG_AEAD_NONCE_LEN], uint64_t counter) {
@@ -35,7 +59,7 @@ void wg_aead_nonce(uint8_t nonce[WG_AEAD_NONCE_LEN], uint64_t counter) {
   for (int i = 0; i < 8; i++) nonce[4 + i] = (uint8_t)(counter >> (8 * i));
 }
 
-/* Only the nonce changes per packet: the key stays in the context. */
+/* EVP: only the nonce changes per packet, the key stays in the context. */
 static int start(wg_aead *a, const uint8_t *nonce, const uint8_t *aad,
                  size_t aad_len) {
   int n;
@@ -48,22 +72,19 @@ static int start(wg_aead *a, const uint8_t *nonce, const uint8_t *aad,
 }
 
 static bool bad_lengths(const wg_aead *a, size_t aad_len, size_t len) {
-  return !a->ctx || aad_len > WG_AEAD_MAX_LEN || len > WG_AEAD_MAX_LEN;
+  return !a->ready || aad_len > WG_AEAD_MAX_LEN || len > WG_AEAD_MAX_LEN;
 }
 
-int wg_aead_seal(wg_aead *a, const uint8_t nonce[WG_AEAD_NONCE_LEN],
-                 const uint8_t *aad, size_t aad_len, const uint8_t *in,
-                 size_t len, size_t pad, uint8_t *out,
-                 uint8_t tag[WG_AEAD_TAG_LEN]) {
-  /* Zero bytes to pad with: sealing them from a constant avoids copying
-   * the packet just to append padding. */
+static int evp_seal(wg_aead *a, const uint8_t *nonce, const uint8_t *aad,
+                    size_t aad_len, const uint8_t *in, size_t len, size_t pad,
+                    uint8_t *out, uint8_t *tag) {
   static const uint8_t zeros[16];
   int n, rc;
-  if (bad_lengths(a, aad_len, len) || !a->seal || pad >= sizeof(zeros))
-    return -EINVAL;
   if ((rc = start(a, nonce, aad, aad_len)) < 0) return rc;
   if (len && EVP_EncryptUpdate(a->ctx, out, &n, in, (int)len) != 1)
     return -EIO;
+  /* Zero bytes to pad with: sealing them from a constant avoids copying
+   * the packet just to append padding. */
   if (pad && EVP_EncryptUpdate(a->ctx, out + len, &n, zeros, (int)pad) != 1)
     return -EIO;
   if (EVP_EncryptFinal_ex(a->ctx, out + len + pad, &n) != 1) return -EIO;
@@ -73,11 +94,26 @@ int wg_aead_seal(wg_aead *a, const uint8_t nonce[WG_AEAD_NONCE_LEN],
   return 0;
 }
 
+int wg_aead_seal(wg_aead *a, const uint8_t nonce[WG_AEAD_NONCE_LEN],
+                 const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                 size_t len, size_t pad, uint8_t *out,
+                 uint8_t tag[WG_AEAD_TAG_LEN]) {
+  if (bad_lengths(a, aad_len, len) || !a->seal || pad >= 16) return -EINVAL;
+  if (!a->lowlevel)
+    return evp_seal(a, nonce, aad, aad_len, in, len, pad, out, tag);
+  wg_ll_seal(a->key, nonce, aad, aad_len, in, len, pad, out, tag);
+  return 0;
+}
+
 int wg_aead_open(wg_aead *a, const uint8_t nonce[WG_AEAD_NONCE_LEN],
                  const uint8_t *aad, size_t aad_len, const uint8_t *in,
                  size_t len, uint8_t *out, const uint8_t tag[WG_AEAD_TAG_LEN]) {
   int n, rc;
   if (bad_lengths(a, aad_len, len) || a->seal) return -EINVAL;
+  if (a->lowlevel)
+    return wg_ll_open(a->key, nonce, aad, aad_len, in, len, out, tag)
+               ? 0
+               : -EBADMSG;
   if ((rc = start(a, nonce, aad, aad_len)) < 0) return rc;
   if (len && EVP_DecryptUpdate(a->ctx, out, &n, in, (int)len) != 1)
     return -EIO;
@@ -89,4 +125,75 @@ int wg_aead_open(wg_aead *a, const uint8_t nonce[WG_AEAD_NONCE_LEN],
    * expected failure here. */
   if (EVP_DecryptFinal_ex(a->ctx, out + len, &n) != 1) return -EBADMSG;
   return 0;
+}
+
+/* ---- choosing the path ------------------------------------------------ */
+
+/* One length/padding/AAD case of the check: the low-level path must seal
+ * exactly as EVP does, open what it sealed, and refuse a flipped tag. */
+static bool agree(size_t len, size_t pad, size_t aad_len, uint8_t *buf) {
+  uint8_t key[32], nonce[12], aad[32], t1[16], t2[16];
+  uint8_t *pt = buf, *c1 = buf + 2048, *c2 = buf + 4096;
+  for (size_t i = 0; i < sizeof(key); i++) key[i] = (uint8_t)(i * 7 + len);
+  for (size_t i = 0; i < sizeof(nonce); i++) nonce[i] = (uint8_t)(i + pad);
+  for (size_t i = 0; i < sizeof(aad); i++) aad[i] = (uint8_t)(0xa0 + i);
+  for (size_t i = 0; i < len; i++) pt[i] = (uint8_t)(i * 131 + 17);
+  wg_aead e = {0}, l = {0}, lo = {0};
+  bool ok = wg_aead_init_path(&e, key, true, false) == 0 &&
+            wg_aead_init_path(&l, key, true, true) == 0 &&
+            wg_aead_init_path(&lo, key, false, true) == 0 &&
+            wg_aead_seal(&e, nonce, aad, aad_len, pt, len, pad, c1, t1) == 0 &&
+            wg_aead_seal(&l, nonce, aad, aad_len, pt, len, pad, c2, t2) == 0 &&
+            memcmp(c1, c2, len + pad) == 0 && memcmp(t1, t2, 16) == 0 &&
+            wg_aead_open(&lo, nonce, aad, aad_len, c2, len + pad, c2, t2) ==
+                0 &&
+            memcmp(c2, pt, len) == 0;
+  t1[3] ^= 0x10;
+  /* c1 still holds the ciphertext: a wrong tag must not authenticate. */
+  ok = ok && wg_aead_open(&lo, nonce, aad, aad_len, c1, len + pad, c1, t1) ==
+                 -EBADMSG;
+  wg_aead_free(&e);
+  wg_aead_free(&l);
+  wg_aead_free(&lo);
+  return ok;
+}
+
+static bool lowlevel_agrees(void) {
+  /* Lengths around the block sizes the assembly switches on, and the
+   * WireGuard shapes: empty (keepalive), padded, MTU-sized. */
+  static const size_t lens[] = {0,   1,   15,  16,  63,   64,   65,   127,
+                                128, 129, 255, 256, 257,  511,  512,  513,
+                                767, 768, 769, 1023, 1024, 1419, 1420, 2031};
+  uint8_t *buf = malloc(3 * 2048);
+  if (!buf) return false;
+  bool ok = true;
+  for (size_t i = 0; ok && i < sizeof(lens) / sizeof(lens[0]); i++) {
+    size_t len = lens[i], pad = (16 - len % 16) % 16;
+    ok = agree(len, 0, 0, buf) && agree(len, pad, 0, buf) &&
+         agree(len, 0, 12, buf) && agree(len, pad, 32, buf);
+  }
+  free(buf);
+  return ok;
+}
+
+static wg_aead_backend_t chosen;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void choose(void) {
+  const char *force = getenv("IOURING_NET_WG_CRYPTO");
+  if (force && strcmp(force, "evp") == 0)
+    chosen = WG_AEAD_EVP_FORCED;
+  else if (!wg_ll_available())
+    chosen = WG_AEAD_EVP_NO_SYMBOLS;
+  else
+    chosen = lowlevel_agrees() ? WG_AEAD_LOWLEVEL : WG_AEAD_EVP_CHECK_FAILED;
+}
+
+wg_aead_backend_t wg_aead_backend(void) {
+  pthread_once(&choose_once, choose);
+  return chosen;
+}
+
+const char *wg_aead_backend_name(wg_aead_backend_t b) {
+  return b == WG_AEAD_LOWLEVEL ? "openssl-lowlevel" : "openssl-evp";
 }

@@ -1,13 +1,18 @@
-/* ChaCha20-Poly1305 (RFC 8439) over OpenSSL's EVP, one keyed context per
- * direction of a keypair.
+/* ChaCha20-Poly1305 (RFC 8439), one keyed state per direction of a
+ * keypair, over one of two OpenSSL paths:
  *
- * Why a context per key: keying the EVP context (and fetching the cipher)
- * is the expensive part; with the key set once, each packet only sets a
- * new nonce, which is what makes a 1400-byte seal cost about 0.9 us.
+ * - low-level (aead_lowlevel.h): OpenSSL's ChaCha20_ctr32 and Poly1305_*
+ *   called directly, when the process's OpenSSL exports them (Node's
+ *   bundled one does) and they agree with EVP on a known-answer check run
+ *   once. The key words live in the wg_aead itself; wg_aead_free cleanses
+ *   them. About 1.6x faster per 1400-byte packet than EVP here.
+ * - EVP: one EVP context keyed once per direction (keying and fetching the
+ *   cipher is the expensive part of EVP; each packet then only sets a
+ *   nonce). The raw key lives only in the context, which OpenSSL cleanses
+ *   when it is freed.
  *
- * The raw key is not kept: it is handed to OpenSSL once and lives only in
- * the context's own state, which OpenSSL cleanses when the context is
- * freed (wg_aead_free). Callers cleanse their copy of the key.
+ * IOURING_NET_WG_CRYPTO=evp forces EVP. Callers cleanse their copy of the
+ * key.
  *
  * Plain C, no Node-API: usable from the C tests and from the addon. */
 #ifndef ION_WG_AEAD_H
@@ -26,14 +31,33 @@
 struct evp_cipher_ctx_st; /* OpenSSL's EVP_CIPHER_CTX */
 
 typedef struct wg_aead {
-  struct evp_cipher_ctx_st *ctx;
-  bool seal; /* the direction the context was keyed for */
+  struct evp_cipher_ctx_st *ctx; /* EVP path; NULL on the low-level one */
+  uint32_t key[8];               /* low-level path: the key words */
+  bool lowlevel;
+  bool ready; /* keyed, not yet freed */
+  bool seal;  /* the direction it was keyed for */
 } wg_aead;
 
-/* Key a context for sealing (seal=true) or opening. 0, -ENOMEM, or -EIO
- * when OpenSSL refuses (no chacha20-poly1305 in this OpenSSL). */
+/* Which path wg_aead_init takes in this process, and why; decided on the
+ * first call (thread-safe) and fixed after. */
+typedef enum {
+  WG_AEAD_LOWLEVEL = 0,     /* symbols found and checked against EVP */
+  WG_AEAD_EVP_NO_SYMBOLS,   /* this OpenSSL does not export them */
+  WG_AEAD_EVP_FORCED,       /* IOURING_NET_WG_CRYPTO=evp */
+  WG_AEAD_EVP_CHECK_FAILED, /* found, but disagreed with EVP */
+} wg_aead_backend_t;
+wg_aead_backend_t wg_aead_backend(void);
+/* A short name for the path: "openssl-lowlevel" or "openssl-evp". */
+const char *wg_aead_backend_name(wg_aead_backend_t b);
+
+/* Key for sealing (seal=true) or opening, on wg_aead_backend()'s path.
+ * 0, -ENOMEM, or -EIO when OpenSSL refuses (no chacha20-poly1305). */
 int wg_aead_init(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN], bool seal);
-/* Free the context; OpenSSL cleanses the key state. Idempotent. */
+/* Same on a chosen path (tests compare the two): -ENOSYS for lowlevel
+ * when the symbols are missing. */
+int wg_aead_init_path(wg_aead *a, const uint8_t key[WG_AEAD_KEY_LEN],
+                      bool seal, bool lowlevel);
+/* Free and cleanse the key state. Idempotent. */
 void wg_aead_free(wg_aead *a);
 
 /* WireGuard's nonce: 4 zero bytes, then the 64-bit counter little-endian. */
