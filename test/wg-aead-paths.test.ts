@@ -71,6 +71,14 @@ test('low-level and EVP agree on every length 0..1500 and on random AAD, keys an
     assert.deepEqual(a, b, `length ${len}, aad ${aad.length}`);
     assert.deepEqual(chachaOpen(key, nonce, a, aad, false), pt, `EVP opens low-level, length ${len}`);
     assert.deepEqual(chachaOpen(key, nonce, b, aad, true), pt, `low-level opens EVP, length ${len}`);
+    // WireGuard's padding to 16, sealed without copying the zeros in: the
+    // same bytes as sealing the zero-extended packet.
+    const pad = len % 16 ? 16 - (len % 16) : (len / 16) % 16; // also padding past a 16-byte boundary
+    const padded = Buffer.concat([pt, Buffer.alloc(pad)]);
+    const want = chachaSeal(key, nonce, padded, aad, false);
+    assert.deepEqual(chachaSeal(key, nonce, pt, aad, true, pad), want, `low-level, length ${len} + pad ${pad}`);
+    assert.deepEqual(chachaSeal(key, nonce, pt, aad, false, pad), want, `EVP, length ${len} + pad ${pad}`);
+    assert.deepEqual(chachaOpen(key, nonce, want, aad, true), padded);
   }
 });
 
@@ -98,4 +106,5 @@ test('the low-level path is refused with a clear error where it is missing, and 
   }
   assert.throws(() => chachaSeal(RFC.key, RFC.nonce.subarray(1), RFC.pt, RFC.aad, false), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => chachaSeal(RFC.key.subarray(1), RFC.nonce, RFC.pt, RFC.aad, true), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => chachaSeal(RFC.key, RFC.nonce, RFC.pt, RFC.aad, false, 16), { code: 'ERR_OUT_OF_RANGE' });
 });

@@ -86,7 +86,8 @@ export interface NativeBinding {
   /**
    * The data path's ChaCha20-Poly1305 (12-byte nonce) on a chosen OpenSSL
    * path (lowlevel: ChaCha20_ctr32/Poly1305_*, else EVP); seal: out.length
-   * = plaintext.length + 16; open: false (out zeroed) on a bad tag.
+   * = plaintext.length + pad + 16, pad 0..15 zero bytes sealed after the
+   * plaintext; open: false (out zeroed) on a bad tag.
    * lowlevel=true throws ERR_IOURING_NET_UNSUPPORTED where this OpenSSL
    * does not export those routines.
    */

@@ -97,9 +97,13 @@ export function wireGuardCrypto(): WireGuardCrypto {
   return { name: r.name === 'openssl-lowlevel' ? 'openssl-lowlevel' : 'openssl-evp', reason: r.reason, lowlevelAvailable: r.lowlevelAvailable };
 }
 
-/** The data path's ChaCha20-Poly1305 (12-byte nonce) on a chosen path: ciphertext || tag. For tests. */
-export function chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, lowlevel: boolean): Buffer {
-  const out = Buffer.alloc(plaintext.length + AEAD_TAG_LENGTH);
+/**
+ * The data path's ChaCha20-Poly1305 (12-byte nonce) on a chosen path:
+ * ciphertext || tag, the plaintext followed by `pad` (0..15) zero bytes as
+ * WireGuard pads. For tests.
+ */
+export function chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, lowlevel: boolean, pad = 0): Buffer {
+  const out = Buffer.alloc(plaintext.length + pad + AEAD_TAG_LENGTH);
   binding().wgChaCha20Poly1305Seal(out, key, nonce, plaintext, ad, lowlevel);
   return out;
 }

@@ -13,6 +13,8 @@
  *       out.length === ciphertext.length - 16; false when the tag is wrong
  *       (out is then zeroed)
  *   wgChaCha20Poly1305Seal(out, key32, nonce12, plaintext, ad, lowlevel)
+ *       out.length === plaintext.length + pad + 16, pad 0..15: the
+ *       plaintext followed by pad zero bytes, sealed (WireGuard's padding)
  *   wgChaCha20Poly1305Open(out, key32, nonce12, ciphertext, ad, lowlevel)
  *       -> boolean: the data path's AEAD (wg/aead.h) on a chosen OpenSSL
  *       path, for tests that hold the two paths against each other and
@@ -41,7 +43,7 @@ typedef struct {
 
 static void throw_range(napi_env env, const char *name, size_t got,
                         const char *want) {
-  char msg[160];
+  char msg[256];
   snprintf(msg, sizeof(msg),
            "The length of \"%s\" is out of range. It must be %s. Received %zu",
            name, want, got);
@@ -153,10 +155,14 @@ static bool aead_args(napi_env env, napi_callback_info info, bool seal,
       !arg_len(env, argv[4], "ad", 0, WG_XCHACHA_MAX_LEN, &in[3]))
     return false;
   size_t want = seal ? in[2].n + WG_AEAD_TAG : in[2].n - WG_AEAD_TAG;
-  if (out->n != want) {
-    char w[64];
-    snprintf(w, sizeof(w), "%zu (the %s length %s 16)", want,
-             seal ? "plaintext" : "ciphertext", seal ? "plus" : "minus");
+  /* The data-path seal pads as WireGuard does: up to 15 zero bytes after
+   * the plaintext, sealed without being copied in (out says how many). */
+  size_t slack = seal && nonce_len == WG_AEAD_NONCE_LEN ? 15 : 0;
+  if (out->n < want || out->n > want + slack) {
+    char w[128];
+    snprintf(w, sizeof(w), "%zu (the %s length %s 16)%s", want,
+             seal ? "plaintext" : "ciphertext", seal ? "plus" : "minus",
+             slack ? ", plus up to 15 bytes of padding" : "");
     throw_range(env, "out", out->n, w);
     return false;
   }
@@ -214,8 +220,9 @@ static napi_value aead_on_path(napi_env env, napi_callback_info info,
   }
   if (rc < 0) return finish(env, rc, "ChaCha20-Poly1305 init");
   if (seal) {
-    rc = wg_aead_seal(&a, in[1].p, in[3].p, in[3].n, in[2].p, in[2].n, 0,
-                      out.p, out.p + in[2].n);
+    size_t pad = out.n - in[2].n - WG_AEAD_TAG_LEN;
+    rc = wg_aead_seal(&a, in[1].p, in[3].p, in[3].n, in[2].p, in[2].n, pad,
+                      out.p, out.p + in[2].n + pad);
   } else {
     size_t len = in[2].n - WG_AEAD_TAG_LEN;
     rc = wg_aead_open(&a, in[1].p, in[3].p, in[3].n, in[2].p, len, out.p,
