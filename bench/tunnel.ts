@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { writeBarChart, type BarChart } from './lib/chart.js';
 import { killAllChildren } from './lib/children.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
-import { clockTicksPerSecond, readCpuTicks } from './lib/proc.js';
+import { iperfRun, median, type RunResult } from './lib/iperf.js';
 import { Progress } from './lib/progress.js';
 import { findWireguardGo, uapiSet, wgConfig, wgKeys, type WgGo } from './lib/wggo.js';
 
@@ -81,22 +81,6 @@ function options(argv: string[]): Options | null {
     seconds: int(values.seconds, 5, 120),
     out: values.out ?? join(ROOT, 'bench', 'out', 'tunnel-results.json'),
   };
-}
-
-/** Bounded wait for a pattern in a process's output. */
-async function waitFor(p: Running, re: RegExp, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!re.test(p.output())) {
-    if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} failed:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-interface RunResult {
-  gbps: number;
-  retransmits: number;
-  /** CPU of both tunnel processes, in % of one core. */
-  tunnelCpu: number;
 }
 
 /** Wait (bounded) until both namespaces have a 10.236.0.x address. */
@@ -157,33 +141,11 @@ async function runOnce(pair: NetPair, c: Case, seconds: number, wg: WgGo | undef
   try {
     if (c === 'wg-go') tunnels = await startWgGo(pair, wg!);
     else if (c !== 'direct') tunnels = await startOurs(pair, c);
-    const target = c === 'direct' ? OUTER[1] : INNER[1];
-    const server = pair.start(1, ['iperf3', '-s', '-1', '-B', target, '--forceflush']);
-    await waitFor(server, /listening/i, 10_000, 'iperf3 -s');
-    const ticks = tunnels.map((t) => readCpuTicks(t.child.pid ?? 0));
-    const started = Date.now();
-    const client = pair.start(0, ['iperf3', '-c', target, '-t', String(seconds + 1), '-O', '1', '-J', '--connect-timeout', '5000']);
-    const code = await client.exited;
-    const wall = (Date.now() - started) / 1000;
-    const used = tunnels.reduce((sum, t, k) => sum + readCpuTicks(t.child.pid ?? 0) - (ticks[k] ?? 0), 0);
-    await server.exited;
-    if (code !== 0) throw new Error(`iperf3 -c (${c}) exited ${code}:\n${client.output()}`);
-    const report = JSON.parse(client.output()) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
-    return {
-      gbps: report.end.sum_received.bits_per_second / 1e9,
-      retransmits: report.end.sum_sent.retransmits ?? 0,
-      tunnelCpu: (100 * used) / clockTicksPerSecond() / wall,
-    };
+    return await iperfRun(pair, c === 'direct' ? OUTER[1] : INNER[1], seconds, tunnels, c);
   } finally {
     for (const t of tunnels) t.child.kill('SIGTERM');
     await Promise.all(tunnels.map((t) => t.exited));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 function report(results: Map<Case, RunResult[]>, wg: WgGo | undefined): string[] {

@@ -106,6 +106,15 @@ const ANY_BYTES = 1 << 30;
 /** Largest UDP payload per family (udp/socket.ts). */
 const MAX_UDP_PAYLOAD = { 4: 65507, 6: 65527 } as const;
 
+/** A direction's counters; `full`: the ring its packets go into was full. */
+interface Direction {
+  readonly packets: number;
+  readonly bytes: number;
+  readonly full: number;
+}
+const TX: Direction = { packets: TX_PACKETS, bytes: TX_BYTES, full: DROP.udpQueueFull };
+const RX: Direction = { packets: RX_PACKETS, bytes: RX_BYTES, full: DROP.tunQueueFull };
+
 function closedError(): CodedError {
   return new CodedError('ERR_TUNNEL_CLOSED', 'The tunnel is closed');
 }
@@ -237,11 +246,7 @@ export class Tunnel extends EventEmitter<TunnelEvents> implements LegOwner {
       } else full++;
     }
     leg.pushed += sent;
-    const c = this.c;
-    c.add(TX_PACKETS, sent);
-    c.add(TX_BYTES, sentBytes);
-    if (tooBig) c.add(DROP.tooBig, tooBig);
-    if (full) c.add(DROP.udpQueueFull, full);
+    this.tally(TX, sent, sentBytes, 0, tooBig, 0, full);
   };
 
   /** TUN -> peer in native code: the n packets of the batch, window by window. */
@@ -345,13 +350,21 @@ export class Tunnel extends EventEmitter<TunnelEvents> implements LegOwner {
       } else full++;
     }
     leg.seen += n;
+    this.tally(RX, written, writtenBytes, stranger, tooBig, malformed, full);
+  }
+
+  /**
+   * The drops come as separate numbers, not an object, so that the JS path
+   * allocates nothing per batch; a reason a direction cannot have is 0.
+   */
+  private tally(dir: Direction, packets: number, bytes: number, stranger: number, tooBig: number, malformed: number, full: number): void {
     const c = this.c;
-    c.add(RX_PACKETS, written);
-    c.add(RX_BYTES, writtenBytes);
+    c.add(dir.packets, packets);
+    c.add(dir.bytes, bytes);
     if (stranger) c.add(DROP.notFromPeer, stranger);
     if (tooBig) c.add(DROP.tooBig, tooBig);
     if (malformed) c.add(DROP.malformed, malformed);
-    if (full) c.add(DROP.tunQueueFull, full);
+    if (full) c.add(dir.full, full);
   }
 
   // ---- errors ----

@@ -227,6 +227,18 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
     if (this.state !== 'open') throw notRunning();
   }
 
+  /**
+   * The type is checked before the state so that a bad argument is reported
+   * as such even on a closed socket; the range is left to the kernel, whose
+   * EINVAL then carries the public method's name as its syscall.
+   */
+  private setTtlOpt(opt: number, ttl: number, syscall: string): number {
+    if (!Number.isInteger(ttl)) throw invalidArgType('ttl', 'of type number', ttl);
+    this.healthCheck();
+    this.setOpt(opt, ttl, syscall);
+    return ttl;
+  }
+
   /** The batch handler. Setting one starts receiving. */
   get onBatch(): ((batch: RecvBatch) => void) | undefined {
     return this.handler;
@@ -598,10 +610,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
   }
 
   setTTL(ttl: number): number {
-    if (!Number.isInteger(ttl)) throw invalidArgType('ttl', 'of type number', ttl);
-    this.healthCheck();
-    this.setOpt(U.OPT_TTL, ttl, 'setTTL');
-    return ttl;
+    return this.setTtlOpt(U.OPT_TTL, ttl, 'setTTL');
   }
 
   setBroadcast(flag: boolean): void {
@@ -646,10 +655,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> implements ReactorC
 
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (0..255). */
   setMulticastTTL(ttl: number): number {
-    if (!Number.isInteger(ttl)) throw invalidArgType('ttl', 'of type number', ttl);
-    this.healthCheck();
-    this.setOpt(U.OPT_MULTICAST_TTL, ttl, 'setMulticastTTL');
-    return ttl;
+    return this.setTtlOpt(U.OPT_MULTICAST_TTL, ttl, 'setMulticastTTL');
   }
 
   /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP. */
