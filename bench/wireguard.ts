@@ -183,7 +183,7 @@ function report(results: Map<Case, RunResult[]>, opts: Options): string[] {
   const med = (c: Case): number => median((results.get(c) ?? []).map((r) => r.gbps));
   const has = (c: Case): boolean => (results.get(c)?.length ?? 0) > 0;
   const lines: string[] = [];
-  lines.push('case           Gbit/s (median, min..max)   retransmits   tunnel CPU (both ends)   Gbit/s per core   vs veth');
+  lines.push('case           Gbit/s (median, min..max)   retransmits   tunnel CPU (both ends)   Gbit/s per core   machine CPU   vs veth');
   for (const [c, runs] of results) {
     if (runs.length === 0) continue;
     const g = runs.map((r) => r.gbps);
@@ -192,10 +192,22 @@ function report(results: Map<Case, RunResult[]>, opts: Options): string[] {
     const vsVeth = has('veth') ? `${((100 * med(c)) / med('veth')).toFixed(1)}%` : '-';
     lines.push(
       `${c.padEnd(14)} ${`${med(c).toFixed(2)} (${Math.min(...g).toFixed(2)}..${Math.max(...g).toFixed(2)})`.padEnd(27)} ` +
-        `${String(median(runs.map((r) => r.retransmits))).padEnd(13)} ${(c === 'veth' ? '-' : `${cpu.toFixed(0)}%`).padEnd(24)} ${perCore.padEnd(17)} ${vsVeth}`,
+        `${String(median(runs.map((r) => r.retransmits))).padEnd(13)} ${(c === 'veth' ? '-' : `${cpu.toFixed(0)}%`).padEnd(24)} ${perCore.padEnd(17)} ` +
+        `${`${median(runs.map((r) => r.machineCpu)).toFixed(0)}%`.padEnd(13)} ${vsVeth}`,
     );
   }
   lines.push('');
+  // When the whole machine is busy, throughput is what its cores allow
+  // divided by what each Gbit/s costs everything (tunnels, iperf3, TCP):
+  // the ratio of two such costs is the most one case can reach of another.
+  if (has('wg-io_uring') && has('tunnel')) {
+    const cost = (c: Case): number => median((results.get(c) ?? []).map((r) => r.machineCpu)) / med(c);
+    const cores = 100 * cpus().length;
+    lines.push(
+      `whole-machine CPU per Gbit/s: plain tunnel ${cost('tunnel').toFixed(1)}%, wg-io_uring ${cost('wg-io_uring').toFixed(1)}% ` +
+        `(of ${cores}%); plain tunnel ${(cores / cost('tunnel')).toFixed(2)} Gbit/s and ours ${(cores / cost('wg-io_uring')).toFixed(2)} Gbit/s with every core busy`,
+    );
+  }
   if (has('wg-io_uring') && has('wg-evp')) {
     lines.push(`wg-io_uring (${wireGuardCrypto().name}) vs wg-evp (OpenSSL EVP): ${ratio(med('wg-io_uring'), med('wg-evp'))}`);
   }

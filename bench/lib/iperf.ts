@@ -3,14 +3,22 @@
  * namespace 0, server in namespace 1), with the CPU time the given tunnel
  * processes used meanwhile. Shared by bench/tunnel.ts and bench/wireguard.ts.
  */
+import { cpus } from 'node:os';
+
 import { type NetPair, type Running } from './netpair.js';
-import { clockTicksPerSecond, readCpuTicks } from './proc.js';
+import { clockTicksPerSecond, readCpuTicks, readMachineTicks } from './proc.js';
 
 export interface RunResult {
   gbps: number;
   retransmits: number;
   /** CPU of the tunnel processes (both ends), in % of one core. */
   tunnelCpu: number;
+  /**
+   * CPU of the whole machine (tunnels, iperf3, the kernel's TCP, everything
+   * else running), in % of one core: near 100% x cores means the run was
+   * CPU-bound, and then throughput is cores / (CPU per Gbit/s).
+   */
+  machineCpu: number;
 }
 
 /** Bounded wait for a pattern in a process's output. */
@@ -31,11 +39,13 @@ export async function iperfRun(pair: NetPair, target: string, seconds: number, t
   await waitForOutput(server, /listening/i, 10_000, 'iperf3 -s');
   const pids = tunnels.map((t) => t.child.pid ?? 0);
   const ticks = pids.map((pid) => readCpuTicks(pid));
+  const machine = readMachineTicks();
   const started = Date.now();
   const client = pair.start(0, ['iperf3', '-c', target, '-t', String(seconds + 1), '-O', '1', '-J', '--connect-timeout', '5000']);
   const code = await client.exited;
   const wall = (Date.now() - started) / 1000;
   const used = pids.reduce((sum, pid, k) => sum + readCpuTicks(pid) - (ticks[k] ?? 0), 0);
+  const machineAfter = readMachineTicks();
   await server.exited;
   if (code !== 0) throw new Error(`iperf3 -c (${label}) exited ${code}:\n${client.output()}`);
   const report = JSON.parse(client.output()) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
@@ -43,6 +53,7 @@ export async function iperfRun(pair: NetPair, target: string, seconds: number, t
     gbps: report.end.sum_received.bits_per_second / 1e9,
     retransmits: report.end.sum_sent.retransmits ?? 0,
     tunnelCpu: (100 * used) / clockTicksPerSecond() / wall,
+    machineCpu: (100 * cpus().length * (machineAfter.busy - machine.busy)) / Math.max(1, machineAfter.total - machine.total),
   };
 }
 

@@ -30,3 +30,12 @@ export function clockTicksPerSecond(): number {
   // USER_HZ is 100 on every mainstream Linux architecture.
   return 100;
 }
+
+/** Busy and total clock ticks of the whole machine so far (/proc/stat's "cpu" line; idle and iowait are not busy). */
+export function readMachineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (v.length < 8 || v.some((n) => !Number.isFinite(n))) throw new Error('cannot parse /proc/stat');
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+}
