@@ -1,6 +1,7 @@
-/* Node-API glue shared by addon.c (module, reactor, probe), addon_poll.c
- * (poll backend watchers), addon_udp.c (UDP exports) and addon_file.c (TUN
- * and file exports). Only these files know Node-API and libuv. */
+/* Node-API glue shared by the files of src/native/addon/: addon.c (module,
+ * reactor, probe), addon_poll.c (poll backend watchers), the exports of
+ * addon_udp.c, addon_file.c and the others. Only these files know Node-API
+ * and libuv. */
 #ifndef ION_ADDON_H
 #define ION_ADDON_H
 

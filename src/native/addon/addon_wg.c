@@ -29,16 +29,6 @@ static void throw_range(napi_env env, const char *name, double max) {
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
 }
 
-bool wgjs_args(napi_env env, napi_callback_info info, size_t want,
-               napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return false;
-  if (argc >= want) return true;
-  napi_throw_type_error(env, "ERR_MISSING_ARGS", "missing arguments");
-  return false;
-}
-
 bool wgjs_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out,
               const char *name) {
   napi_valuetype t;
@@ -210,7 +200,7 @@ wg_device *wgjs_device(napi_env env, napi_value v) {
 static napi_value js_create(napi_env env, napi_callback_info info) {
   napi_value argv[3], obj;
   wg_device_config c;
-  if (!wgjs_args(env, info, 3, argv) ||
+  if (!ion_args(env, info, 3, argv) ||
       !wgjs_u32(env, argv[0], WG_MAX_CONTENT, &c.mtu, "mtu") ||
       !wgjs_u32(env, argv[1], 65536, &c.staged_cap, "stagedCap") ||
       !wgjs_u32(env, argv[2], 65536, &c.max_batch, "maxBatch"))
@@ -232,7 +222,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   handle *h;
-  if (!wgjs_args(env, info, 1, argv) || !(h = wgjs_handle_of(env, argv[0])))
+  if (!ion_args(env, info, 1, argv) || !(h = wgjs_handle_of(env, argv[0])))
     return NULL;
   wg_device_free(h->dev);
   h->dev = NULL;
@@ -243,7 +233,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 /* The (device, peer id) every peer call starts with. */
 static wg_device *dev_peer(napi_env env, napi_callback_info info, size_t n,
                            napi_value *argv, uint32_t *id) {
-  if (!wgjs_args(env, info, n, argv)) return NULL;
+  if (!ion_args(env, info, n, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, id, "peer")) return NULL;
   return d;
@@ -341,7 +331,7 @@ static napi_value js_aip_lookup(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint8_t *a;
   int af;
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !addr_arg(env, argv[1], &af, &a)) return NULL;
   return wgjs_num(env, wg_device_allowedip_lookup(d, af, a));
@@ -397,7 +387,7 @@ static napi_value js_keypairs_clear(napi_env env, napi_callback_info info) {
 static napi_value js_index_in_use(napi_env env, napi_callback_info info) {
   napi_value argv[2], r;
   uint32_t index;
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_u32(env, argv[1], UINT32_MAX, &index, "index")) return NULL;
   napi_get_boolean(env, wg_device_index_in_use(d, index), &r);

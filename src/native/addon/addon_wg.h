@@ -10,13 +10,10 @@
 #ifndef ION_WG_ADDON_WG_H
 #define ION_WG_ADDON_WG_H
 
-#ifndef NAPI_VERSION
-#define NAPI_VERSION 8
-#endif
-#include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addon/addon.h"
 #include "wg/device.h"
 #include "wglink/wg_link.h"
 
@@ -25,9 +22,6 @@ void ion_wg_exports(napi_env env, napi_value exports);
 
 /* ---- shared by addon_wg.c and addon_wg_batch.c ---- */
 
-/* argv[0..want) or throw ERR_MISSING_ARGS. */
-bool wgjs_args(napi_env env, napi_callback_info info, size_t want,
-               napi_value *argv);
 /* What a handle from wgCreate wraps: the device and the state of its data
  * path between the UDP and TUN objects (addon_wg_link.c). */
 typedef struct wgjs_handle {

@@ -60,30 +60,46 @@ static void glue_commit(void *ctx, uint32_t peer, const wg_endpoint *ep,
   g->used += len;
 }
 
-static napi_value buffer_copy(napi_env env, const uint8_t *p, size_t len) {
-  napi_value b;
+typedef struct num_field {
+  const char *key;
+  double v;
+} num_field;
+
+#define ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* An object of n numbers, keys in the order given. */
+static napi_value nums_object(napi_env env, const num_field *f, size_t n) {
+  napi_value o;
+  napi_create_object(env, &o);
+  for (size_t i = 0; i < n; i++) wgjs_set(env, o, f[i].key, wgjs_num(env, f[i].v));
+  return o;
+}
+
+/* {peer, data}, data a copy: the bytes are in scratch memory freed when the
+ * call returns. */
+static napi_value packet_value(napi_env env, uint32_t peer, const uint8_t *p,
+                               size_t len) {
+  napi_value o, b;
+  napi_create_object(env, &o);
+  wgjs_set(env, o, "peer", wgjs_num(env, peer));
   napi_create_buffer_copy(env, len, p, NULL, &b);
-  return b;
+  wgjs_set(env, o, "data", b);
+  return o;
 }
 
 /* {sent, staged, dropped, sinkFull, messages: [{peer, data, endpoint}]} */
 static napi_value tx_result(napi_env env, const tx_glue *g,
                             const wg_tx_result *r) {
-  napi_value o, arr, full;
-  napi_create_object(env, &o);
-  wgjs_set(env, o, "sent", wgjs_num(env, r->sent));
-  wgjs_set(env, o, "staged", wgjs_num(env, r->staged));
-  wgjs_set(env, o, "dropped", wgjs_num(env, r->dropped));
+  const num_field counts[] = {
+      {"sent", r->sent}, {"staged", r->staged}, {"dropped", r->dropped}};
+  napi_value o = nums_object(env, counts, ELEMS(counts)), arr, full;
   napi_get_boolean(env, r->sink_full, &full);
   wgjs_set(env, o, "sinkFull", full);
   napi_create_array_with_length(env, g->n, &arr);
   for (uint32_t i = 0; i < g->n; i++) {
-    napi_value m;
-    napi_create_object(env, &m);
-    wgjs_set(env, m, "peer", wgjs_num(env, g->msgs[i].peer));
-    wgjs_set(env, m, "data", buffer_copy(env, g->buf + g->msgs[i].off,
-                                         g->msgs[i].len));
-    wgjs_set(env, m, "endpoint", wgjs_endpoint_value(env, &g->msgs[i].ep));
+    const tx_msg *msg = &g->msgs[i];
+    napi_value m = packet_value(env, msg->peer, g->buf + msg->off, msg->len);
+    wgjs_set(env, m, "endpoint", wgjs_endpoint_value(env, &msg->ep));
     napi_set_element(env, arr, i, m);
   }
   wgjs_set(env, o, "messages", arr);
@@ -173,7 +189,7 @@ napi_value wgjs_encrypt(napi_env env, napi_callback_info info) {
   tx_glue g = {0};
   wg_tx_sink sink = {&g, glue_reserve, glue_commit};
   wg_tx_result res;
-  if (!wgjs_args(env, info, 3, argv)) return NULL;
+  if (!ion_args(env, info, 3, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !array_len(env, argv[1], &n, "packets must be an array") ||
       !wgjs_time(env, argv[2], &now))
@@ -198,7 +214,7 @@ napi_value wgjs_encrypt(napi_env env, napi_callback_info info) {
 napi_value wgjs_flush(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint64_t now;
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_time(env, argv[1], &now)) return NULL;
   tx_glue g = {0};
@@ -217,7 +233,7 @@ napi_value wgjs_keepalive(napi_env env, napi_callback_info info) {
   uint32_t id;
   uint64_t now;
   bool owed;
-  if (!wgjs_args(env, info, 4, argv)) return NULL;
+  if (!ion_args(env, info, 4, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, &id, "peer") ||
       !wgjs_time(env, argv[2], &now))
@@ -264,28 +280,22 @@ static void glue_handshake(void *ctx, uint32_t i, uint32_t type) {
  *  handshakeMessages: [{index, type}]} */
 static napi_value rx_value(napi_env env, const rx_glue *g,
                            const wg_rx_result *r) {
-  napi_value o, pkts, hs;
-  napi_create_object(env, &o);
-  wgjs_set(env, o, "delivered", wgjs_num(env, r->delivered));
-  wgjs_set(env, o, "keepalives", wgjs_num(env, r->keepalives));
-  wgjs_set(env, o, "handshakes", wgjs_num(env, r->handshakes));
-  wgjs_set(env, o, "dropped", wgjs_num(env, r->dropped));
+  const num_field counts[] = {{"delivered", r->delivered},
+                              {"keepalives", r->keepalives},
+                              {"handshakes", r->handshakes},
+                              {"dropped", r->dropped}};
+  napi_value o = nums_object(env, counts, ELEMS(counts)), pkts, hs;
   napi_create_array_with_length(env, g->npkts, &pkts);
   for (uint32_t i = 0; i < g->npkts; i++) {
-    napi_value p;
-    napi_create_object(env, &p);
-    wgjs_set(env, p, "peer", wgjs_num(env, g->pkts[i].peer));
-    wgjs_set(env, p, "data",
-             buffer_copy(env, g->base + g->pkts[i].off, g->pkts[i].len));
-    napi_set_element(env, pkts, i, p);
+    const rx_item *p = &g->pkts[i];
+    napi_set_element(env, pkts, i,
+                     packet_value(env, p->peer, g->base + p->off, p->len));
   }
   napi_create_array_with_length(env, g->nhs, &hs);
   for (uint32_t i = 0; i < g->nhs; i++) {
-    napi_value h;
-    napi_create_object(env, &h);
-    wgjs_set(env, h, "index", wgjs_num(env, (double)g->hs[i].off));
-    wgjs_set(env, h, "type", wgjs_num(env, g->hs[i].peer));
-    napi_set_element(env, hs, i, h);
+    const num_field h[] = {{"index", (double)g->hs[i].off},
+                           {"type", g->hs[i].peer}};
+    napi_set_element(env, hs, i, nums_object(env, h, ELEMS(h)));
   }
   wgjs_set(env, o, "packets", pkts);
   wgjs_set(env, o, "handshakeMessages", hs);
@@ -325,7 +335,7 @@ napi_value wgjs_decrypt(napi_env env, napi_callback_info info) {
   uint64_t now;
   items it;
   rx_glue g = {0};
-  if (!wgjs_args(env, info, 4, argv)) return NULL;
+  if (!ion_args(env, info, 4, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !array_len(env, argv[1], &n, "datagrams must be an array") ||
       !wgjs_time(env, argv[3], &now))
@@ -363,24 +373,19 @@ napi_value wgjs_summaries(napi_env env, napi_callback_info info) {
   napi_value argv[1], arr;
   wg_peer_summary s[64];
   uint32_t total = 0, n;
-  if (!wgjs_args(env, info, 1, argv)) return NULL;
+  if (!ion_args(env, info, 1, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d) return NULL;
   napi_create_array(env, &arr);
   /* Bounded: each round empties up to 64 of the (finite) touched list. */
   while ((n = wg_device_take_summaries(d, s, 64)) > 0) {
     for (uint32_t i = 0; i < n; i++) {
-      napi_value o;
-      napi_create_object(env, &o);
-      wgjs_set(env, o, "peer", wgjs_num(env, s[i].peer_id));
-      wgjs_set(env, o, "flags", wgjs_num(env, s[i].flags));
-      wgjs_set(env, o, "rxBytes", wgjs_num(env, (double)s[i].rx_bytes));
-      wgjs_set(env, o, "txBytes", wgjs_num(env, (double)s[i].tx_bytes));
-      wgjs_set(env, o, "rxPackets", wgjs_num(env, s[i].rx_packets));
-      wgjs_set(env, o, "txPackets", wgjs_num(env, s[i].tx_packets));
-      wgjs_set(env, o, "drops", wgjs_num(env, s[i].drops));
-      wgjs_set(env, o, "staged", wgjs_num(env, s[i].staged));
-      napi_set_element(env, arr, total++, o);
+      const num_field f[] = {
+          {"peer", s[i].peer_id},           {"flags", s[i].flags},
+          {"rxBytes", (double)s[i].rx_bytes}, {"txBytes", (double)s[i].tx_bytes},
+          {"rxPackets", s[i].rx_packets},   {"txPackets", s[i].tx_packets},
+          {"drops", s[i].drops},            {"staged", s[i].staged}};
+      napi_set_element(env, arr, total++, nums_object(env, f, ELEMS(f)));
     }
   }
   return arr;
@@ -396,19 +401,15 @@ static napi_value drops_value(napi_env env, const uint64_t *v) {
 
 /* wgPeerStats(device, id) -> {...} | -errno */
 napi_value wgjs_peer_stats(napi_env env, napi_callback_info info) {
-  napi_value argv[2], o, b;
+  napi_value argv[2], b;
   uint32_t id;
   wg_peer_stats s;
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, &id, "peer")) return NULL;
   int rc = wg_device_peer_stats(d, id, &s);
   if (rc < 0) return wgjs_num(env, rc);
-  napi_create_object(env, &o);
-  const struct {
-    const char *k;
-    double v;
-  } nums[] = {
+  const num_field nums[] = {
       {"rxBytes", (double)s.rx_bytes},        {"txBytes", (double)s.tx_bytes},
       {"rxPackets", (double)s.rx_packets},    {"txPackets", (double)s.tx_packets},
       {"rxKeepalives", (double)s.rx_keepalives},
@@ -417,8 +418,7 @@ napi_value wgjs_peer_stats(napi_env env, napi_callback_info info) {
       {"staged", s.staged},
       {"currentSendCounter", (double)s.current_send_counter},
   };
-  for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-    wgjs_set(env, o, nums[i].k, wgjs_num(env, nums[i].v));
+  napi_value o = nums_object(env, nums, ELEMS(nums));
   const struct {
     const char *k;
     bool v;
@@ -426,7 +426,7 @@ napi_value wgjs_peer_stats(napi_env env, napi_callback_info info) {
                {"hasCurrent", s.has_current},
                {"hasPrevious", s.has_previous},
                {"hasNext", s.has_next}};
-  for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+  for (size_t i = 0; i < ELEMS(flags); i++) {
     napi_get_boolean(env, flags[i].v, &b);
     wgjs_set(env, o, flags[i].k, b);
   }
@@ -439,7 +439,7 @@ napi_value wgjs_peer_stats(napi_env env, napi_callback_info info) {
 napi_value wgjs_drops(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   uint64_t v[WG_DROP_COUNT];
-  if (!wgjs_args(env, info, 1, argv)) return NULL;
+  if (!ion_args(env, info, 1, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d) return NULL;
   wg_device_drops(d, v);

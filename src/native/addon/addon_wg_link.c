@@ -91,7 +91,9 @@ static bool window_args(napi_env env, napi_value *argv, uint32_t v[4]) {
   return true;
 }
 
-static void put_tx(int32_t *out, const wg_link_tx *t) {
+/* t into out; returns rc for JS. */
+static napi_value put_tx(napi_env env, int32_t *out, const wg_link_tx *t,
+                         int rc) {
   memset(out, 0, OUT_WORDS * sizeof(*out));
   out[O_NEXT] = (int32_t)t->next;
   out[O_USED] = (int32_t)t->used;
@@ -99,6 +101,17 @@ static void put_tx(int32_t *out, const wg_link_tx *t) {
   out[O_STAGED] = (int32_t)t->res.staged;
   out[O_DROPPED] = (int32_t)t->res.dropped;
   out[O_FULL] = t->res.sink_full;
+  return wgjs_num(env, rc);
+}
+
+/* argv[0..n) of a call on the rings, whose argv[0] is an open device: its
+ * handle, with the reactor in *a; NULL after throwing. */
+static wgjs_handle *link_call(napi_env env, napi_callback_info info, size_t n,
+                              napi_value *argv, addon **a) {
+  *a = ion_addon_get(env, info, n, argv);
+  if (!*a) return NULL;
+  wgjs_handle *h = wgjs_handle_of(env, argv[0]);
+  return h && wgjs_device(env, argv[0]) ? h : NULL;
 }
 
 /* What every call that writes into the UDP send ring shares: the device,
@@ -140,14 +153,11 @@ static bool tx_setup(napi_env env, addon *a, napi_value *argv, size_t i,
 /* wgSealTun(dev, tunId, start, count, udpId, seq, slots, at, bytes, now, out) */
 static napi_value js_seal_tun(napi_env env, napi_callback_info info) {
   napi_value argv[11];
-  addon *a = ion_addon_get(env, info, 11, argv);
-  if (!a) return NULL;
-  wgjs_handle *h = wgjs_handle_of(env, argv[0]);
+  addon *a;
   uint32_t start, count;
   int rc, frc;
-  tx_call c = {.h = h};
-  if (!h || !wgjs_device(env, argv[0]) ||
-      !wgjs_u32(env, argv[2], UINT32_MAX, &start, "start") ||
+  tx_call c = {.h = link_call(env, info, 11, argv, &a)};
+  if (!c.h || !wgjs_u32(env, argv[2], UINT32_MAX, &start, "start") ||
       !wgjs_u32(env, argv[3], UINT32_MAX, &count, "count"))
     return NULL;
   ion_obj *fo = object_of(a, env, argv[1], false, &frc);
@@ -156,40 +166,34 @@ static napi_value js_seal_tun(napi_env env, napi_callback_info info) {
   if (frc < 0 || rc < 0) return wgjs_num(env, frc < 0 ? frc : rc);
   if (count > fo->rcount) return wgjs_num(env, -EINVAL);
   wg_link_tx t;
-  rc = wg_link_seal(h->dev, ion_file_of(fo), start, count, c.u, c.w, c.now,
-                    &h->scratch, &t);
-  put_tx(c.out, &t);
-  return wgjs_num(env, rc);
+  rc = wg_link_seal(c.h->dev, ion_file_of(fo), start, count, c.u, c.w, c.now,
+                    &c.h->scratch, &t);
+  return put_tx(env, c.out, &t, rc);
 }
 
 /* wgFlushTo(dev, udpId, seq, slots, at, bytes, now, out) */
 static napi_value js_flush_to(napi_env env, napi_callback_info info) {
   napi_value argv[8];
-  addon *a = ion_addon_get(env, info, 8, argv);
-  if (!a) return NULL;
+  addon *a;
   int rc;
-  tx_call c = {.h = wgjs_handle_of(env, argv[0])};
-  if (!c.h || !wgjs_device(env, argv[0]) || !tx_setup(env, a, argv, 1, &c, &rc))
-    return NULL;
+  tx_call c = {.h = link_call(env, info, 8, argv, &a)};
+  if (!c.h || !tx_setup(env, a, argv, 1, &c, &rc)) return NULL;
   if (rc < 0 || !c.u) return wgjs_num(env, rc < 0 ? rc : -EBADF);
   wg_link_tx t;
   rc = wg_link_flush(c.h->dev, c.u, c.w, c.now, &t);
-  put_tx(c.out, &t);
-  return wgjs_num(env, rc);
+  return put_tx(env, c.out, &t, rc);
 }
 
 /* wgKeepaliveTo(dev, peer, onlyIfOwed, udpId, seq, slots, at, bytes, now,
  * out) -> messages sent | -errno (-ENOBUFS: it waits staged) */
 static napi_value js_keepalive_to(napi_env env, napi_callback_info info) {
   napi_value argv[10];
-  addon *a = ion_addon_get(env, info, 10, argv);
-  if (!a) return NULL;
+  addon *a;
   uint32_t peer;
   bool owed = false;
   int rc;
-  tx_call c = {.h = wgjs_handle_of(env, argv[0])};
-  if (!c.h || !wgjs_device(env, argv[0]) ||
-      !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, &peer, "peer"))
+  tx_call c = {.h = link_call(env, info, 10, argv, &a)};
+  if (!c.h || !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, &peer, "peer"))
     return NULL;
   if (napi_get_value_bool(env, argv[2], &owed) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
@@ -200,24 +204,21 @@ static napi_value js_keepalive_to(napi_env env, napi_callback_info info) {
   if (rc < 0 || !c.u) return wgjs_num(env, rc < 0 ? rc : -EBADF);
   wg_link_tx t;
   rc = wg_link_keepalive(c.h->dev, peer, owed, c.u, c.w, c.now, &t);
-  put_tx(c.out, &t);
-  return wgjs_num(env, rc);
+  return put_tx(env, c.out, &t, rc);
 }
 
 /* wgOpenUdp(dev, udpId, start, count, tunId, seq, slots, at, bytes, now,
  * out, hs) */
 static napi_value js_open_udp(napi_env env, napi_callback_info info) {
   napi_value argv[12];
-  addon *a = ion_addon_get(env, info, 12, argv);
-  if (!a) return NULL;
-  wgjs_handle *h = wgjs_handle_of(env, argv[0]);
+  addon *a;
+  wgjs_handle *h = link_call(env, info, 12, argv, &a);
   uint32_t start, count, v[4];
   uint64_t now;
   void *out, *hs;
   size_t nout, nhs;
   int urc, frc, rc = 0;
-  if (!h || !wgjs_device(env, argv[0]) ||
-      !wgjs_u32(env, argv[2], UINT32_MAX, &start, "start") ||
+  if (!h || !wgjs_u32(env, argv[2], UINT32_MAX, &start, "start") ||
       !wgjs_u32(env, argv[3], UINT32_MAX, &count, "count"))
     return NULL;
   ion_obj *uo = object_of(a, env, argv[1], true, &urc);
@@ -261,7 +262,7 @@ static napi_value js_summaries_into(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   wg_peer_summary s[32];
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !typed_arg(env, argv[1], napi_float64_array, SUMMARY_WORDS, &data, &len, "out"))
     return NULL;
@@ -290,7 +291,7 @@ static napi_value js_summaries_into(napi_env env, napi_callback_info info) {
 static napi_value js_tun_headroom(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint32_t n;
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wgjs_handle *h = wgjs_handle_of(env, argv[0]);
   if (!h || !wgjs_device(env, argv[0]) ||
       !wgjs_u32(env, argv[1], WG_LINK_MAX_HEADROOM, &n, "headroom"))
@@ -303,7 +304,7 @@ static napi_value js_tun_headroom(napi_env env, napi_callback_info info) {
 static napi_value js_keypair_drop(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   uint32_t peer, index;
-  if (!wgjs_args(env, info, 3, argv)) return NULL;
+  if (!ion_args(env, info, 3, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, &peer, "peer") ||
       !wgjs_u32(env, argv[2], UINT32_MAX, &index, "localIndex"))
@@ -315,7 +316,7 @@ static napi_value js_keypair_drop(napi_env env, napi_callback_info info) {
 static napi_value js_staged_clear(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint32_t peer;
-  if (!wgjs_args(env, info, 2, argv)) return NULL;
+  if (!ion_args(env, info, 2, argv)) return NULL;
   wg_device *d = wgjs_device(env, argv[0]);
   if (!d || !wgjs_u32(env, argv[1], WG_PEER_ID_MAX - 1, &peer, "peer")) return NULL;
   return wgjs_num(env, wg_device_clear_staged(d, peer));
