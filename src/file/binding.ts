@@ -5,34 +5,24 @@
  */
 import type { NativeBinding } from '../core/binding.js';
 
+/** What sizes an object's shared memory (config_of in addon_file.c reads it for both calls). */
+export type FileLayoutArgs = [
+  kind: number,
+  rslots: number,
+  rslot: number,
+  qslots: number,
+  qdataLen: number,
+  vnet: number,
+  gro: number,
+  splitLen: number,
+  splitEntries: number,
+];
+
 /** Exports of addon_file.c. Every number result is a value or -errno. */
 export interface FileExports {
-  fileLayout(
-    kind: number,
-    rslots: number,
-    rslot: number,
-    qslots: number,
-    qdataLen: number,
-    vnet: number,
-    gro: number,
-    splitLen: number,
-    splitEntries: number,
-  ): number[] | number;
+  fileLayout(...layout: FileLayoutArgs): number[] | number;
   fileCreate(
-    fd: number,
-    kind: number,
-    rslots: number,
-    rslot: number,
-    qslots: number,
-    qdataLen: number,
-    vnet: number,
-    gro: number,
-    splitLen: number,
-    splitEntries: number,
-    multishot: number,
-    packetInfo: number,
-    maxPacket: number,
-    backend: number,
+    ...args: [fd: number, ...layout: FileLayoutArgs, multishot: number, packetInfo: number, maxPacket: number, backend: number]
   ): number;
   /** A view of the object's shared memory (owned by the addon), or -errno. */
   fileMem(id: number): ArrayBuffer | number;

@@ -92,8 +92,18 @@ export class FileCore implements ReactorClient, SendSink {
     this.native = native;
     this.owner = owner;
     const v = c.vnet;
-    const vnetArgs = [v ? 1 : 0, v?.gro ?? 0, v?.splitBytes ?? 0, v?.splitEntries ?? 0] as const;
-    const lay = native.fileLayout(c.kind, c.readBuffers, c.readSlot, c.queueSize, c.bufferBytes, ...vnetArgs);
+    const layoutArgs: F.FileLayoutArgs = [
+      c.kind,
+      c.readBuffers,
+      c.readSlot,
+      c.queueSize,
+      c.bufferBytes,
+      v ? 1 : 0,
+      v?.gro ?? 0,
+      v?.splitBytes ?? 0,
+      v?.splitEntries ?? 0,
+    ];
+    const lay = native.fileLayout(...layoutArgs);
     if (typeof lay === 'number') {
       closeSync(fd);
       throw errnoException(lay, 'io_uring_register');
@@ -101,12 +111,7 @@ export class FileCore implements ReactorClient, SendSink {
     const layout = F.toFileLayout(lay);
     const id = native.fileCreate(
       fd,
-      c.kind,
-      c.readBuffers,
-      c.readSlot,
-      c.queueSize,
-      c.bufferBytes,
-      ...vnetArgs,
+      ...layoutArgs,
       c.multishot ? 1 : 0,
       c.packetInfo ? 1 : 0,
       c.maxPacket,

@@ -61,6 +61,13 @@ export interface WgPeerStats {
   endpoint: WgEndpoint;
 }
 
+/**
+ * How the calls that write into the UDP send ring end (tx_setup in
+ * addon_wg_link.c): seq..bytes are a window of the socket's send queue
+ * (SendQueue.window()), slots 0 for none.
+ */
+type UdpTx = [udpId: number, seq: number, slots: number, at: number, bytes: number, now: number, out: Int32Array];
+
 /** The wg* exports. Arguments JS gets wrong throw coded errors; failures return -errno. */
 export interface WgNative {
   wgCreate(mtu: number, stagedCap: number, maxBatch: number): WgHandle | number;
@@ -92,19 +99,7 @@ export interface WgNative {
   wgTunHeadroom(d: WgHandle, n: number): number;
   wgSummariesInto(d: WgHandle, out: Float64Array): number;
   // The ring-to-ring data path (see addon_wg_link.c for `out`).
-  wgSealTun(
-    d: WgHandle,
-    tunId: number,
-    start: number,
-    count: number,
-    udpId: number,
-    seq: number,
-    slots: number,
-    at: number,
-    bytes: number,
-    now: number,
-    out: Int32Array,
-  ): number;
+  wgSealTun(d: WgHandle, tunId: number, start: number, count: number, ...tx: UdpTx): number;
   wgOpenUdp(
     d: WgHandle,
     udpId: number,
@@ -119,19 +114,8 @@ export interface WgNative {
     out: Int32Array,
     hs: Int32Array,
   ): number;
-  wgFlushTo(d: WgHandle, udpId: number, seq: number, slots: number, at: number, bytes: number, now: number, out: Int32Array): number;
-  wgKeepaliveTo(
-    d: WgHandle,
-    peer: number,
-    onlyIfOwed: boolean,
-    udpId: number,
-    seq: number,
-    slots: number,
-    at: number,
-    bytes: number,
-    now: number,
-    out: Int32Array,
-  ): number;
+  wgFlushTo(d: WgHandle, ...tx: UdpTx): number;
+  wgKeepaliveTo(d: WgHandle, peer: number, onlyIfOwed: boolean, ...tx: UdpTx): number;
   // Copying calls (the dgram backend, which has no native socket).
   wgEncrypt(d: WgHandle, packets: Uint8Array[], now: bigint): WgTxResult | number;
   wgFlushStaged(d: WgHandle, now: bigint): WgTxResult | number;
