@@ -147,25 +147,39 @@ export function formatAddress(family: number, bytes: Uint8Array): string {
   if (mapped && bytes[10] === 0xff && bytes[11] === 0xff) {
     return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
   }
+  const words = ipv6Words(bytes);
+  const run = zeroRunToCompress(words);
+  const hex = (list: number[]): string => list.map((w) => w.toString(16)).join(':');
+  if (run.start < 0) return hex(words);
+  return `${hex(words.slice(0, run.start))}::${hex(words.slice(run.start + run.len))}`;
+}
+
+/** The eight 16-bit words of 16 IPv6 address bytes. */
+export function ipv6Words(bytes: Uint8Array): number[] {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(((bytes[i * 2] ?? 0) << 8) | (bytes[i * 2 + 1] ?? 0));
-  // RFC 5952: compress the longest run (>= 2) of zero words, the first if tied.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  return words;
+}
+
+/**
+ * The zero words IPv6 text shows as "::" (RFC 5952 4.2): the longest run of
+ * two or more, the first of equal runs; start -1 when there is none.
+ */
+export function zeroRunToCompress(words: readonly number[]): { start: number; len: number } {
+  let start = -1;
+  let len = 0;
+  for (let i = 0; i < words.length; ) {
     if (words[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
+    while (j < words.length && words[j] === 0) j++;
+    if (j - i > len && j - i >= 2) {
+      start = i;
+      len = j - i;
     }
     i = j;
   }
-  const hex = (list: number[]): string => list.map((w) => w.toString(16)).join(':');
-  if (bestStart < 0) return hex(words);
-  return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLen))}`;
+  return { start, len };
 }

@@ -5,6 +5,8 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
+import { ipv6Words, zeroRunToCompress } from '../core/address.js';
+
 /** An IP address as bytes: 4 for IPv4, 16 for IPv6. */
 export interface IPAddress {
   family: 4 | 6;
@@ -61,25 +63,8 @@ export function parseIP(text: string): IPAddress | null {
 }
 
 function formatIPv6(b: Uint8Array): string {
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((b[i]! << 8) | b[i + 1]!);
-  // The longest run of two or more zero words (the first of equals) becomes "::".
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) best = -1;
+  const words = ipv6Words(b);
+  const { start: best, len: bestLen } = zeroRunToCompress(words);
   // glibc prints IPv4-compatible (::a.b.c.d) and IPv4-mapped (::ffff:a.b.c.d) forms.
   const v4 = `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   if (best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
