@@ -27,6 +27,7 @@
 # the sources it was built from (scripts/check-prebuilds.cjs compares it
 # before `npm pack`).
 set -euo pipefail
+GLIBC_MAX=2.33 # the oldest glibc the prebuilds must load on (README, Install)
 cd "$(dirname "$0")/.."
 root=$PWD
 
@@ -101,6 +102,14 @@ build_one() {
   local glibc
   glibc=$(LC_ALL=C "${prefix}objdump" -T "$dest/node.napi.glibc.node" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
   echo "   $(elf_machine "$dest/node.napi.glibc.node"), needs $glibc, $(stat -c %s "$dest/node.napi.glibc.node") bytes -> ${dest#"$root"/}/node.napi.glibc.node"
+  # The README promises the prebuilds load on glibc 2.33 and newer: a newer
+  # symbol version (pthread_once is GLIBC_2.34 when linked here) would make
+  # them fail to load on older systems, which should build from source.
+  if [ "$(printf '%s\n%s\n' "$glibc" "GLIBC_$GLIBC_MAX" | sort -V | tail -1)" != "GLIBC_$GLIBC_MAX" ]; then
+    echo "prebuild: linux-$arch needs $glibc, newer than the GLIBC_$GLIBC_MAX the README promises:" >&2
+    LC_ALL=C "${prefix}objdump" -T "$dest/node.napi.glibc.node" | grep -F "($glibc)" >&2
+    return 1
+  fi
 }
 
 test_one() {

@@ -2,7 +2,8 @@
  * node:crypto's createHash('blake2s256') takes no key and no output length,
  * so MAC1/MAC2 (BLAKE2s-128, 32-byte key) must come from here. */
 #include <errno.h>
-#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -13,12 +14,22 @@
 /* Fetched once: a fetch walks the provider tables, a context is cheap.
  * EVP_MAC objects are immutable and safe to share between threads (worker
  * threads load the addon too); never freed, as it lives as long as the
- * process's OpenSSL. */
+ * process's OpenSSL. Not pthread_once, which would make the addon need
+ * glibc 2.34: threads racing on the first call each fetch, the first
+ * stored wins and the others free theirs. */
 static EVP_MAC *mac_alg;
-static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
 
-static void fetch_mac(void) {
-  mac_alg = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_BLAKE2SMAC, NULL);
+static EVP_MAC *the_mac(void) {
+  EVP_MAC *m = __atomic_load_n(&mac_alg, __ATOMIC_ACQUIRE);
+  if (m) return m;
+  m = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_BLAKE2SMAC, NULL);
+  if (!m) return NULL; /* not in this OpenSSL: asked again next time */
+  EVP_MAC *expected = NULL;
+  if (__atomic_compare_exchange_n(&mac_alg, &expected, m, false,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return m;
+  EVP_MAC_free(m);
+  return expected;
 }
 
 int wg_blake2s_mac(uint8_t *out, size_t outlen, const uint8_t *key,
@@ -26,9 +37,9 @@ int wg_blake2s_mac(uint8_t *out, size_t outlen, const uint8_t *key,
   if (!out || !key || (!msg && msglen) || outlen < 1 ||
       outlen > WG_BLAKE2S_MAX_OUT || keylen < 1 || keylen > WG_BLAKE2S_MAX_KEY)
     return -EINVAL;
-  pthread_once(&mac_once, fetch_mac);
-  if (!mac_alg) return -ENOSYS;
-  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac_alg);
+  EVP_MAC *alg = the_mac();
+  if (!alg) return -ENOSYS;
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(alg);
   if (!ctx) return -ENOMEM;
   /* The size must be set with (or before) the key: BLAKE2s mixes the digest
    * length into its parameter block, so it changes every output byte. */

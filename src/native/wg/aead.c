@@ -3,7 +3,6 @@
  * the symbols resolve to the OpenSSL inside node (the addon) or to the
  * system's libcrypto.so.3 (the C tests, which therefore take EVP). */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,22 +175,26 @@ static bool lowlevel_agrees(void) {
   return ok;
 }
 
-static wg_aead_backend_t chosen;
-static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
-
-static void choose(void) {
+static wg_aead_backend_t choose(void) {
   const char *force = getenv("IOURING_NET_WG_CRYPTO");
-  if (force && strcmp(force, "evp") == 0)
-    chosen = WG_AEAD_EVP_FORCED;
-  else if (!wg_ll_available())
-    chosen = WG_AEAD_EVP_NO_SYMBOLS;
-  else
-    chosen = lowlevel_agrees() ? WG_AEAD_LOWLEVEL : WG_AEAD_EVP_CHECK_FAILED;
+  if (force && strcmp(force, "evp") == 0) return WG_AEAD_EVP_FORCED;
+  if (!wg_ll_available()) return WG_AEAD_EVP_NO_SYMBOLS;
+  return lowlevel_agrees() ? WG_AEAD_LOWLEVEL : WG_AEAD_EVP_CHECK_FAILED;
 }
 
+/* -1 until chosen. Not pthread_once: that would make the addon need glibc
+ * 2.34. Threads racing on the first call each run the same check; the
+ * first answer stored is the one every caller sees from then on. */
+static int chosen = -1;
+
 wg_aead_backend_t wg_aead_backend(void) {
-  pthread_once(&choose_once, choose);
-  return chosen;
+  int v = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+  if (v >= 0) return (wg_aead_backend_t)v;
+  int mine = (int)choose(), expected = -1;
+  if (__atomic_compare_exchange_n(&chosen, &expected, mine, false,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return (wg_aead_backend_t)mine;
+  return (wg_aead_backend_t)expected; /* another thread stored first */
 }
 
 const char *wg_aead_backend_name(wg_aead_backend_t b) {
