@@ -7,7 +7,8 @@
  * node:dgram (checked side by side by test/dgram-parity.test.ts). Underneath,
  * one UdpSocket is created when the socket binds (explicitly, implicitly by
  * the first send()/connect()/addMembership(), by adopting an fd or handle,
- * or through a cluster primary, as node:dgram does):
+ * or through a cluster primary, as node:dgram does: see bind.ts) and held
+ * until it closes (underneath.ts):
  *
  * - receive: one handler call per drain of the ring; this layer turns it into
  *   one 'message' per datagram with a Buffer the listener may keep and a
@@ -24,36 +25,30 @@
  * callback in a 'UDPSENDWRAP' resource made in the context of its send().
  */
 import { AsyncResource } from 'node:async_hooks';
-import { closeSync } from 'node:fs';
 import * as nodeDgram from 'node:dgram';
 import dc from 'node:diagnostics_channel';
 import dns from 'node:dns';
 import { errorMonitor } from 'node:events';
 import { isIP } from 'node:net';
-import { selectBackend } from '../udp/backend.js';
 import type { RecvBatch } from '../udp/batch.js';
-import { dupFd, fdKind } from '../udp/fd.js';
-import { openUdp } from '../udp/open.js';
-import type { UdpSocketOptions } from '../udp/options.js';
 import type { UdpSocket } from '../udp/socket.js';
-import { isWorker, queryPrimary, UV_UDP_IPV6ONLY, UV_UDP_REUSEADDR, type ServerQuery } from './cluster.js';
+import { Binder, BOUND, UNBOUND } from './bind.js';
 import {
-  errAlreadyBound,
   errBadType,
   errClosedHandle,
   errInvalidArgType,
-  errInvalidFdType,
   errIsConnected,
   errNotConnected,
   errNotRunning,
   errnoError,
   hostPortError,
 } from './errors.js';
-import { handleOnFd, installNodeInternals, nodeState, ownerKnown, setOwner, unboundHandle, type UdpHandle } from './handles.js';
+import { installNodeInternals, nodeState, type UdpHandle } from './handles.js';
 import { Receiver, type RemoteInfo } from './receive.js';
 import { Sender, type SendCallback } from './send.js';
-import type { AddressInfo, BindOptions, IouringDgramOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
+import type { AddressInfo, BindOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
 import { kBufferSize, kClosed, kImplicitBind, kInner, OptionMethods } from './sockopts.js';
+import { Underneath } from './underneath.js';
 import { errnoOf, parseSend, validateNumber, validatePort, validateString, validateUint32 } from './validate.js';
 
 export type { AddressInfo, BindOptions, IouringDgramOptions, LookupFunction, SocketOptions, SocketType } from './types.js';
@@ -65,36 +60,12 @@ type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void;
 type Listener = (...args: any[]) => void;
 type Payload = string | NodeJS.ArrayBufferView | readonly (string | NodeJS.ArrayBufferView)[];
 
-const UNBOUND = 0;
-const BINDING = 1;
-const BOUND = 2;
 const DISCONNECTED = 0;
 const CONNECTING = 1;
 const CONNECTED = 2;
 
 const EBADF = -9;
-const EBUSY = -16;
-const EEXIST = -17;
 const EINVAL = -22;
-
-/**
- * Receive side of the socket underneath. A slot holds the largest datagram
- * (65,535 bytes, like libuv's 64 KiB read buffer, so nothing is ever cut).
- * 64 slots are 4 MiB of address space, but the kernel writes only as many
- * bytes as each datagram has, so small datagrams touch one page per slot:
- * resident memory stays about 256 KiB until big datagrams arrive.
- */
-const MAX_MESSAGE = 65535;
-const RECV_BUFFERS = 64;
-/** Send ring payload space: four of the largest datagrams, ~180 of 1,400 bytes. */
-const SEND_BUFFER_BYTES = 256 * 1024;
-
-/** How long a rebind waits at most for a closing socket of the same port. */
-const CLOSE_WAIT_MS = 1000;
-/** Ports of sockets of this layer whose close is still finishing: a rebind waits for them. */
-const closingPorts = new Map<number, Promise<void>[]>();
-/** File descriptors of this layer's open sockets: bind({ fd }) of one is EEXIST, as in libuv. */
-const liveFds = new Set<number>();
 
 /** node 20 publishes every new socket here (lib/dgram.js). */
 const udpSocketChannel = dc.channel('udp.socket');
@@ -114,19 +85,6 @@ interface NodeState {
   sendBufferSize: number | undefined;
 }
 
-/**
- * The family of an adopted socket is its own, as in libuv (a udp4 Socket
- * may hold an IPv6 socket; sends then fail as the kernel says).
- */
-function typeOfFd(kind: { family: number } | null, fallback: SocketType): SocketType {
-  if (kind?.family === 4) return 'udp4';
-  return kind?.family === 6 ? 'udp6' : fallback;
-}
-
-function isInt32(v: unknown): v is number {
-  return typeof v === 'number' && (v | 0) === v;
-}
-
 /** The node:dgram Socket, over io_uring. Create with createSocket(). */
 export class Socket extends OptionMethods {
   readonly type: SocketType;
@@ -135,41 +93,24 @@ export class Socket extends OptionMethods {
   readonly #defaultPeer: string;
   readonly #lookup: LookupFunction | undefined;
   readonly #reuseAddr: boolean;
-  readonly #reusePort: boolean;
   readonly #ipv6Only: boolean;
   readonly #recvBufferSize: number | undefined;
   readonly #sendBufferSize: number | undefined;
-  readonly #extra: IouringDgramOptions;
   /** The async resource of this socket (node: its UDPWRAP handle). */
   readonly #resource: AsyncResource;
-  #inner: UdpSocket | undefined;
+  readonly #under: Underneath;
+  readonly #binder: Binder;
   /** close() was called (node:dgram: the handle is gone). */
   #closed = false;
-  #bindState = UNBOUND;
-  /**
-   * A bind failed in the kernel. libuv keeps the socket it made for it, so
-   * node:dgram's address() then reports the unbound socket (any address,
-   * port 0) rather than EBADF; this layer answers the same.
-   */
-  #bindFailed = false;
-  /** The socket underneath is still binding (asynchronous backends only). */
-  #innerBinding = false;
   #connectState = DISCONNECTED;
   /** Work waiting for 'listening' (sends/connect/close during an implicit bind). */
   #queue: (() => void)[] | undefined;
   readonly #sender = new Sender({
-    inner: () => this.#inner,
+    inner: () => this.#under.inner,
     closed: () => this.#closed,
     asyncId: () => this.#resource.asyncId(),
   });
   #refd = true;
-  #receiving = false;
-  /** The fd of the socket underneath (-1: none, or the dgram backend's). */
-  #fd = -1;
-  /** A UDP handle this socket owns: from a cluster primary or bind(handle); closed with it. */
-  #handle: UdpHandle | undefined;
-  /** A UDP handle on a duplicate of our fd, for child_process to send (made on demand). */
-  #sendHandle: UdpHandle | undefined;
   /** Last destination seen to be an IP literal of our family. */
   #lastLiteral = '';
 
@@ -202,11 +143,34 @@ export class Socket extends OptionMethods {
     this.#defaultPeer = kind === 'udp4' ? '127.0.0.1' : '::1';
     this.#lookup = lookup as LookupFunction | undefined;
     this.#reuseAddr = Boolean(options?.reuseAddr);
-    this.#reusePort = Boolean(options?.reusePort);
     this.#ipv6Only = Boolean(options?.ipv6Only);
     this.#recvBufferSize = recvBufferSize;
     this.#sendBufferSize = sendBufferSize;
-    this.#extra = options?.iouring ?? {};
+    this.#under = new Underneath({
+      type: kind,
+      extra: options?.iouring ?? {},
+      ipv6Only: this.#ipv6Only,
+      reuseAddr: this.#reuseAddr,
+      reusePort: Boolean(options?.reusePort),
+      refd: () => this.#refd,
+      onBatch: this.#onBatch,
+      onError: this.#onInnerError,
+      onDrain: this.#sender.onDrain,
+    });
+    this.#binder = new Binder(
+      {
+        socket: this,
+        type: kind,
+        family: this.#family,
+        anyAddress: this.#anyAddress,
+        reuseAddr: this.#reuseAddr,
+        ipv6Only: this.#ipv6Only,
+        closed: () => this.#closed,
+        resolve: (address, cb) => this.#resolve(address, cb),
+        bound: () => this.#setBufferSizes(),
+      },
+      this.#under,
+    );
     if (typeof listener === 'function') this.on('message', listener);
     if (options?.signal !== undefined) this.#watchSignal(options.signal);
     if (udpSocketChannel.hasSubscribers) udpSocketChannel.publish({ socket: this });
@@ -237,7 +201,7 @@ export class Socket extends OptionMethods {
   }
 
   protected override [kInner](): UdpSocket | undefined {
-    return this.#inner;
+    return this.#under.inner;
   }
 
   /**
@@ -257,338 +221,27 @@ export class Socket extends OptionMethods {
   bind(callback?: () => void): this;
   bind(options: BindOptions, callback?: () => void): this;
   bind(...args: unknown[]): this {
-    let port = args[0];
-    const address0 = args[1];
     this.#healthCheck();
-    if (this.#bindState !== UNBOUND) throw errAlreadyBound();
-    this.#bindState = BINDING;
-    const cb = args.length > 0 ? args[args.length - 1] : undefined;
-    if (typeof cb === 'function') this.#onceBound(cb as () => void);
-    if (port !== null && typeof port === 'object') {
-      const o = port as { fd?: unknown; recvStart?: unknown; exclusive?: unknown };
-      if (typeof o.recvStart === 'function') {
-        this.#bindHandle(port as UdpHandle);
-        return this;
-      }
-      if (isInt32(o.fd) && o.fd > 0) {
-        this.#bindFd(o.fd, Boolean(o.exclusive));
-        return this;
-      }
-    }
-    let address: unknown;
-    let exclusive = false;
-    if (port !== null && typeof port === 'object') {
-      const o = port as BindOptions;
-      address = o.address || '';
-      exclusive = Boolean(o.exclusive);
-      port = o.port;
-    } else {
-      address = typeof address0 === 'function' ? '' : address0;
-    }
-    if (!address) address = this.#anyAddress;
-    this.#resolve(address, (err, ip) => {
-      if (this.#closed) return; // closed meanwhile
-      if (err) {
-        this.#bindState = UNBOUND;
-        this.emit('error', err);
-        return;
-      }
-      if (!exclusive && isWorker()) {
-        const flags = (this.#reuseAddr ? UV_UDP_REUSEADDR : 0) | (this.#ipv6Only ? UV_UDP_IPV6ONLY : 0);
-        const query = { address: ip, port: port as number, addressType: this.type, fd: -1, flags };
-        this.#bindShared(query, (errno) => hostPortError(errno, 'bind', ip, port));
-        return;
-      }
-      this.#bindAddress(ip, port);
-    });
+    this.#binder.bind(args);
     return this;
   }
 
-  /** bind()'s callback: once on 'listening', dropped on 'error' (node:dgram's removeListeners). */
-  #onceBound(cb: () => void): void {
-    const removeListeners = (): void => {
-      this.removeListener('error', removeListeners);
-      this.removeListener('listening', onListening);
-    };
-    const onListening = (): void => {
-      removeListeners();
-      cb.call(this);
-    };
-    this.on('error', removeListeners);
-    this.on('listening', onListening);
-  }
-
-  #bindAddress(ip: string, port: unknown): void {
-    // node:dgram converts like its C++ binding: to uint32, then 16 bits.
-    const portNum = (Number(port || 0) >>> 0) & 0xffff;
-    const waits = portNum === 0 ? undefined : closingPorts.get(portNum);
-    if (waits === undefined) {
-      this.#open(ip, portNum, port);
-      return;
-    }
-    // Node closes the fd inside close(); ours is released when the ring
-    // has returned the socket's requests. Rebinding that port waits for
-    // that (bounded), then binds from a tick as usual, so a throwing
-    // 'listening' listener is an uncaught exception, not a rejection.
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_WAIT_MS);
-      timer.unref();
-    });
-    void Promise.race([Promise.all(waits), bound]).then(() => {
-      clearTimeout(timer);
-      process.nextTick(() => {
-        if (!this.#closed) this.#open(ip, portNum, port);
-      });
-    });
-  }
-
-  /**
-   * Options of the batch socket underneath, with the layer's defaults. A
-   * socket `shared` with other processes (a cluster primary's) reads one
-   * datagram ahead at most: what a ring has taken from the shared queue is
-   * lost to the other workers if this one closes before delivering it
-   * (libuv reads only what it delivers). The iouring option overrides it.
-   */
-  #innerOptions(extra: Partial<UdpSocketOptions>, shared = false): UdpSocketOptions {
-    return {
-      maxMessageSize: MAX_MESSAGE,
-      recvBuffers: shared ? 1 : RECV_BUFFERS,
-      ...(shared ? { receiveMode: 'single' as const } : {}),
-      sendBufferBytes: SEND_BUFFER_BYTES,
-      ...this.#extra,
-      type: this.type,
-      ipv6Only: this.#ipv6Only,
-      reuseAddr: this.#reuseAddr,
-      reusePort: this.#reusePort,
-      ...extra,
-    };
-  }
-
-  /** Will the socket underneath be node:dgram's (the dgram backend)? */
-  #onDgramBackend(): boolean {
-    try {
-      return selectBackend({ backend: this.#extra.backend, quiet: true }, 'UDP').backend === 'dgram';
-    } catch {
-      return false; // openUdp reports it
-    }
-  }
-
-  /**
-   * Take a new batch socket: events, receiving (unless only implicitly
-   * bound), ref state. If it cannot start receiving it is closed and the
-   * error thrown, and the socket keeps what it had.
-   */
-  #attach(inner: UdpSocket, receive: boolean): void {
-    try {
-      if (receive) inner.onBatch = this.#onBatch;
-    } catch (e) {
-      inner.close();
-      throw e;
-    }
-    this.#inner = inner;
-    this.#receiving = receive;
-    inner.on('error', this.#onInnerError);
-    inner.on('drain', this.#sender.onDrain);
-    this.#fd = inner.backend === 'dgram' ? -1 : inner.fd;
-    if (this.#fd >= 0) liveFds.add(this.#fd);
-    if (!this.#refd) inner.unref();
-  }
-
-  #open(ip: string, port: number, rawPort: unknown): void {
-    if (this.#inner !== undefined || isIP(ip) !== this.#family) {
-      // Already bound by a membership call (libuv then refuses the bind), or
-      // libuv cannot make an address of this family from it (no socket made).
-      this.#bindState = UNBOUND;
-      this.emit('error', hostPortError(EINVAL, 'bind', ip, rawPort));
-      return;
-    }
-    this.#openAndListen(this.#innerOptions({ address: ip, port }), (e) => {
-      // node:dgram reports socket creation and bind failures alike, as
-      // 'bind' errors (libuv makes the socket inside uv_udp_bind).
-      const errno = errnoOf(e);
-      if (errno !== undefined) this.#bindFailed = (e as { syscall?: unknown }).syscall === 'bind';
-      return errno === undefined ? (e as Error) : hostPortError(errno, 'bind', ip, rawPort);
-    });
-  }
-
-  /**
-   * Open the socket underneath and emit 'listening' (or 'error', made by
-   * `fail`) once it is bound: at once on the native backends, after
-   * node:dgram's asynchronous bind on the dgram backend.
-   */
-  #openAndListen(opts: UdpSocketOptions, fail: (e: unknown) => Error): void {
-    let inner: UdpSocket;
-    try {
-      inner = openUdp(opts);
-      this.#attach(inner, true);
-    } catch (e) {
-      this.#bindState = UNBOUND;
-      this.emit('error', fail(e));
-      return;
-    }
-    if (inner.backend !== 'dgram') {
-      this.#listening();
-      return;
-    }
-    this.#innerBinding = true;
-    inner.ready.then(
-      () =>
-        process.nextTick(() => {
-          this.#innerBinding = false;
-          if (!this.#closed) this.#listening();
-        }),
-      (e: unknown) =>
-        process.nextTick(() => {
-          this.#innerBinding = false;
-          if (this.#closed) return;
-          this.#dropInner();
-          this.#bindState = UNBOUND;
-          this.emit('error', fail(e));
-        }),
-    );
-  }
-
-  /** Close and forget the socket underneath after a failed bind. */
-  #dropInner(): void {
-    const inner = this.#inner;
-    this.#inner = undefined;
-    this.#receiving = false;
-    if (inner === undefined) return;
-    liveFds.delete(this.#fd);
-    inner.close();
-  }
-
-  #listening(): void {
-    this.#bindState = BOUND;
+  /** The buffer sizes asked for at creation, set once bound (before 'listening'). */
+  #setBufferSizes(): void {
     if (this.#recvBufferSize) this[kBufferSize](this.#recvBufferSize, true);
     if (this.#sendBufferSize) this[kBufferSize](this.#sendBufferSize, false);
-    this.emit('listening');
-  }
-
-  /**
-   * bind({ fd }): use an existing UDP socket; 'listening' before bind()
-   * returns, as node:dgram does. In a cluster worker (not exclusive) the
-   * primary opens the fd (its own) and shares it.
-   */
-  #bindFd(fd: number, exclusive: boolean): void {
-    if (!exclusive && isWorker()) {
-      const query = { address: null, port: null, addressType: this.type, fd, flags: null };
-      this.#bindShared(query, (errno) => errnoError(errno, 'open'));
-      return;
-    }
-    const kind = fdKind(fd);
-    if (kind !== null && kind.kind !== 'UDP') throw errInvalidFdType(kind.kind);
-    if (liveFds.has(fd)) throw errnoError(EEXIST, 'open');
-    // Bound by a membership call already: libuv will not open another fd.
-    if (this.#inner !== undefined) throw errnoError(EBUSY, 'open');
-    try {
-      this.#attach(openUdp(this.#innerOptions({ fd, type: typeOfFd(kind, this.type) })), true);
-    } catch (e) {
-      const errno = errnoOf(e);
-      // The dgram backend: node:dgram's own error, as node:dgram throws it.
-      if (errno === undefined || (e as { syscall?: unknown }).syscall !== 'open') throw e;
-      throw errnoError(errno, 'open');
-    }
-    this.#listening();
-  }
-
-  /** bind(handle): a node UDP handle (a cluster primary's, _createSocketHandle's). */
-  #bindHandle(handle: UdpHandle): void {
-    const inner = this.#adoptHandle(handle, false);
-    if (inner instanceof Error) throw inner;
-    this.#listening();
-  }
-
-  /**
-   * Use a node UDP handle's socket: a duplicate of its fd underneath, the
-   * handle kept (and closed with this socket), so that its owner (a cluster
-   * primary) learns when we close. On the dgram backend node:dgram's
-   * socket underneath takes the handle itself.
-   */
-  #adoptHandle(handle: UdpHandle, shared: boolean): UdpSocket | Error {
-    const dgram = this.#onDgramBackend();
-    const type = typeOfFd(dgram ? null : fdKind(handle.fd), this.type);
-    // The handle replaces what a membership call bound, as in node:dgram.
-    this.#dropInner();
-    try {
-      const opts = dgram ? { dgramHandle: handle } : { fd: handle.fd, dupFd: true, type };
-      const inner = openUdp(this.#innerOptions(opts, shared));
-      this.#attach(inner, true);
-      if (!dgram) this.#handle = handle;
-      this.#ownHandle(handle);
-      return inner;
-    } catch (e) {
-      return errnoError(errnoOf(e) ?? EBADF, 'open');
-    }
-  }
-
-  /**
-   * cluster's disconnect closes a worker's shared sockets through their
-   * handles' owner. Where Node hides owner_symbol, closing the handle
-   * closes this socket instead.
-   */
-  #ownHandle(handle: UdpHandle): void {
-    if (ownerKnown) {
-      setOwner(handle, this);
-      return;
-    }
-    const close = handle.close;
-    let closed = false;
-    handle.close = (cb?: () => void): void => {
-      if (closed) return;
-      closed = true;
-      if (!this.#closed) {
-        this.#handle = undefined; // closed here, not by close()
-        this.close();
-      }
-      close.call(handle, cb);
-    };
-  }
-
-  /** A cluster worker's non-exclusive bind: the primary's socket. */
-  #bindShared(query: ServerQuery, fail: (errno: number) => Error): void {
-    queryPrimary(this, query, (err, handle) => {
-      if (err) {
-        // Do not report to a socket closed meanwhile.
-        if (this.#closed) return;
-        this.#bindState = UNBOUND;
-        this.emit('error', fail(err));
-        return;
-      }
-      if (this.#closed) {
-        handle.close(); // closed before the primary replied: tell it
-        return;
-      }
-      const inner = this.#adoptHandle(handle, true);
-      if (inner instanceof Error) {
-        handle.close();
-        this.#bindState = UNBOUND;
-        this.emit('error', inner);
-        return;
-      }
-      this.#listening();
-    });
   }
 
   /** addMembership & co. on an unbound socket: bound now, not receiving (libuv's implicit bind). */
   protected override [kImplicitBind](family: 4 | 6, syscall: string): UdpSocket {
-    const type = family === 4 ? 'udp4' : 'udp6';
-    const address = family === 4 ? '0.0.0.0' : '::';
-    try {
-      const inner = openUdp(this.#innerOptions({ type, address, port: 0, dgramBind: 'implicit' }));
-      this.#attach(inner, false);
-      return inner;
-    } catch (e) {
-      throw errnoError(errnoOf(e) ?? EINVAL, syscall);
-    }
+    return this.#binder.implicitBind(family, syscall);
   }
 
   /** Receive errors go to 'error'; failed sends without a callback are dropped, as in node:dgram. */
   readonly #onInnerError = (err: Error): void => {
     const e = err as Error & { syscall?: string };
     // A bind error of an asynchronous bind comes through `ready` instead.
-    if (e.syscall === 'send' || this.#closed || this.#innerBinding) return;
+    if (e.syscall === 'send' || this.#closed || this.#binder.innerBinding) return;
     const errno = errnoOf(e);
     const ex = errno === undefined ? err : errnoError(errno, e.syscall ?? 'recvmsg');
     this.#resource.runInAsyncScope(this.emit, this, 'error', ex);
@@ -625,9 +278,9 @@ export class Socket extends OptionMethods {
     const connected = this.#connectState === CONNECTED;
     const { data, list, port, portNum, address, callback: userCb } = parseSend(connected, buffer, offset, length, port0, address0, callback);
     this.#healthCheck();
-    if (this.#bindState === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
+    if (this.#binder.state === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
     if (list !== undefined && list.length === 0) list.push(Buffer.alloc(0));
-    if (this.#bindState !== BOUND) {
+    if (this.#binder.state !== BOUND) {
       // As node:dgram: run the whole send again once bound.
       const again = list ?? [data as Uint8Array];
       const p = connected ? port : portNum;
@@ -711,10 +364,10 @@ export class Socket extends OptionMethods {
     validateString(address, 'address');
     if (this.#connectState !== DISCONNECTED) throw errIsConnected();
     this.#connectState = CONNECTING;
-    if (this.#bindState === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
+    if (this.#binder.state === UNBOUND) this.bind({ port: 0, exclusive: true }, null as never);
     const cb = callback as (() => void) | undefined;
     const addr = address;
-    if (this.#bindState !== BOUND) {
+    if (this.#binder.state !== BOUND) {
       this.#enqueue(() => this.#connect(portNum, addr, cb));
       return;
     }
@@ -725,7 +378,7 @@ export class Socket extends OptionMethods {
     if (this.#closed) throw errClosedHandle('lookup');
     if (callback) this.once('connect', callback);
     this.#resolve(address, (err, ip) => {
-      const inner = this.#inner;
+      const inner = this.#under.inner;
       if (this.#closed || inner === undefined) return;
       let ex: Error | null = err;
       if (!ex) {
@@ -758,7 +411,7 @@ export class Socket extends OptionMethods {
 
   disconnect(): void {
     if (this.#connectState !== CONNECTED) throw errNotConnected();
-    const inner = this.#inner;
+    const inner = this.#under.inner;
     if (this.#closed || inner === undefined) throw errClosedHandle('disconnect');
     try {
       inner.disconnect();
@@ -778,16 +431,9 @@ export class Socket extends OptionMethods {
     }
     this.#healthCheck();
     this.#closed = true;
-    this.#receiving = false;
+    this.#under.receiving = false;
     this.#sender.clear();
-    // A primary's handle: closing it tells the primary (node:dgram's close).
-    this.#handle?.close();
-    this.#handle = undefined;
-    if (this.#sendHandle !== undefined) {
-      liveFds.delete(this.#sendHandle.fd);
-      this.#sendHandle.close();
-      this.#sendHandle = undefined;
-    }
+    this.#under.closeHandles();
     // 'close' runs in close()'s context, like node:dgram's nextTick (a
     // TickObject resource whose trigger is the socket).
     const tick = new AsyncResource('TickObject', { triggerAsyncId: this.#resource.asyncId() });
@@ -799,37 +445,7 @@ export class Socket extends OptionMethods {
         this.#resource.emitDestroy();
       }
     };
-    const inner = this.#inner;
-    if (inner === undefined) {
-      process.nextTick(emitClose);
-      return this;
-    }
-    liveFds.delete(this.#fd);
-    // node:dgram sends a connected socket's datagrams at once: close()
-    // drops none of them (unconnected ones of this tick it drops).
-    if (this.#connectState === CONNECTED) inner.flushNative();
-    // 'close' once the ring has returned everything: the port is free
-    // again and no send callback can follow.
-    let port = 0;
-    try {
-      port = inner.address().port;
-    } catch {
-      // not bound at the kernel level
-    }
-    const done = new Promise<void>((resolve) => {
-      inner.once('close', () => {
-        if (port !== 0) {
-          const list = closingPorts.get(port);
-          const rest = list?.filter((p) => p !== done) ?? [];
-          if (rest.length === 0) closingPorts.delete(port);
-          else closingPorts.set(port, rest);
-        }
-        resolve();
-        emitClose();
-      });
-    });
-    if (port !== 0) closingPorts.set(port, [...(closingPorts.get(port) ?? []), done]);
-    inner.close();
+    this.#under.close(this.#connectState === CONNECTED, emitClose);
     return this;
   }
 
@@ -842,9 +458,9 @@ export class Socket extends OptionMethods {
 
   address(): AddressInfo {
     this.#healthCheck();
-    const inner = this.#inner;
+    const inner = this.#under.inner;
     if (inner === undefined) {
-      if (this.#bindFailed) return { address: this.#anyAddress, family: this.#family === 4 ? 'IPv4' : 'IPv6', port: 0 };
+      if (this.#binder.failed) return { address: this.#anyAddress, family: this.#family === 4 ? 'IPv4' : 'IPv6', port: 0 };
       throw errnoError(EBADF, 'getsockname');
     }
     try {
@@ -857,7 +473,7 @@ export class Socket extends OptionMethods {
   remoteAddress(): AddressInfo {
     this.#healthCheck();
     if (this.#connectState !== CONNECTED) throw errNotConnected();
-    const inner = this.#inner;
+    const inner = this.#under.inner;
     if (inner === undefined) throw errnoError(EBADF, 'getpeername');
     try {
       return inner.remoteAddress();
@@ -881,7 +497,7 @@ export class Socket extends OptionMethods {
   ref(): this {
     if (!this.#closed) {
       this.#refd = true;
-      this.#inner?.ref();
+      this.#under.inner?.ref();
     }
     return this;
   }
@@ -889,7 +505,7 @@ export class Socket extends OptionMethods {
   unref(): this {
     if (!this.#closed) {
       this.#refd = false;
-      this.#inner?.unref();
+      this.#under.inner?.unref();
     }
     return this;
   }
@@ -898,34 +514,23 @@ export class Socket extends OptionMethods {
 
   /**
    * What child_process sends for `child.send(msg, socket)`: node:dgram's
-   * state with a UDP handle. Ours is a handle on a duplicate of our fd, not
-   * receiving (so it takes no datagram from us), kept until we close; on
-   * the dgram backend, the node:dgram socket's own state.
+   * state with a UDP handle (see Underneath#sendHandle); on the dgram
+   * backend, the node:dgram socket's own state.
    */
   #nodeState(): NodeState | undefined {
-    const inner = this.#inner;
+    const inner = this.#under.inner;
     if (this.#closed) return this.#stateWith(undefined);
-    if (inner === undefined) return this.#stateWith((this.#sendHandle ??= unboundHandle()));
-    if (inner.backend === 'dgram') return nodeState(inner.nodeSocket) as NodeState | undefined;
-    if (this.#sendHandle === undefined || this.#sendHandle.fd < 0) {
-      this.#sendHandle?.close(); // an unbound one, from before the bind
-      this.#sendHandle = undefined;
-      const fd = dupFd(this.#fd);
-      if (fd === null || fd < 0) return undefined;
-      const { handle } = handleOnFd(fd);
-      if (handle === undefined) closeSync(fd);
-      else liveFds.add(fd); // the same socket: bind({ fd }) of it is EEXIST too
-      this.#sendHandle = handle;
-    }
-    return this.#stateWith(this.#sendHandle);
+    if (inner?.backend === 'dgram') return nodeState(inner.nodeSocket) as NodeState | undefined;
+    const handle = this.#under.sendHandle();
+    return handle === null ? undefined : this.#stateWith(handle);
   }
 
   /** node:dgram's state fields (a snapshot), with `handle`. */
   #stateWith(handle: UdpHandle | undefined): NodeState {
     return {
       handle,
-      receiving: this.#receiving,
-      bindState: this.#bindState,
+      receiving: this.#under.receiving,
+      bindState: this.#binder.state,
       connectState: this.#connectState,
       queue: this.#queue,
       reuseAddr: this.#reuseAddr,
@@ -939,15 +544,16 @@ export class Socket extends OptionMethods {
     installNodeInternals(Socket.prototype, {
       state: (s) => s.#nodeState(),
       handle: (s) => (s.#closed ? null : s.#nodeState()?.handle),
-      receiving: (s) => s.#receiving,
-      bindState: (s) => s.#bindState,
+      receiving: (s) => s.#under.receiving,
+      bindState: (s) => s.#binder.state,
       queue: (s) => s.#queue,
       reuseAddr: (s) => s.#reuseAddr,
       healthCheck: (s) => s.#healthCheck(),
       stopReceiving: (s) => {
         // Datagrams are still read, and dropped (node's recvStop leaves them queued).
-        if (s.#receiving && s.#inner) s.#inner.onBatch = undefined;
-        s.#receiving = false;
+        const under = s.#under;
+        if (under.receiving && under.inner) under.inner.onBatch = undefined;
+        under.receiving = false;
       },
     });
   }
