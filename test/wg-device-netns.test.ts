@@ -82,6 +82,8 @@ class Child {
 interface Side {
   backend: 'io_uring' | 'mmsg' | 'dgram';
   tunBackend: 'io_uring' | 'poll';
+  /** Run this end's device in a worker thread (wg-device-child.ts). */
+  worker?: boolean;
 }
 
 /** Two devices on the pair's namespaces, each the other's only peer. */
@@ -98,7 +100,11 @@ async function startDevices(pair: TunnelPair, sides: [Side, Side]): Promise<[Chi
       peers: [{ publicKey: keyToBase64(publicKeyFromPrivate(keys[j]!)), endpoint: `${OUTER[j]}:${PORT[j]}`, allowedIPs: [`${INNER[j]}/32`] }],
     });
   }) as [Child, Child];
-  await Promise.all(children.map((c) => c.line(/READY (.*)\n/, 15_000, 'device start')));
+  const ready = await Promise.all(children.map((c) => c.line(/READY (.*)\n/, 15_000, 'device start')));
+  ready.forEach((m, i) => {
+    const { thread } = JSON.parse(m[1]!) as { thread: number };
+    assert.equal(thread !== 0, sides[i]!.worker === true, `end ${i} runs on the thread asked for (threadId ${thread})`);
+  });
   return children;
 }
 
@@ -128,6 +134,14 @@ const RUNS: { name: string; sides: [Side, Side]; bytes: number }[] = [
   { name: 'io_uring UDP, io_uring TUN on both ends', sides: [{ backend: 'io_uring', tunBackend: 'io_uring' }, { backend: 'io_uring', tunBackend: 'io_uring' }], bytes: 64 << 20 },
   { name: 'mmsg UDP + poll TUN against io_uring UDP + poll TUN', sides: [{ backend: 'mmsg', tunBackend: 'poll' }, { backend: 'io_uring', tunBackend: 'poll' }], bytes: 24 << 20 },
   { name: 'dgram UDP + io_uring TUN against mmsg UDP + io_uring TUN', sides: [{ backend: 'dgram', tunBackend: 'io_uring' }, { backend: 'mmsg', tunBackend: 'io_uring' }], bytes: 8 << 20 },
+  {
+    name: 'both ends in worker threads (io_uring)',
+    sides: [
+      { backend: 'io_uring', tunBackend: 'io_uring', worker: true },
+      { backend: 'io_uring', tunBackend: 'io_uring', worker: true },
+    ],
+    bytes: 32 << 20,
+  },
 ];
 
 for (const run of RUNS) {
