@@ -39,6 +39,7 @@
         "src/native/udp/udp_gso.c",
         "src/native/udp/udp_io.c",
         "src/native/wg/aead.c",
+        "src/native/wg/aead_bench.c",
         "src/native/wg/aead_lowlevel.c",
         "src/native/wg/allowedips.c",
         "src/native/wg/device.c",

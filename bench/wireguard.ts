@@ -30,6 +30,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generatePrivateKey, keyToBase64, publicKeyFromPrivate, wireGuardCrypto } from '../src/index.js';
+import { chachaCost } from '../src/wireguard/native.js';
 import { killAllChildren } from './lib/children.js';
 import { iperfRun, median, type RunResult } from './lib/iperf.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
@@ -175,11 +176,27 @@ async function runOnce(pair: NetPair, c: Case, opts: Options, keys: Keys): Promi
   }
 }
 
+/** Inner packets per Gbit/s of iperf3 goodput: TCP over IPv4 with timestamps at MTU 1420 carries 1368 bytes each. */
+const PACKETS_PER_GBIT = 1e9 / 8 / (1420 - 20 - 32);
+
+/** One core's ns to seal and open a full-size (1420-byte) packet on the path the data plane uses: the median of 5 runs. */
+interface CipherCost {
+  path: string;
+  sealNs: number;
+  openNs: number;
+}
+
+function cipherCost(): CipherCost {
+  const lowlevel = wireGuardCrypto().name === 'openssl-lowlevel';
+  const runs = Array.from({ length: 5 }, () => chachaCost(lowlevel, 1420, 100_000));
+  return { path: wireGuardCrypto().name, sealNs: median(runs.map((r) => r.sealNs)), openNs: median(runs.map((r) => r.openNs)) };
+}
+
 function ratio(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}x` : '-';
 }
 
-function report(results: Map<Case, RunResult[]>, opts: Options): string[] {
+function report(results: Map<Case, RunResult[]>, opts: Options, cipher: CipherCost): string[] {
   const med = (c: Case): number => median((results.get(c) ?? []).map((r) => r.gbps));
   const has = (c: Case): boolean => (results.get(c)?.length ?? 0) > 0;
   const lines: string[] = [];
@@ -200,12 +217,24 @@ function report(results: Map<Case, RunResult[]>, opts: Options): string[] {
   // When the whole machine is busy, throughput is what its cores allow
   // divided by what each Gbit/s costs everything (tunnels, iperf3, TCP):
   // the ratio of two such costs is the most one case can reach of another.
+  // The cipher's own share: a seal at one end and an open at the other per
+  // full-size packet (ACKs left out), from the one-core measurement above.
+  const cipherPct = ((cipher.sealNs + cipher.openNs) * PACKETS_PER_GBIT * 100) / 1e9;
+  lines.push(
+    `ChaCha20-Poly1305 (${cipher.path}), 1420-byte packet, one core: seal ${cipher.sealNs.toFixed(0)} ns, open ${cipher.openNs.toFixed(0)} ns ` +
+      `= ${cipherPct.toFixed(1)}% of a core per Gbit/s of TCP`,
+  );
   if (has('wg-io_uring') && has('tunnel')) {
     const cost = (c: Case): number => median((results.get(c) ?? []).map((r) => r.machineCpu)) / med(c);
     const cores = 100 * cpus().length;
     lines.push(
       `whole-machine CPU per Gbit/s: plain tunnel ${cost('tunnel').toFixed(1)}%, wg-io_uring ${cost('wg-io_uring').toFixed(1)}% ` +
         `(of ${cores}%); plain tunnel ${(cores / cost('tunnel')).toFixed(2)} Gbit/s and ours ${(cores / cost('wg-io_uring')).toFixed(2)} Gbit/s with every core busy`,
+    );
+    const ceiling = cores / (cost('tunnel') + cipherPct);
+    lines.push(
+      `a WireGuard costing the plain tunnel plus the cipher: at most ${ceiling.toFixed(2)} Gbit/s here = ${ratio(ceiling, med('tunnel'))} the plain tunnel ` +
+        `(ours beyond that: ${(cost('wg-io_uring') - cost('tunnel') - cipherPct).toFixed(1)}% per Gbit/s)`,
     );
   }
   if (has('wg-io_uring') && has('wg-evp')) {
@@ -276,8 +305,12 @@ async function main(): Promise<number> {
   });
   const results = new Map<Case, RunResult[]>();
   for (const c of cases) results.set(c, []);
+  let cipher: CipherCost | undefined;
   try {
     process.stdout.write(header(opts));
+    // Before the runs, on an otherwise idle machine.
+    cipher = cipherCost();
+    process.stdout.write(`ChaCha20-Poly1305 (${cipher.path}), 1420 bytes, one core: seal ${cipher.sealNs.toFixed(0)} ns, open ${cipher.openNs.toFixed(0)} ns\n`);
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of cases) {
         const r = await runOnce(pair, c, opts, keys);
@@ -292,7 +325,7 @@ async function main(): Promise<number> {
   } finally {
     cleanup();
   }
-  const lines = report(results, opts);
+  const lines = report(results, opts, cipher ?? cipherCost());
   process.stdout.write(`\n${lines.join('\n')}\n`);
   mkdirSync(dirname(opts.out), { recursive: true });
   const json = { date: new Date().toISOString(), kernel: release(), node: process.version, cpus: cpus().length, options: opts, results: Object.fromEntries(results), summary: lines };

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 
-import { chachaOpen, chachaSeal, wireGuardCrypto } from '../src/wireguard/native.js';
+import { chachaCost, chachaOpen, chachaSeal, wireGuardCrypto } from '../src/wireguard/native.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const info = wireGuardCrypto();
@@ -107,4 +107,16 @@ test('the low-level path is refused with a clear error where it is missing, and 
   assert.throws(() => chachaSeal(RFC.key, RFC.nonce.subarray(1), RFC.pt, RFC.aad, false), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => chachaSeal(RFC.key.subarray(1), RFC.nonce, RFC.pt, RFC.aad, true), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => chachaSeal(RFC.key, RFC.nonce, RFC.pt, RFC.aad, false, 16), { code: 'ERR_OUT_OF_RANGE' });
+});
+
+test('the cost probe the WireGuard benchmark uses: both paths time real work, bad arguments throw', () => {
+  for (const lowlevel of info.lowlevelAvailable ? [false, true] : [false]) {
+    const r = chachaCost(lowlevel, 1420, 200);
+    assert.ok(Number.isFinite(r.sealNs) && r.sealNs > 0 && Number.isFinite(r.openNs) && r.openNs > 0, JSON.stringify(r));
+  }
+  if (!info.lowlevelAvailable) assert.throws(() => chachaCost(true, 1420, 10), { code: 'ERR_IOURING_NET_UNSUPPORTED' });
+  assert.throws(() => chachaCost(false, 65537, 10), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => chachaCost(false, 1420, 0), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => chachaCost(false, -1, 10), { code: 'ERR_OUT_OF_RANGE' });
+  assert.throws(() => chachaCost('yes' as unknown as boolean, 1420, 10), { code: 'ERR_INVALID_ARG_TYPE' });
 });

@@ -95,6 +95,8 @@ export interface NativeBinding {
   wgChaCha20Poly1305Open?(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array, lowlevel: boolean): boolean;
   /** The OpenSSL path the WireGuard data plane uses in this process, and why. */
   wgAeadBackend?(): { name: string; reason: string; lowlevelAvailable: boolean };
+  /** One core's ns per seal and open of a len-byte packet on a path (bench/wireguard.ts; blocks while it runs). */
+  wgAeadBench?(lowlevel: boolean, len: number, iterations: number): { sealNs: number; openNs: number };
   /** JS driver only: the node:dgram socket underneath. */
   udpNodeSocket?(id: number): object | undefined;
   /** JS driver only: bind to this node UDP handle (node:dgram's bind(handle)). */

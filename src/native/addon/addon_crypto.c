@@ -22,6 +22,9 @@
  *       this OpenSSL does not export the low-level routines
  *   wgAeadBackend() -> { name, reason, lowlevelAvailable }: the path the
  *       data plane uses in this process and why
+ *   wgAeadBench(lowlevel, len, iterations) -> { sealNs, openNs }: one
+ *       core's cost per seal and open of a len-byte packet on that path
+ *       (bench/wireguard.ts); blocks for the whole run, so keep it short
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include "addon/addon_crypto.h"
 #include "crypto/wg_crypto.h"
 #include "wg/aead.h"
+#include "wg/aead_bench.h"
 #include "wg/aead_lowlevel.h"
 
 typedef struct {
@@ -267,6 +271,43 @@ static napi_value js_aead_backend(napi_env env, napi_callback_info info) {
   return o;
 }
 
+static napi_value js_aead_bench(napi_env env, napi_callback_info info) {
+  napi_value argv[3], o, v;
+  bool lowlevel = false;
+  int64_t len = -1, iters = 0;
+  if (!ion_args(env, info, 3, argv)) return NULL;
+  if (napi_get_value_bool(env, argv[0], &lowlevel) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &len) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &iters) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "wgAeadBench(lowlevel: boolean, len: number, "
+                          "iterations: number)");
+    return NULL;
+  }
+  if (len < 0 || len > WG_AEAD_BENCH_MAX_LEN || iters < 1 ||
+      iters > WG_AEAD_BENCH_MAX_ITERS) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "len must be 0..65536 and iterations 1..10000000");
+    return NULL;
+  }
+  double seal_ns = 0, open_ns = 0;
+  int rc = wg_aead_bench(lowlevel, (size_t)len, (uint32_t)iters, &seal_ns,
+                         &open_ns);
+  if (rc == -ENOSYS) {
+    napi_throw_error(env, "ERR_IOURING_NET_UNSUPPORTED",
+                     "this OpenSSL does not export ChaCha20_ctr32 and "
+                     "Poly1305_*: only the EVP path is available");
+    return NULL;
+  }
+  if (rc < 0) return finish(env, rc, "ChaCha20-Poly1305 benchmark");
+  napi_create_object(env, &o);
+  napi_create_double(env, seal_ns, &v);
+  napi_set_named_property(env, o, "sealNs", v);
+  napi_create_double(env, open_ns, &v);
+  napi_set_named_property(env, o, "openNs", v);
+  return o;
+}
+
 void ion_crypto_exports(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"wgBlake2sMac", NULL, js_blake2s_mac, NULL, NULL, NULL, napi_default,
@@ -282,6 +323,8 @@ void ion_crypto_exports(napi_env env, napi_value exports) {
       {"wgChaCha20Poly1305Open", NULL, js_aead_open, NULL, NULL, NULL,
        napi_default, NULL},
       {"wgAeadBackend", NULL, js_aead_backend, NULL, NULL, NULL, napi_default,
+       NULL},
+      {"wgAeadBench", NULL, js_aead_bench, NULL, NULL, NULL, napi_default,
        NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]),
