@@ -182,6 +182,7 @@ test(`stats() shows the ring-wide counters; none of the enter failures in normal
     assert.deepEqual(s.enterErrors, { EAGAIN: 0, EBUSY: 0, EBADR: 0, other: 0 });
     assert.equal(s.lostCompletions, 0);
     assert.equal(s.recoveries, 0);
+    assert.equal(s.lostRearms, 0);
     assert.equal(s.packetsOut, 50);
     // (On the other backends the thread may still have a ring, entered to
     // deliver their events: enters says nothing about them.)

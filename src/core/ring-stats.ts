@@ -27,6 +27,8 @@ export interface RingStats {
   lostCompletions: number;
   /** Closing objects finished by the recovery after dropped completions. */
   recoveries: number;
+  /** Live receives (multishot) re-armed because their final completion was among those dropped. */
+  lostRearms: number;
 }
 
 /** RingStats from reactorInfo()'s list. */
@@ -39,5 +41,6 @@ export function ringStats(r: number[]): RingStats {
     enterErrors: { EAGAIN: v(8), EBUSY: v(9), EBADR: v(10), other: v(11) },
     lostCompletions: v(12),
     recoveries: v(13),
+    lostRearms: v(15),
   };
 }

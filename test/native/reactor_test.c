@@ -166,6 +166,98 @@ out:
   return st;
 }
 
+/* Kill the object's multishot receive behind its back and swallow both
+ * completions (its final -ECANCELED and the cancel's own), as if the
+ * kernel had dropped the final one: the object still counts it in flight
+ * and thinks the receive is armed. */
+static bool drop_multishot_final(rfix *f) {
+  struct ion_sqe *sqe = ion_ring_get_sqe(&f->rx.ring);
+  if (!sqe) return false;
+  ion_prep_cancel_ud(sqe, ION_UD((uint32_t)f->id, K_RECV_MULTI, 0), ~0ull);
+  if (ion_ring_submit(&f->rx.ring, 0, true) < 0) return false;
+  struct ion_cqe *c[8];
+  unsigned seen = 0;
+  for (int i = 0; i < 2000 && seen < 2; i++) {
+    unsigned n = ion_ring_peek_cqes(&f->rx.ring, c, 8);
+    seen += n;
+    ion_ring_cq_advance(&f->rx.ring, n);
+    if (seen < 2) {
+      ion_ring_submit(&f->rx.ring, 0, true);
+      sleep_ms(1);
+    }
+  }
+  return seen == 2 && f->u->multishot_armed && f->u->obj.inflight == 1;
+}
+
+/* After dropped completions (EBADR), a live object whose multishot
+ * receive ended without a final CQE would never re-arm it and never
+ * receive again. The reactor has each live object check its standing
+ * receive (a cancel aimed at it finds nothing: its end was lost), re-arm
+ * it, and count it; datagrams arrive again and the object still closes. */
+static int t_lost_multishot_rearmed(void) {
+  int st = FAIL;
+  rfix f;
+  int rc = rfix_open(&f, 1, 8);
+  CHECKF(rc == 0, "open=%d", rc);
+  ion_reactor_submit(&f.rx, true); /* the multishot reaches the kernel */
+  CHECK(f.u->multishot && f.u->multishot_armed);
+  CHECK(drop_multishot_final(&f));
+  CHECK(send_pattern(f.peer, &f.obj_addr, 40, 5));
+  /* The kernel says it dropped completions. */
+  f.rx.ring.inject_err = -EBADR;
+  f.rx.ring.inject_n = 1;
+  CHECK(ion_reactor_submit(&f.rx, true) == -EBADR && f.rx.cqes_lost);
+  /* Pump as the addon does: the re-arm happens after a dispatch. */
+  for (int i = 0; i < 2000 && f.u->obj.rcount == 0; i++) {
+    ion_reactor_submit(&f.rx, true);
+    ion_reactor_reap(&f.rx);
+    if (f.u->obj.rcount == 0) {
+      rfix_dispatch(&f);
+      sleep_ms(1);
+    }
+  }
+  CHECKF(f.u->obj.rcount == 1, "rcount=%u armed=%d", f.u->obj.rcount,
+         f.u->multishot_armed);
+  CHECK(check_rmeta(&f, rmeta(&f, 0), 40, 5));
+  CHECK(f.rx.rearms_after_loss == 1 && f.rx.recoveries == 0);
+  rfix_dispatch(&f);
+  CHECK(rfix_close_checked(&f)); /* nothing left counted in flight */
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
+/* A live receive that did not lose its end is left alone by the check:
+ * the cancel finds it, it ends with -ECANCELED as usual and re-arms;
+ * nothing is counted as lost. */
+static int t_lost_check_live_multishot(void) {
+  int st = FAIL;
+  rfix f;
+  int rc = rfix_open(&f, 1, 8);
+  CHECKF(rc == 0, "open=%d", rc);
+  ion_reactor_submit(&f.rx, true);
+  f.rx.ring.inject_err = -EBADR;
+  f.rx.ring.inject_n = 1;
+  CHECK(ion_reactor_submit(&f.rx, true) == -EBADR && f.rx.cqes_lost);
+  for (int i = 0; i < 20; i++) {
+    ion_reactor_submit(&f.rx, true);
+    ion_reactor_reap(&f.rx);
+    rfix_dispatch(&f);
+  }
+  CHECK(f.rx.rearms_after_loss == 0);
+  CHECK(f.u->multishot_armed);
+  CHECK(send_pattern(f.peer, &f.obj_addr, 30, 6));
+  CHECK(rfix_pump(&f, W_RCOUNT, 1, false));
+  CHECK(check_rmeta(&f, rmeta(&f, 0), 30, 6));
+  rfix_dispatch(&f);
+  CHECK(rfix_close_checked(&f));
+  st = PASS;
+out:
+  rfix_teardown(&f);
+  return st;
+}
+
 /* Without a loss reported by the kernel, no recovery runs: the same extra
  * request keeps the object open (the recovery is not what closes objects
  * normally). */
@@ -331,6 +423,8 @@ static const test_case tests[] = {
     {"failed_enter_ebadr_resubmits", t_enter_ebadr},
     {"starved_sends_resume", t_starved_sends_resume},
     {"lost_cqe_close_recovers", t_lost_cqe_close_recovers},
+    {"lost_multishot_rearmed", t_lost_multishot_rearmed},
+    {"lost_check_live_multishot", t_lost_check_live_multishot},
     {"no_recovery_without_loss", t_no_recovery_without_loss},
     {"dring_tail_checks", t_dring_tail_checks},
     {"dring_window", t_dring_window},

@@ -354,7 +354,8 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
 
 /* reactorInfo() -> [setupFlags, features, enters, overflows, objects,
  * multishotRecvmsg, pbufRing, wakeups, enterEAGAIN, enterEBUSY,
- * enterEBADR, enterOther, lostCompletions, recoveries, taskruns] */
+ * enterEBADR, enterOther, lostCompletions, recoveries, taskruns,
+ * lostRearms] */
 static napi_value js_reactor_info(napi_env env, napi_callback_info info) {
   addon *a = ion_addon_get(env, info, 0, NULL);
   if (!a) return NULL;
@@ -374,7 +375,8 @@ static napi_value js_reactor_info(napi_env env, napi_callback_info info) {
                 rx->enter_errors[ION_ENTER_OTHER],
                 rx->lost_cqes,
                 rx->recoveries,
-                rx->taskruns};
+                rx->taskruns,
+                rx->rearms_after_loss};
   uint32_t n = sizeof(v) / sizeof(v[0]);
   napi_create_array_with_length(env, n, &arr);
   for (uint32_t i = 0; i < n; i++) {

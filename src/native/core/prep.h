@@ -69,6 +69,15 @@ static inline void ion_prep_writev(struct ion_sqe *sqe, int fd,
   ion_prep_rw(sqe, ION_OP_WRITEV, fd, iov, n, off, user_data);
 }
 
+/* Cancel the request whose user_data is target (its first match);
+ * man io_uring_prep_cancel64 */
+static inline void ion_prep_cancel_ud(struct ion_sqe *sqe, uint64_t target,
+                                      uint64_t user_data) {
+  ion_prep_rw(sqe, ION_OP_ASYNC_CANCEL, -1, NULL, 0, 0, user_data);
+  sqe->addr = target;
+  sqe->op_flags = 0;
+}
+
 /* Cancel every request on fd (5.19+); man io_uring_prep_cancel_fd */
 static inline void ion_prep_cancel_fd(struct ion_sqe *sqe, int fd,
                                       uint64_t user_data) {

@@ -99,6 +99,7 @@ int ion_reactor_add(ion_reactor *rx, ion_obj *o, const ion_obj_ops *ops) {
   memset(o, 0, sizeof(*o));
   o->ops = ops;
   o->id = id;
+  o->loss_seen = rx->loss_epoch; /* earlier losses were not its requests */
   rx->objs[id] = o;
   rx->nobjs++;
   return (int)id;
@@ -153,6 +154,7 @@ static void count_enter_error(ion_reactor *rx, int rc) {
      * its overflow list). Which ones is unknown: closes recover below. */
     rx->lost_cqes++;
     rx->cqes_lost = true;
+    rx->loss_epoch++;
   }
   rx->retry = true;
 }
@@ -240,12 +242,22 @@ static void on_recovery(ion_reactor *rx, ion_obj *o, int32_t res) {
   o->inflight = 0;
 }
 
+void ion_reactor_lost_request(ion_reactor *rx, ion_obj *o) {
+  if (o->inflight) o->inflight--;
+  rx->rearms_after_loss++;
+}
+
 static void recover(ion_reactor *rx) {
   for (uint32_t id = 1; id < rx->objs_cap; id++) {
     ion_obj *o = ion_reactor_get(rx, id);
-    if (o && o->closing && !o->finalized && o->inflight &&
-        !(o->recover & RECOVER_SENT) && send_recovery(rx, o))
-      o->recover |= RECOVER_SENT;
+    if (!o || o->finalized) continue;
+    if (o->closing) {
+      if (o->inflight && !(o->recover & RECOVER_SENT) && send_recovery(rx, o))
+        o->recover |= RECOVER_SENT;
+    } else if (o->loss_seen != rx->loss_epoch) {
+      /* Live: once per loss, its standing receive is checked. */
+      if (!o->ops->lost || o->ops->lost(o)) o->loss_seen = rx->loss_epoch;
+    }
   }
 }
 

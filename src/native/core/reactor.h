@@ -75,6 +75,12 @@ typedef struct ion_obj_ops {
   /* The fd whose requests the reactor may cancel to recover from dropped
    * completions (-1: none). */
   int (*fd)(const void *obj);
+  /* Completions were dropped (EBADR) while the object is live: check the
+   * request that stands for its lifetime (a multishot receive), whose
+   * final CQE may have been among them, and re-arm it if so (see
+   * ion_reactor_lost_request). false: no SQE now, ask again later. NULL:
+   * nothing standing. */
+  bool (*lost)(void *obj);
 } ion_obj_ops;
 
 /* How an object moves its data on a poll backend (io_uring refused, or not
@@ -108,6 +114,7 @@ typedef struct ion_obj {
   bool closed_told;  /* JS got ION_EV_CLOSED: the id may be reused */
   bool starved;      /* wanted an SQE and got none: resume() later */
   uint8_t recover;   /* recovery cancels sent after dropped CQEs */
+  uint32_t loss_seen; /* the reactor's loss_epoch this object has checked */
 } ion_obj;
 
 /* Control word indices shared by every object kind (Int32Array in JS).
@@ -148,6 +155,8 @@ struct ion_reactor {
   double enter_errors[ION_ENTER_KINDS];
   double lost_cqes;   /* times the kernel said it dropped completions */
   double recoveries;  /* objects finalized after their CQEs were lost */
+  double rearms_after_loss; /* live receives re-armed: their end was lost */
+  uint32_t loss_epoch;      /* EBADRs so far: live objects check once each */
   double taskruns;    /* extra enters because IORING_SQ_TASKRUN was set */
   bool cqes_lost;     /* completions were dropped: closes must recover */
   uint32_t starved_n; /* objects waiting for SQ room (obj.starved) */
@@ -194,6 +203,10 @@ void ion_reactor_notify(ion_reactor *rx, ion_obj *o, uint32_t events);
 void ion_reactor_fail(ion_reactor *rx, ion_obj *o, int32_t err);
 /* Keep the event loop alive for this object, or stop. */
 void ion_reactor_set_alive(ion_reactor *rx, ion_obj *o, bool alive);
+
+/* A request of o is known to have lost its final completion (the kernel
+ * dropped it): stop counting it in flight, and count the re-arm. */
+void ion_reactor_lost_request(ion_reactor *rx, ion_obj *o);
 
 /* Reap every completion; deliver each to its object. Returns how many
  * objects are queued afterwards. */

@@ -281,6 +281,11 @@ static void file_resume(void *obj) {
   ion_file_flush(f);
 }
 
+static bool file_lost(void *obj) {
+  ion_file *f = obj;
+  return f->obj.poll || ion_tun_io_lost(f);
+}
+
 static void file_close_op(void *obj) { ion_file_close(obj); }
 
 static void release(ion_file *f) {
@@ -316,6 +321,7 @@ const ion_obj_ops ion_file_ops = {
     .set_ref = file_ref_op,
     .resume = file_resume,
     .fd = file_fd_op,
+    .lost = file_lost,
 };
 
 ion_file *ion_file_of(ion_obj *o) {

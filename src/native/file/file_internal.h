@@ -19,6 +19,7 @@ enum {
   K_REQ = 3,
   K_CANCEL = 4,
   K_VWRITE = 5, /* vnet: a write of one or more packets (tun/tun_vwrite.c) */
+  K_LOST_CHECK = 6, /* after dropped CQEs: is the multishot read there? */
 };
 
 struct ion_tun_vread;
@@ -91,6 +92,9 @@ void ion_tun_io_recycle(ion_file *f);
 void ion_tun_io_cancelled(ion_file *f);
 /* What found no SQE: the multishot read or the chain. */
 void ion_tun_io_resume(ion_file *f);
+/* ion_obj_ops.lost: after dropped CQEs, check the multishot read (true
+ * when there is nothing to check or the check is queued). */
+bool ion_tun_io_lost(ion_file *f);
 
 /* The poll backend: slots free for read() (all but held and kept ones). */
 int ion_tun_io_poll_slot(ion_file *f, uint32_t *slot);

@@ -98,6 +98,7 @@ const ion_obj_ops ion_udp_ops = {
     .flush = udp_flush_op,
     .set_ref = udp_ref_op,
     .resume = ion_udp_io_resume,
+    .lost = ion_udp_io_lost,
     .fd = udp_fd_op,
 };
 

@@ -13,7 +13,13 @@
 #include "udp/udp.h"
 
 /* Operation kinds in user_data (reactor.h). */
-enum { K_RECV_MULTI = 1, K_RECV_SINGLE = 2, K_SEND = 3, K_CANCEL = 4 };
+enum {
+  K_RECV_MULTI = 1,
+  K_RECV_SINGLE = 2,
+  K_SEND = 3,
+  K_CANCEL = 4,
+  K_LOST_CHECK = 5, /* after dropped CQEs: is the multishot still there? */
+};
 
 /* A single-shot receive keeps its own header and peer address. */
 typedef struct ion_udp_single {
@@ -125,6 +131,8 @@ extern const ion_poll_ops ion_mmsg_poll_ops;
 void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
                          uint32_t flags);
 void ion_udp_io_after_dispatch(void *obj);
+/* ion_obj_ops.lost: after dropped CQEs, check the multishot receive. */
+bool ion_udp_io_lost(void *obj);
 void ion_udp_io_resume(void *obj);
 void ion_udp_queue_cancel(ion_udp *u);
 int ion_udp_io_arm(ion_udp *u);
