@@ -99,7 +99,7 @@ int ion_reactor_add(ion_reactor *rx, ion_obj *o, const ion_obj_ops *ops) {
   memset(o, 0, sizeof(*o));
   o->ops = ops;
   o->id = id;
-  o->loss_seen = rx->loss_epoch; /* earlier losses were not its requests */
+  o->loss_seen = rx->lost_cqes; /* earlier losses were not its requests */
   rx->objs[id] = o;
   rx->nobjs++;
   return (int)id;
@@ -154,7 +154,6 @@ static void count_enter_error(ion_reactor *rx, int rc) {
      * its overflow list). Which ones is unknown: closes recover below. */
     rx->lost_cqes++;
     rx->cqes_lost = true;
-    rx->loss_epoch++;
   }
   rx->retry = true;
 }
@@ -242,9 +241,23 @@ static void on_recovery(ion_reactor *rx, ion_obj *o, int32_t res) {
   o->inflight = 0;
 }
 
-void ion_reactor_lost_request(ion_reactor *rx, ion_obj *o) {
+bool ion_reactor_check_standing(ion_reactor *rx, ion_obj *o, bool armed,
+                                unsigned kind, unsigned check_kind) {
+  if (!armed || o->closing) return true;
+  struct ion_sqe *sqe = ion_reactor_sqe(rx, o);
+  if (!sqe) return false;
+  ion_prep_cancel_ud(sqe, ION_UD(o->id, kind, 0),
+                     ION_UD(o->id, check_kind, 0));
+  return true;
+}
+
+void ion_reactor_standing_answer(ion_reactor *rx, ion_obj *o, int32_t res,
+                                 bool *armed) {
+  if (res != -ENOENT || !*armed || o->closing) return;
+  *armed = false;
   if (o->inflight) o->inflight--;
   rx->rearms_after_loss++;
+  ion_reactor_notify(rx, o, 0);
 }
 
 static void recover(ion_reactor *rx) {
@@ -254,9 +267,9 @@ static void recover(ion_reactor *rx) {
     if (o->closing) {
       if (o->inflight && !(o->recover & RECOVER_SENT) && send_recovery(rx, o))
         o->recover |= RECOVER_SENT;
-    } else if (o->loss_seen != rx->loss_epoch) {
+    } else if (o->loss_seen != rx->lost_cqes) {
       /* Live: once per loss, its standing receive is checked. */
-      if (!o->ops->lost || o->ops->lost(o)) o->loss_seen = rx->loss_epoch;
+      if (!o->ops->lost || o->ops->lost(o)) o->loss_seen = rx->lost_cqes;
     }
   }
 }

@@ -77,9 +77,8 @@ typedef struct ion_obj_ops {
   int (*fd)(const void *obj);
   /* Completions were dropped (EBADR) while the object is live: check the
    * request that stands for its lifetime (a multishot receive), whose
-   * final CQE may have been among them, and re-arm it if so (see
-   * ion_reactor_lost_request). false: no SQE now, ask again later. NULL:
-   * nothing standing. */
+   * final CQE may have been among them (ion_reactor_check_standing).
+   * false: no SQE now, ask again later. NULL: nothing standing. */
   bool (*lost)(void *obj);
 } ion_obj_ops;
 
@@ -114,7 +113,7 @@ typedef struct ion_obj {
   bool closed_told;  /* JS got ION_EV_CLOSED: the id may be reused */
   bool starved;      /* wanted an SQE and got none: resume() later */
   uint8_t recover;   /* recovery cancels sent after dropped CQEs */
-  uint32_t loss_seen; /* the reactor's loss_epoch this object has checked */
+  double loss_seen;  /* the reactor's lost_cqes when this object checked */
 } ion_obj;
 
 /* Control word indices shared by every object kind (Int32Array in JS).
@@ -156,7 +155,6 @@ struct ion_reactor {
   double lost_cqes;   /* times the kernel said it dropped completions */
   double recoveries;  /* objects finalized after their CQEs were lost */
   double rearms_after_loss; /* live receives re-armed: their end was lost */
-  uint32_t loss_epoch;      /* EBADRs so far: live objects check once each */
   double taskruns;    /* extra enters because IORING_SQ_TASKRUN was set */
   bool cqes_lost;     /* completions were dropped: closes must recover */
   uint32_t starved_n; /* objects waiting for SQ room (obj.starved) */
@@ -204,9 +202,20 @@ void ion_reactor_fail(ion_reactor *rx, ion_obj *o, int32_t err);
 /* Keep the event loop alive for this object, or stop. */
 void ion_reactor_set_alive(ion_reactor *rx, ion_obj *o, bool alive);
 
-/* A request of o is known to have lost its final completion (the kernel
- * dropped it): stop counting it in flight, and count the re-arm. */
-void ion_reactor_lost_request(ion_reactor *rx, ion_obj *o);
+/* For ion_obj_ops.lost: whether o's standing receive (user_data kind
+ * `kind`, idx 0) is still there, asked with a cancel aimed at it whose
+ * answer comes back as a completion of kind `check_kind`. armed: o thinks
+ * it is (nothing to ask otherwise). false: no SQE now. */
+bool ion_reactor_check_standing(ion_reactor *rx, ion_obj *o, bool armed,
+                                unsigned kind, unsigned check_kind);
+/* That answer. CQEs come in the order they were posted, so had the receive
+ * ended normally its final CQE would have been seen before: still *armed
+ * and not found (-ENOENT) means its end was dropped. Then it is no longer
+ * counted in flight, *armed is cleared, the re-arm is counted and o is
+ * queued so that its after_dispatch re-arms it. Found: it ends with
+ * -ECANCELED and re-arms as usual. */
+void ion_reactor_standing_answer(ion_reactor *rx, ion_obj *o, int32_t res,
+                                 bool *armed);
 
 /* Reap every completion; deliver each to its object. Returns how many
  * objects are queued afterwards. */

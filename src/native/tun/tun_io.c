@@ -161,31 +161,19 @@ int ion_tun_io_arm(ion_file *f) {
   return 0;
 }
 
-/* As UDP's (udp_io.c): a cancel aimed at the multishot read tells whether
- * its final CQE was among those the kernel dropped. */
+/* The kernel dropped completions: was the multishot read's end among
+ * them? */
 bool ion_tun_io_lost(ion_file *f) {
-  if (!f->multishot || !f->ms_armed || f->obj.closing) return true;
-  struct ion_sqe *sqe = ion_reactor_sqe(f->rx, &f->obj);
-  if (!sqe) return false;
-  ion_prep_cancel_ud(sqe, ION_UD(f->obj.id, K_READ_MULTI, 0),
-                     ION_UD(f->obj.id, K_LOST_CHECK, 0));
-  return true;
-}
-
-/* Still armed and not found: its end was lost (CQEs come in order). */
-static void on_lost_check(ion_file *f, int32_t res) {
-  if (res != -ENOENT || !f->ms_armed || f->obj.closing) return;
-  f->ms_armed = false;
-  ion_reactor_lost_request(f->rx, &f->obj);
-  ion_reactor_notify(f->rx, &f->obj, 0); /* the recycle re-arms it */
+  return ion_reactor_check_standing(f->rx, &f->obj, f->multishot && f->ms_armed,
+                                    K_READ_MULTI, K_LOST_CHECK);
 }
 
 void ion_tun_io_complete(ion_file *f, unsigned kind, uint32_t slot,
                          int32_t res, uint32_t flags) {
   if (kind == K_READ_MULTI)
     on_read_multi(f, res, flags);
-  else if (kind == K_LOST_CHECK)
-    on_lost_check(f, res);
+  else if (kind == K_LOST_CHECK) /* re-armed by the recycle if lost */
+    ion_reactor_standing_answer(f->rx, &f->obj, res, &f->ms_armed);
   else if (kind == K_READ_SINGLE)
     on_read_single(f, slot, res);
 }

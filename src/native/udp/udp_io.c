@@ -280,27 +280,12 @@ static void on_send(ion_udp *u, uint32_t slot, int32_t res) {
 }
 
 /* The kernel dropped completions: if the multishot receive's final one
- * was among them, it ended unseen and nothing would re-arm it. A cancel
- * aimed at it tells: found (it ends with -ECANCELED and re-arms as usual)
- * or not there (on_lost_check). */
+ * was among them, it ended unseen and nothing would re-arm it. */
 bool ion_udp_io_lost(void *obj) {
   ion_udp *u = obj;
-  if (!u->multishot || !u->multishot_armed || u->obj.closing) return true;
-  struct ion_sqe *sqe = ion_reactor_sqe(u->rx, &u->obj);
-  if (!sqe) return false;
-  ion_prep_cancel_ud(sqe, ION_UD(u->obj.id, K_RECV_MULTI, 0),
-                     ION_UD(u->obj.id, K_LOST_CHECK, 0));
-  return true;
-}
-
-/* CQEs arrive in the order they were posted, so had the receive ended
- * normally its final CQE would have been seen before this answer: still
- * armed and not found means its end was lost. */
-static void on_lost_check(ion_udp *u, int32_t res) {
-  if (res != -ENOENT || !u->multishot_armed || u->obj.closing) return;
-  u->multishot_armed = false;
-  ion_reactor_lost_request(u->rx, &u->obj);
-  ion_reactor_notify(u->rx, &u->obj, 0); /* after_dispatch re-arms it */
+  return ion_reactor_check_standing(u->rx, &u->obj,
+                                    u->multishot && u->multishot_armed,
+                                    K_RECV_MULTI, K_LOST_CHECK);
 }
 
 void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
@@ -308,8 +293,8 @@ void ion_udp_io_complete(void *obj, unsigned kind, uint32_t idx, int32_t res,
   ion_udp *u = obj;
   if (kind == K_RECV_MULTI)
     on_recv_multi(u, res, flags);
-  else if (kind == K_LOST_CHECK)
-    on_lost_check(u, res);
+  else if (kind == K_LOST_CHECK) /* re-armed after the dispatch if lost */
+    ion_reactor_standing_answer(u->rx, &u->obj, res, &u->multishot_armed);
   else if (kind == K_RECV_SINGLE)
     on_recv_single(u, idx, res);
   else if (kind == K_SEND)
