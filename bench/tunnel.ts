@@ -33,6 +33,7 @@ import { killAllChildren } from './lib/children.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
 import { iperfRun, median, type RunResult } from './lib/iperf.js';
 import { Progress } from './lib/progress.js';
+import { caseList, intOption } from './lib/run-options.js';
 import { findWireguardGo, uapiSet, wgConfig, wgKeys, type WgGo } from './lib/wggo.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -68,17 +69,10 @@ function options(argv: string[]): Options | null {
     },
   });
   if (values.help) return null;
-  const cases = (values.cases ?? CASES.join(',')).split(',').filter(Boolean);
-  for (const c of cases) if (!(CASES as readonly string[]).includes(c)) throw new Error(`unknown case "${c}"`);
-  const int = (v: string | undefined, def: number, max: number): number => {
-    const n = v === undefined ? def : Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`"${v}" must be an integer from 1 to ${max}`);
-    return n;
-  };
   return {
-    cases: cases as Case[],
-    rounds: int(values.rounds, 3, 20),
-    seconds: int(values.seconds, 5, 120),
+    cases: caseList(values.cases, CASES),
+    rounds: intOption(values.rounds, 3, 20),
+    seconds: intOption(values.seconds, 5, 120),
     out: values.out ?? join(ROOT, 'bench', 'out', 'tunnel-results.json'),
   };
 }

@@ -35,6 +35,7 @@ import { killAllChildren } from './lib/children.js';
 import { iperfRun, median, type RunResult } from './lib/iperf.js';
 import { INNER, NetPair, OUTER, type Running } from './lib/netpair.js';
 import { startPlainTunnels } from './lib/plain-tunnel.js';
+import { caseList, intOption } from './lib/run-options.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = join(HERE, '..', '..');
@@ -88,18 +89,11 @@ function options(argv: string[]): Options | null {
     },
   });
   if (values.help) return null;
-  const cases = (values.cases ?? CASES.join(',')).split(',').filter(Boolean);
-  for (const c of cases) if (!(CASES as readonly string[]).includes(c)) throw new Error(`unknown case "${c}"`);
-  const int = (v: string | undefined, def: number, max: number): number => {
-    const n = v === undefined ? def : Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`"${v}" must be an integer from 1 to ${max}`);
-    return n;
-  };
   if (values.upstream !== undefined && !existsSync(values.upstream)) throw new Error(`--upstream: ${values.upstream} does not exist`);
   return {
-    cases: cases as Case[],
-    rounds: int(values.rounds, 3, 20),
-    seconds: int(values.seconds, 5, 120),
+    cases: caseList(values.cases, CASES),
+    rounds: intOption(values.rounds, 3, 20),
+    seconds: intOption(values.seconds, 5, 120),
     upstream: findUpstream(values.upstream),
     out: values.out ?? join(ROOT, 'bench', 'out', 'wireguard-results.json'),
   };
@@ -292,6 +286,10 @@ async function main(): Promise<number> {
     return 1;
   }
   const cases = opts.cases.filter((c) => c !== 'wggo-upstream' || opts.upstream !== undefined);
+  process.stdout.write(header(opts));
+  // Before the runs, on an otherwise idle machine.
+  const cipher = cipherCost();
+  process.stdout.write(`ChaCha20-Poly1305 (${cipher.path}), 1420 bytes, one core: seal ${cipher.sealNs.toFixed(0)} ns, open ${cipher.openNs.toFixed(0)} ns\n`);
   const pair = NetPair.create();
   const keys = makeKeys();
   const cleanup = (): void => {
@@ -305,12 +303,7 @@ async function main(): Promise<number> {
   });
   const results = new Map<Case, RunResult[]>();
   for (const c of cases) results.set(c, []);
-  let cipher: CipherCost | undefined;
   try {
-    process.stdout.write(header(opts));
-    // Before the runs, on an otherwise idle machine.
-    cipher = cipherCost();
-    process.stdout.write(`ChaCha20-Poly1305 (${cipher.path}), 1420 bytes, one core: seal ${cipher.sealNs.toFixed(0)} ns, open ${cipher.openNs.toFixed(0)} ns\n`);
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of cases) {
         const r = await runOnce(pair, c, opts, keys);
@@ -325,7 +318,7 @@ async function main(): Promise<number> {
   } finally {
     cleanup();
   }
-  const lines = report(results, opts, cipher ?? cipherCost());
+  const lines = report(results, opts, cipher);
   process.stdout.write(`\n${lines.join('\n')}\n`);
   mkdirSync(dirname(opts.out), { recursive: true });
   const json = { date: new Date().toISOString(), kernel: release(), node: process.version, cpus: cpus().length, options: opts, results: Object.fromEntries(results), summary: lines };

@@ -201,6 +201,14 @@ static napi_value js_xchacha_open(napi_env env, napi_callback_info info) {
   return ok;
 }
 
+/* -ENOSYS from the data-path AEAD: lowlevel asked for where it is missing. */
+static napi_value throw_no_lowlevel(napi_env env) {
+  napi_throw_error(env, "ERR_IOURING_NET_UNSUPPORTED",
+                   "this OpenSSL does not export ChaCha20_ctr32 and "
+                   "Poly1305_*: only the EVP path is available");
+  return NULL;
+}
+
 /* The data-path AEAD on the path argv[5] names; seal: out = ct | tag. */
 static napi_value aead_on_path(napi_env env, napi_callback_info info,
                                bool seal) {
@@ -216,12 +224,7 @@ static napi_value aead_on_path(napi_env env, napi_callback_info info,
   }
   wg_aead a;
   int rc = wg_aead_init_path(&a, in[0].p, seal, lowlevel);
-  if (rc == -ENOSYS) {
-    napi_throw_error(env, "ERR_IOURING_NET_UNSUPPORTED",
-                     "this OpenSSL does not export ChaCha20_ctr32 and "
-                     "Poly1305_*: only the EVP path is available");
-    return NULL;
-  }
+  if (rc == -ENOSYS) return throw_no_lowlevel(env);
   if (rc < 0) return finish(env, rc, "ChaCha20-Poly1305 init");
   if (seal) {
     size_t pad = out.n - in[2].n - WG_AEAD_TAG_LEN;
@@ -293,12 +296,7 @@ static napi_value js_aead_bench(napi_env env, napi_callback_info info) {
   double seal_ns = 0, open_ns = 0;
   int rc = wg_aead_bench(lowlevel, (size_t)len, (uint32_t)iters, &seal_ns,
                          &open_ns);
-  if (rc == -ENOSYS) {
-    napi_throw_error(env, "ERR_IOURING_NET_UNSUPPORTED",
-                     "this OpenSSL does not export ChaCha20_ctr32 and "
-                     "Poly1305_*: only the EVP path is available");
-    return NULL;
-  }
+  if (rc == -ENOSYS) return throw_no_lowlevel(env);
   if (rc < 0) return finish(env, rc, "ChaCha20-Poly1305 benchmark");
   napi_create_object(env, &o);
   napi_create_double(env, seal_ns, &v);
