@@ -9,28 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { test } from 'node:test';
 import { loadBinding } from '../src/core/binding.js';
+import type { WgEndpoint, WgHandle, WgNative, WgPeerStats, WgRxResult, WgTxResult } from '../src/wireguard/wg-native.js';
 
-interface Endpoint {
-  family: number;
-  address: Uint8Array | null;
-  port: number;
-  scopeId?: number;
-}
-interface TxResult {
-  sent: number;
-  staged: number;
-  dropped: number;
-  sinkFull: boolean;
-  messages: { peer: number; data: Buffer; endpoint: Endpoint }[];
-}
-interface RxResult {
-  delivered: number;
-  keepalives: number;
-  handshakes: number;
-  dropped: number;
-  packets: { peer: number; data: Buffer }[];
-  handshakeMessages: { index: number; type: number }[];
-}
+type Endpoint = WgEndpoint;
+type TxResult = WgTxResult;
+type RxResult = WgRxResult;
+type PeerStats = WgPeerStats;
+type Device = WgHandle;
+/** wgSummaries' entries (the library reads them as a Float64Array: wgSummariesInto). */
 interface Summary {
   peer: number;
   flags: number;
@@ -41,49 +27,8 @@ interface Summary {
   drops: number;
   staged: number;
 }
-interface PeerStats {
-  rxBytes: number;
-  txBytes: number;
-  rxKeepalives: number;
-  drops: number[];
-  hasCurrent: boolean;
-  hasNext: boolean;
-  owesKeepalive: boolean;
-  endpoint: Endpoint;
-}
-type Device = object;
-/** The wg* exports of the addon (src/native/wg/addon_wg.h). */
-interface WgBinding {
-  wgCreate(mtu: number, stagedCap: number, maxBatch: number): Device | number;
-  wgClose(d: Device): number;
-  wgPeerAdd(d: Device, id: number): number;
-  wgPeerRemove(d: Device, id: number): number;
-  wgPeerEndpoint(d: Device, id: number, ep: Endpoint | null): number;
-  wgAllowedIpAdd(d: Device, id: number, addr: Uint8Array, cidr: number): number;
-  wgAllowedIpRemove(d: Device, id: number, addr: Uint8Array, cidr: number): number;
-  wgAllowedIpList(d: Device, id: number): [Buffer, number][] | number;
-  wgAllowedIpLookup(d: Device, addr: Uint8Array): number;
-  wgKeypairInstall(
-    d: Device,
-    id: number,
-    sendKey: Uint8Array,
-    recvKey: Uint8Array,
-    localIndex: number,
-    remoteIndex: number,
-    initiator: boolean,
-    now: bigint,
-  ): number;
-  wgKeypairsClear(d: Device, id: number): number;
-  wgIndexInUse(d: Device, index: number): boolean;
-  wgEncrypt(d: Device, packets: Uint8Array[], now: bigint): TxResult | number;
-  wgFlushStaged(d: Device, now: bigint): TxResult | number;
-  wgKeepalive(d: Device, id: number, now: bigint, onlyIfOwed: boolean): TxResult | number;
-  wgDecrypt(d: Device, datagrams: Uint8Array[], sources: Endpoint[] | null, now: bigint): RxResult | number;
-  wgSummaries(d: Device): Summary[];
-  wgPeerStats(d: Device, id: number): PeerStats | number;
-  wgDrops(d: Device): number[];
-  wgConstants: { drops: string[]; flags: Record<string, number>; maxPeerId: number };
-}
+/** The wg* exports of the addon (src/wireguard/wg-native.ts), and the test-only wgSummaries. */
+type WgBinding = WgNative & { wgSummaries(d: Device): Summary[] };
 
 const { binding, error } = loadBinding();
 const wg = binding && 'wgCreate' in binding ? (binding as unknown as WgBinding) : null;
