@@ -181,9 +181,9 @@ interface CipherCost {
 }
 
 function cipherCost(): CipherCost {
-  const lowlevel = wireGuardCrypto().name === 'openssl-lowlevel';
-  const runs = Array.from({ length: 5 }, () => chachaCost(lowlevel, 1420, 100_000));
-  return { path: wireGuardCrypto().name, sealNs: median(runs.map((r) => r.sealNs)), openNs: median(runs.map((r) => r.openNs)) };
+  const path = wireGuardCrypto().name;
+  const runs = Array.from({ length: 5 }, () => chachaCost(path === 'openssl-lowlevel', 1420, 100_000));
+  return { path, sealNs: median(runs.map((r) => r.sealNs)), openNs: median(runs.map((r) => r.openNs)) };
 }
 
 function ratio(a: number, b: number): string {
