@@ -240,11 +240,14 @@ static int t_lost_check_live_multishot(void) {
   f.rx.ring.inject_err = -EBADR;
   f.rx.ring.inject_n = 1;
   CHECK(ion_reactor_submit(&f.rx, true) == -EBADR && f.rx.cqes_lost);
-  for (int i = 0; i < 20; i++) {
+  /* Until the check has found the receive: it ended and was re-armed. */
+  for (int i = 0; i < 2000 && stat_of(&f, ION_S_REARMS) < 1; i++) {
     ion_reactor_submit(&f.rx, true);
     ion_reactor_reap(&f.rx);
     rfix_dispatch(&f);
+    sleep_ms(1);
   }
+  CHECK(stat_of(&f, ION_S_REARMS) == 1);
   CHECK(f.rx.rearms_after_loss == 0);
   CHECK(f.u->multishot_armed);
   CHECK(send_pattern(f.peer, &f.obj_addr, 30, 6));
